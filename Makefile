@@ -1,0 +1,68 @@
+# JSScada collector. `make run` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Working locations (absolute, so supervisord and its children agree).
+export SCADA_DATA_DIR ?= $(CURDIR)/data
+export SCADA_RUN_DIR ?= $(CURDIR)/run
+export SCADA_LOG_DIR ?= $(CURDIR)/logs
+export SCADA_API_HOST ?= 127.0.0.1
+export SCADA_API_PORT ?= 8000
+export SCADA_PYTHON := $(CURDIR)/$(BIN)/python
+# The simulator (virtual-plc) numbers hex devices in decimal in ASCII frames;
+# on a real line set SCADA_SIMULATOR=false and leave MC_ASCII_HEX_NUMBERS to its default (true).
+export SCADA_SIMULATOR ?= true
+ifeq ($(SCADA_SIMULATOR),true)
+export MC_ASCII_HEX_NUMBERS ?= false
+endif
+
+SUPERVISORCTL := $(BIN)/supervisorctl -c supervisord.conf -s unix://$(SCADA_RUN_DIR)/supervisor.sock
+
+.PHONY: install run stop status test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+run: install
+	@mkdir -p "$(SCADA_DATA_DIR)" "$(SCADA_LOG_DIR)" && mkdir -p -m 0700 "$(SCADA_RUN_DIR)"
+	@if [ ! -f "$(SCADA_DATA_DIR)/scada.db" ]; then \
+		$(BIN)/scada db init >/dev/null && $(BIN)/scada db import data/sample; fi
+	@$(BIN)/scada supervisor-conf >/dev/null
+	@if [ -S "$(SCADA_RUN_DIR)/supervisor.sock" ] && $(SUPERVISORCTL) pid >/dev/null 2>&1; then \
+		echo "already running; updating"; $(SUPERVISORCTL) update; \
+	else $(BIN)/supervisord -c supervisord.conf; fi
+	@sleep 3; $(SUPERVISORCTL) status || true
+	@echo
+	@echo "  API        http://$(SCADA_API_HOST):$(SCADA_API_PORT)/api/polling/status"
+	@echo "  API docs   http://$(SCADA_API_HOST):$(SCADA_API_PORT)/docs"
+	@echo "  historian  $(SCADA_DATA_DIR)/tag_data.db (table TAG_DATA)"
+	@echo "  logs       $(SCADA_LOG_DIR)/"
+	@echo "  control    $(SUPERVISORCTL) status"
+	@echo "  live data  $(BIN)/scada tap"
+	@echo "  stop       make stop"
+
+stop:
+	@if [ -S "$(SCADA_RUN_DIR)/supervisor.sock" ] && $(SUPERVISORCTL) pid >/dev/null 2>&1; then \
+		$(SUPERVISORCTL) shutdown; \
+		for i in $$(seq 1 60); do [ -S "$(SCADA_RUN_DIR)/supervisor.sock" ] || break; sleep 0.5; done; \
+	else echo "not running"; fi
+
+status:
+	@$(SUPERVISORCTL) status
+
+test: install
+	@$(BIN)/python -m pytest -q
+
+lint: install
+	@$(BIN)/ruff check common services tests bench
+	@$(BIN)/mypy
+
+clean: stop
+	rm -rf run logs

@@ -1,0 +1,70 @@
+"""ZeroMQ sockets made the same way everywhere.
+
+Every socket sets a linger (a stopping process never hangs on unsent
+messages, and never drops them silently either: the caller decides how long
+to wait), ipc endpoints get their directory created, and telemetry topics
+are prefixes a subscriber can filter on (``status.poller.KRCWO12ELOA101``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, TypeVar
+
+import zmq
+
+from common import messages
+
+log = logging.getLogger(__name__)
+
+LINGER_MS = 1000
+S = TypeVar("S", bound=zmq.Socket[Any])
+
+
+def ensure_ipc_dir(endpoint: str) -> None:
+    if endpoint.startswith("ipc://"):
+        Path(endpoint[len("ipc://") :]).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def make_socket(ctx: zmq.Context[S], kind: int, *, bind: str | None = None, connect: str | None = None,
+                hwm: int | None = None, linger: int = LINGER_MS) -> S:
+    sock = ctx.socket(kind)
+    sock.setsockopt(zmq.LINGER, linger)
+    if hwm is not None:
+        sock.setsockopt(zmq.SNDHWM, hwm)
+        sock.setsockopt(zmq.RCVHWM, hwm)
+    if bind is not None:
+        ensure_ipc_dir(bind)
+        sock.bind(bind)
+    if connect is not None:
+        ensure_ipc_dir(connect)
+        sock.connect(connect)
+    return sock
+
+
+def status_topic(stage: str, plc_code: str | None = None) -> bytes:
+    return f"status.{stage}.{plc_code}".encode() if plc_code else f"status.{stage}".encode()
+
+
+def data_topic(plc_code: str, group: str) -> bytes:
+    return f"data.{plc_code}.{group}".encode()
+
+
+class Telemetry:
+    """Publishes one stage's status on the gateway's telemetry SUB, never blocking."""
+
+    def __init__(self, ctx: zmq.Context[Any], endpoint: str, stage: str, plc_code: str | None = None) -> None:
+        self.stage = stage
+        self.topic = status_topic(stage, plc_code)
+        self.sock = make_socket(ctx, zmq.PUB, connect=endpoint, hwm=10, linger=0)
+
+    def publish(self, **figures: Any) -> None:
+        try:
+            self.sock.send_multipart([self.topic, messages.pack(messages.status(self.stage, **figures))],
+                                     flags=zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # nobody listening: status is a snapshot, the next one replaces it
+
+    def close(self) -> None:
+        self.sock.close()

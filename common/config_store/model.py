@@ -1,0 +1,117 @@
+"""The plant model as the processes read it from the config store."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from common.mc.datatypes import DataType, parse_data_type
+from common.mc.devices import DeviceAddress, parse_address
+
+
+@dataclass(frozen=True)
+class Line:
+    line_code: str
+    line_name: str
+
+
+@dataclass(frozen=True)
+class Process:
+    process_code: str
+    line_code: str
+    process_name: str
+
+
+@dataclass(frozen=True)
+class Plc:
+    plc_code: str
+    process_code: str
+    host: str
+    port: int
+    protocol: str
+    pool_size: int
+    ports: tuple[int, ...]
+    timeout_ms: int
+    is_active: bool
+    description: str
+
+    @property
+    def connection_ports(self) -> list[int]:
+        """One port per pooled connection: ``ports`` when given, else ``port`` for all."""
+        return list(self.ports) if self.ports else [self.port] * self.pool_size
+
+
+@dataclass(frozen=True)
+class PollingGroup:
+    plc_code: str
+    group_name: str
+    mode: str
+    interval_ms: int
+    trigger_device: str
+    ack_device: str
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class Tag:
+    plc_code: str
+    group_name: str
+    tag_name: str
+    address: str
+    data_type: str
+    scale: float | None
+    offset: float | None
+    unit: str
+    description: str
+
+    @property
+    def device_address(self) -> DeviceAddress:
+        return parse_address(self.address)
+
+    @property
+    def type(self) -> DataType:
+        return parse_data_type(self.data_type)
+
+
+def parse_ports(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.replace(";", " ").split())
+
+
+def _plc(row: sqlite3.Row) -> Plc:
+    return Plc(row["plc_code"], row["process_code"], row["host"], row["port"], row["protocol"], row["pool_size"],
+               parse_ports(row["ports"]), row["timeout_ms"], bool(row["is_active"]), row["description"])
+
+
+def load_plcs(conn: sqlite3.Connection, *, active_only: bool = False) -> list[Plc]:
+    where = " WHERE is_active = 1" if active_only else ""
+    return [_plc(r) for r in conn.execute(f"SELECT * FROM plcs{where} ORDER BY plc_code")]
+
+
+def load_plc(conn: sqlite3.Connection, plc_code: str) -> Plc | None:
+    row = conn.execute("SELECT * FROM plcs WHERE plc_code = ?", (plc_code,)).fetchone()
+    return None if row is None else _plc(row)
+
+
+def load_groups(conn: sqlite3.Connection, plc_code: str | None = None) -> list[PollingGroup]:
+    sql = "SELECT * FROM polling_groups"
+    args: tuple[str, ...] = ()
+    if plc_code is not None:
+        sql += " WHERE plc_code = ?"
+        args = (plc_code,)
+    return [PollingGroup(r["plc_code"], r["group_name"], r["mode"], r["interval_ms"], r["trigger_device"],
+                         r["ack_device"], bool(r["is_active"]))
+            for r in conn.execute(sql + " ORDER BY plc_code, group_name", args)]
+
+
+def load_tags(conn: sqlite3.Connection, plc_code: str | None = None, group_name: str | None = None) -> list[Tag]:
+    sql = "SELECT * FROM tags WHERE 1=1"
+    args: list[str] = []
+    if plc_code is not None:
+        sql += " AND plc_code = ?"
+        args.append(plc_code)
+    if group_name is not None:
+        sql += " AND group_name = ?"
+        args.append(group_name)
+    return [Tag(r["plc_code"], r["group_name"], r["tag_name"], r["address"], r["data_type"], r["scale"],
+                r["offset"], r["unit"], r["description"])
+            for r in conn.execute(sql + " ORDER BY plc_code, group_name, rowid", args)]

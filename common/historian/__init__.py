@@ -1,0 +1,1 @@
+"""The historian: where tag values are stored (SQLite by default, Oracle when configured)."""

@@ -1,0 +1,41 @@
+"""Historian rows, shared by every sink: one TAG_DATA row per tag value.
+
+Columns, the same names in SQLite and Oracle::
+
+    ts           text/timestamp  the cycle's read start, UTC, milliseconds
+    plc_code     the 14-character equipment code
+    tag_address  the device address as the config store holds it (D100, W1A, M0)
+    tag_value    the value (NULL when quality is BAD)
+    quality      GOOD or BAD_<reason>
+    group_name   the polling group that read it
+    seq          the group's cycle number (with plc_code and group_name: which PollingData)
+
+Unique on (plc_code, tag_address, ts), so a batch written twice is stored once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from common.messages import Block, iso_ms
+
+COLUMNS = ("ts", "plc_code", "tag_address", "tag_value", "quality", "group_name", "seq")
+
+
+class Row(NamedTuple):
+    ts: str
+    plc_code: str
+    tag_address: str
+    tag_value: Any
+    quality: str
+    group_name: str
+    seq: int
+
+
+def rows_of(blocks: list[Block]) -> list[Row]:
+    out: list[Row] = []
+    for b in blocks:
+        ts = iso_ms(b.ts_ms)
+        out.extend(Row(ts, b.plc_code, address, value, quality, b.group, b.seq)
+                   for address, value, quality in b.values)
+    return out

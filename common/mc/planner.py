@@ -1,0 +1,165 @@
+"""Read planner: a group's tags into as few MC requests as the protocol allows.
+
+Strategy: every tag becomes a span of words -- a word tag its own words, a
+bit tag (``M5``, ``X1F``) the 16-bit word that holds it, since reading bit
+devices in word units carries 16 points per word and 960 words per request,
+more than any bit-unit request. Per device the spans are sorted and covered
+greedily by batch reads of at most 960 words, reading the gaps between
+nearby tags because one more request costs far more than a few more words.
+Runs that are a single word or double word and stand alone are gathered into
+random reads (0403, up to 192 points each) when that means fewer requests.
+Each tag keeps a slot (request, word offset, bit), and :meth:`ReadPlan.decode`
+maps the replies back to values.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from common.mc.commands import MAX_RANDOM_POINTS, MAX_WORD_POINTS, BatchRead, DevicePoint, RandomRead
+from common.mc.datatypes import DataType, Kind, Value
+from common.mc.devices import Device, DeviceAddress, Unit
+
+#: A gap of this many words or fewer is read rather than split into another request.
+DEFAULT_MAX_GAP = MAX_WORD_POINTS
+
+
+@dataclass(frozen=True)
+class TagRead:
+    """What the planner needs of a tag; ``scale``/``offset`` apply to numeric types."""
+
+    address: DeviceAddress
+    data_type: DataType
+    scale: float | None = None
+    offset: float | None = None
+
+
+@dataclass(frozen=True)
+class Slot:
+    request: int
+    word: int  # offset into the request's words (random reads: words, then dwords as two words)
+    words: int
+    bit: int | None
+
+
+PlanRequest = BatchRead | RandomRead
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    requests: tuple[PlanRequest, ...]
+    slots: tuple[Slot, ...]
+    tags: tuple[TagRead, ...]
+
+    def words_of(self, index: int, reply: list[int]) -> list[int]:
+        """A reply as a flat word list (random-read dwords split low word first)."""
+        request = self.requests[index]
+        if isinstance(request, RandomRead):
+            n = len(request.words)
+            flat = list(reply[:n])
+            for dword in reply[n:]:
+                flat += (dword & 0xFFFF, dword >> 16)
+            return flat
+        return reply
+
+    def decode(self, replies: Sequence[list[int] | BaseException]) -> list[Value | BaseException]:
+        """Each tag's value, or the exception of the request that should have carried it."""
+        flats: list[list[int] | BaseException] = [
+            r if isinstance(r, BaseException) else self.words_of(i, r) for i, r in enumerate(replies)
+        ]
+        out: list[Value | BaseException] = []
+        for slot, tag in zip(self.slots, self.tags, strict=True):
+            words = flats[slot.request]
+            if isinstance(words, BaseException):
+                out.append(words)
+                continue
+            if slot.bit is not None:
+                out.append((words[slot.word] >> slot.bit) & 1)
+                continue
+            value = tag.data_type.decode(words[slot.word : slot.word + slot.words])
+            if tag.data_type.is_numeric and (tag.scale is not None or tag.offset is not None):
+                value = float(value) * (1.0 if tag.scale is None else tag.scale) + (tag.offset or 0.0)
+            out.append(value)
+        return out
+
+
+@dataclass
+class _Span:
+    tag: int
+    device: Device
+    start: int  # word index: the device number for word devices, number // 16 for bit devices
+    words: int
+    bit: int | None
+
+
+def _span(index: int, tag: TagRead) -> _Span:
+    a = tag.address
+    if a.device.is_bit:
+        return _Span(index, a.device, a.number // 16, 1, a.number % 16)
+    if tag.data_type.kind is Kind.BIT:
+        return _Span(index, a.device, a.number, 1, a.bit if a.bit is not None else 0)
+    return _Span(index, a.device, a.number, tag.data_type.words, None)
+
+
+def _head(device: Device, word: int) -> DevicePoint:
+    return DevicePoint(device, word * 16 if device.is_bit else word)
+
+
+def plan_reads(tags: Sequence[TagRead], *, max_gap: int = DEFAULT_MAX_GAP,
+               max_words: int = MAX_WORD_POINTS, random_reads: bool = True) -> ReadPlan:
+    by_device: dict[str, list[_Span]] = defaultdict(list)
+    for i, tag in enumerate(tags):
+        span = _span(i, tag)
+        by_device[span.device.name].append(span)
+
+    runs: list[tuple[Device, int, int, list[_Span]]] = []  # device, first word, word count, spans
+    for spans in by_device.values():
+        spans.sort(key=lambda s: (s.start, s.words))
+        current: list[_Span] = []
+        first = end = 0
+        for s in spans:
+            s_end = s.start + s.words  # exclusive
+            if current and s.start - end <= max_gap and max(end, s_end) - first <= max_words:
+                end = max(end, s_end)
+                current.append(s)
+                continue
+            if current:
+                runs.append((current[0].device, first, end - first, current))
+            current, first, end = [s], s.start, s_end
+        if current:
+            runs.append((current[0].device, first, end - first, current))
+
+    small = [r for r in runs if r[2] <= 2] if random_reads else []
+    if len(small) < 2:
+        small = []
+    small_ids = {id(r) for r in small}
+
+    requests: list[PlanRequest] = []
+    slots: dict[int, Slot] = {}
+    for run in runs:
+        if id(run) in small_ids:
+            continue
+        device, first, count, spans = run
+        index = len(requests)
+        requests.append(BatchRead(_head(device, first), count, Unit.WORD))
+        for s in spans:
+            slots[s.tag] = Slot(index, s.start - first, s.words, s.bit)
+
+    for chunk_start in range(0, len(small), MAX_RANDOM_POINTS):
+        chunk = small[chunk_start : chunk_start + MAX_RANDOM_POINTS]
+        words = [r for r in chunk if r[2] == 1]
+        dwords = [r for r in chunk if r[2] == 2]
+        index = len(requests)
+        requests.append(RandomRead(tuple(_head(r[0], r[1]) for r in words),
+                                   tuple(_head(r[0], r[1]) for r in dwords)))
+        for position, run in enumerate(words):
+            for s in run[3]:
+                slots[s.tag] = Slot(index, position + s.start - run[1], s.words, s.bit)
+        base = len(words)
+        for position, run in enumerate(dwords):
+            for s in run[3]:
+                slots[s.tag] = Slot(index, base + 2 * position + s.start - run[1], s.words, s.bit)
+
+    return ReadPlan(tuple(requests), tuple(slots[i] for i in range(len(tags))), tuple(tags))

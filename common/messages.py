@@ -1,0 +1,149 @@
+"""Every message that crosses a ZeroMQ socket, defined once, in msgpack.
+
+Each message is a msgpack map with ``v`` (the wire version) and ``t`` (its
+type). ``decode`` checks both and the shape of the fields it needs, and
+raises :class:`MessageError` for anything else, so a receiving process can
+count and log a bad frame and carry on.
+
+PollingData (poller -> buffer, PUSH/PULL; buffer -> taps, PUB topic
+``data.<plc_code>.<group>``)::
+
+    {"v": 1, "t": "polling_data", "plc": "KRCWO12ELOA101", "group": "FAST_1S",
+     "seq": 42, "ts": 1763868000123, "dur": 12.5, "err": null,
+     "values": [["D100", 1234, "GOOD"], ["M0", null, "BAD_TIMEOUT"], ...]}
+
+``ts`` is the cycle's read start in Unix milliseconds (UTC), ``dur`` the read's
+duration in ms, ``seq`` counts the group's cycles from 1 at poller start.
+``quality`` is ``GOOD`` or ``BAD_<REASON>``; a BAD value has no value (null).
+
+Status (every stage -> gateway, PUB/SUB topic ``status.<stage>[.<plc_code>]``)::
+
+    {"v": 1, "t": "status", "stage": "buffer", "ts": 1763868000123, "pid": 4242, ...figures}
+
+Lease protocol (writer DEALER <-> buffer ROUTER); ``id`` pairs a reply with
+its request and a reply with another id is ignored::
+
+    writer: {"v": 1, "t": "lease", "id": 7, "max": 500}
+    buffer: {"v": 1, "t": "batch", "id": 7, "lease": 31, "blocks": [block, ...]}   # blocks may be []
+    writer: {"v": 1, "t": "ack", "id": 8, "lease": 31}
+    buffer: {"v": 1, "t": "acked", "id": 8, "lease": 31, "known": true}
+
+A block is one PollingData's values, or a slice of them::
+
+    ["KRCWO12ELOA101", "FAST_1S", 42, 1763868000123, [["D100", 1234, "GOOD"], ...]]
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import msgpack
+
+WIRE_VERSION = 1
+GOOD = "GOOD"
+
+
+class MessageError(ValueError):
+    """A frame that does not decode to a message of this version and shape."""
+
+
+class TagValue(NamedTuple):
+    address: str
+    value: int | float | str | None
+    quality: str
+
+
+@dataclass(frozen=True, slots=True)
+class PollingData:
+    plc_code: str
+    group: str
+    seq: int
+    ts_ms: int
+    duration_ms: float
+    values: list[TagValue]
+    error: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"v": WIRE_VERSION, "t": "polling_data", "plc": self.plc_code, "group": self.group,
+                "seq": self.seq, "ts": self.ts_ms, "dur": self.duration_ms, "err": self.error,
+                "values": [list(v) for v in self.values]}
+
+    @classmethod
+    def from_wire(cls, m: dict[str, Any]) -> PollingData:
+        try:
+            values = [TagValue(str(a), v, str(q)) for a, v, q in m["values"]]
+            return cls(str(m["plc"]), str(m["group"]), int(m["seq"]), int(m["ts"]), float(m["dur"]),
+                       values, m.get("err"))
+        except (KeyError, TypeError, ValueError) as error:
+            raise MessageError(f"polling_data of the wrong shape: {error}") from None
+
+    def block(self) -> Block:
+        return Block(self.plc_code, self.group, self.seq, self.ts_ms, [list(v) for v in self.values])
+
+
+@dataclass(slots=True)
+class Block:
+    """The values of one cycle (or a slice of them) as the buffer keeps and leases them."""
+
+    plc_code: str
+    group: str
+    seq: int
+    ts_ms: int
+    values: list[list[Any]] = field(default_factory=list)
+
+    def to_wire(self) -> list[Any]:
+        return [self.plc_code, self.group, self.seq, self.ts_ms, self.values]
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> Block:
+        try:
+            plc, group, seq, ts, values = raw
+            if not isinstance(values, list) or not all(isinstance(v, list) and len(v) == 3 for v in values):
+                raise MessageError("block values must be [address, value, quality] triples")
+            return cls(str(plc), str(group), int(seq), int(ts), values)
+        except (TypeError, ValueError) as error:
+            raise MessageError(f"block of the wrong shape: {error}") from None
+
+
+def pack(message: dict[str, Any]) -> bytes:
+    return msgpack.packb(message, use_bin_type=True)
+
+
+def unpack(frame: bytes, expected: str | tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Decode one frame; raise MessageError unless it is a map of this version (and type)."""
+    try:
+        message = msgpack.unpackb(frame, raw=False, strict_map_key=True)
+    except Exception as error:  # msgpack raises several unrelated types for bad input
+        raise MessageError(f"not msgpack: {type(error).__name__}: {error}") from None
+    if not isinstance(message, dict):
+        raise MessageError(f"expected a map, got {type(message).__name__}")
+    if message.get("v") != WIRE_VERSION:
+        raise MessageError(f"wire version {message.get('v')!r}, this build speaks {WIRE_VERSION}")
+    kind = message.get("t")
+    if expected is not None and kind not in ((expected,) if isinstance(expected, str) else expected):
+        raise MessageError(f"unexpected message type {kind!r}")
+    return message
+
+
+def encode_polling_data(data: PollingData) -> bytes:
+    return pack(data.to_wire())
+
+
+def decode_polling_data(frame: bytes) -> PollingData:
+    return PollingData.from_wire(unpack(frame, "polling_data"))
+
+
+def status(stage: str, **figures: Any) -> dict[str, Any]:
+    return {"v": WIRE_VERSION, "t": "status", "stage": stage, "ts": now_ms(), "pid": os.getpid(), **figures}
+
+
+def now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def iso_ms(ts_ms: int) -> str:
+    """ISO-8601 UTC with milliseconds, the historian's ``ts`` text: 2026-11-23T03:36:00.123Z."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts_ms % 1000:03d}Z"

@@ -1,0 +1,125 @@
+"""One settings class: every knob, its environment name and its default.
+
+Read from the environment and from a ``.env`` file in the working directory.
+Relative directories are resolved against the working directory once, so a
+process started by supervisord (``directory=%(here)s``) and the operator's
+shell agree on where things are.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Working locations
+    scada_data_dir: Path = Path("data")
+    scada_run_dir: Path = Path("run")
+    scada_log_dir: Path = Path("logs")
+    scada_api_host: str = "127.0.0.1"
+    scada_api_port: int = 8000
+    scada_api_token: SecretStr | None = None
+
+    # ZeroMQ endpoints; empty means the ipc:// default under the run directory.
+    scada_ingest_endpoint: str = ""
+    scada_live_endpoint: str = ""
+    scada_lease_endpoint: str = ""
+    scada_telemetry_endpoint: str = ""
+    scada_control_endpoint: str = ""
+
+    # MC protocol
+    mc_ascii_hex_numbers: bool = Field(
+        default=True,
+        description="ASCII frames: hex device numbers for hex devices (the manual); false = decimal "
+        "(virtual-plc, pymcprotocol)",
+    )
+    plc_timeout_ms: int = 3000
+
+    # Pipeline figures (names from the seeds)
+    buffer_max_size: int = 100_000
+    buffer_alert_threshold: float = 0.8
+    buffer_batch_size: int = 500
+    buffer_write_interval: float = 0.5
+    buffer_lease_timeout: float = 30.0
+    data_queue_size: int = 10_000
+    oracle_retry_max: int = 3
+    backup_file_path: Path | None = None
+
+    # Oracle (used when ORACLE_HOST is set)
+    oracle_host: str = ""
+    oracle_port: int = 1521
+    oracle_service_name: str = ""
+    oracle_username: str = ""
+    oracle_password: SecretStr = SecretStr("")
+    oracle_pool_min: int = 2
+    oracle_pool_max: int = 5
+
+    @field_validator("scada_data_dir", "scada_run_dir", "scada_log_dir", "backup_file_path")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().resolve()
+
+    # -- derived locations ----------------------------------------------------
+    @property
+    def config_db(self) -> Path:
+        return self.scada_data_dir / "scada.db"
+
+    @property
+    def historian_db(self) -> Path:
+        return self.scada_data_dir / "tag_data.db"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.backup_file_path or self.scada_data_dir / "backup"
+
+    @property
+    def buffer_state_file(self) -> Path:
+        return self.scada_data_dir / "buffer_ring.msgpack"
+
+    @property
+    def supervisor_socket(self) -> Path:
+        return self.scada_run_dir / "supervisor.sock"
+
+    @property
+    def pollers_conf(self) -> Path:
+        return self.scada_run_dir / "pollers.conf"
+
+    def _ipc(self, explicit: str, name: str) -> str:
+        return explicit or f"ipc://{self.scada_run_dir / name}"
+
+    @cached_property
+    def ingest_endpoint(self) -> str:
+        return self._ipc(self.scada_ingest_endpoint, "ingest.sock")
+
+    @cached_property
+    def live_endpoint(self) -> str:
+        return self._ipc(self.scada_live_endpoint, "live.sock")
+
+    @cached_property
+    def lease_endpoint(self) -> str:
+        return self._ipc(self.scada_lease_endpoint, "lease.sock")
+
+    @cached_property
+    def telemetry_endpoint(self) -> str:
+        return self._ipc(self.scada_telemetry_endpoint, "telemetry.sock")
+
+    @cached_property
+    def control_endpoint(self) -> str:
+        return self._ipc(self.scada_control_endpoint, "control.sock")
+
+    @property
+    def oracle_configured(self) -> bool:
+        return bool(self.oracle_host and self.oracle_service_name)
+
+    def make_dirs(self) -> None:
+        """Create the working directories; the run directory only its owner may open."""
+        for path in (self.scada_data_dir, self.scada_log_dir, self.backup_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        self.scada_run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.scada_run_dir.chmod(0o700)

@@ -1,0 +1,18 @@
+"""python -m services.buffer"""
+
+from common.runtime import setup_logging, stop_event
+from common.settings import Settings
+from services.buffer.service import BufferService
+
+
+def main() -> None:
+    setup_logging("buffer")
+    settings = Settings()
+    settings.make_dirs()
+    service = BufferService(settings)
+    service.load_state()
+    service.run(stop_event())
+
+
+if __name__ == "__main__":
+    main()

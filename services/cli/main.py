@@ -1,0 +1,146 @@
+"""scada: the operator's commands.
+
+    scada db init                      create or upgrade the config store
+    scada db import PATH... [--dry-run] register a plant from CSV files or folders
+    scada db export DIR                write the five CSV files
+    scada db show [--plc CODE]         summary of the plant
+    scada supervisor-conf              write the pollers' supervisor include
+    scada tap [ENDPOINT] [--topic P]   print live messages as JSON lines
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from common.config_store import model, open_store
+from common.config_store.csv_import import ImportFailed, export_csv, import_csv
+from common.config_store.schema import StoreVersionError
+from common.settings import Settings
+
+
+def _db_init(settings: Settings, args: argparse.Namespace) -> int:
+    settings.make_dirs()
+    conn = open_store(settings.config_db)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.close()
+    print(f"config store {settings.config_db} at schema version {version}")
+    return 0
+
+
+def _db_import(settings: Settings, args: argparse.Namespace) -> int:
+    settings.make_dirs()
+    conn = open_store(settings.config_db)
+    try:
+        report = import_csv(conn, [Path(p) for p in args.paths], dry_run=args.dry_run)
+    except ImportFailed as failure:
+        for issue in failure.issues:
+            print(issue, file=sys.stderr)
+        print(f"import failed: {failure}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    verb = "would import" if args.dry_run else "imported"
+    print(f"{verb} {len(report.files)} file(s) into {settings.config_db}: {report.summary()}")
+    return 0
+
+
+def _db_export(settings: Settings, args: argparse.Namespace) -> int:
+    conn = open_store(settings.config_db)
+    try:
+        for path in export_csv(conn, Path(args.folder)):
+            print(path)
+    finally:
+        conn.close()
+    return 0
+
+
+def _db_show(settings: Settings, args: argparse.Namespace) -> int:
+    conn = open_store(settings.config_db)
+    try:
+        lines = {r["line_code"]: r["line_name"] for r in conn.execute("SELECT * FROM lines ORDER BY line_code")}
+        processes = conn.execute("SELECT * FROM processes ORDER BY process_code").fetchall()
+        plcs = [p for p in model.load_plcs(conn) if args.plc in (None, p.plc_code)]
+        if args.plc and not plcs:
+            print(f"no PLC {args.plc} in {settings.config_db}", file=sys.stderr)
+            return 1
+        counts = {(r[0], r[1]): r[2] for r in conn.execute(
+            "SELECT plc_code, group_name, count(*) FROM tags GROUP BY plc_code, group_name")}
+        print(f"config store {settings.config_db}")
+        for code, name in lines.items():
+            print(f"line {code}  {name}")
+            for process in (p for p in processes if p["line_code"] == code):
+                print(f"  process {process['process_code']}  {process['process_name']}")
+                for plc in (p for p in plcs if p.process_code == process["process_code"]):
+                    state = "active" if plc.is_active else "inactive"
+                    ports = ",".join(map(str, plc.connection_ports))
+                    print(f"    PLC {plc.plc_code}  {plc.host} ports {ports}  {plc.protocol}  {state}"
+                          f"  {plc.description}")
+                    for g in model.load_groups(conn, plc.plc_code):
+                        extra = f" trigger {g.trigger_device} ack {g.ack_device or '-'}" if g.mode == "HANDSHAKE" else ""
+                        print(f"      group {g.group_name:<20} {g.mode:<9} {g.interval_ms:>6} ms"
+                              f"  {counts.get((plc.plc_code, g.group_name), 0):>5} tags"
+                              f"{'' if g.is_active else '  (inactive)'}{extra}")
+    finally:
+        conn.close()
+    return 0
+
+
+def _supervisor_conf(settings: Settings, args: argparse.Namespace) -> int:
+    from services.cli.supervisor_conf import write_pollers_conf
+
+    path, codes = write_pollers_conf(settings)
+    print(f"wrote {path}: {len(codes)} poller(s) {' '.join(codes)}")
+    print("apply with: supervisorctl -c supervisord.conf update")
+    return 0
+
+
+def _tap(settings: Settings, args: argparse.Namespace) -> int:
+    from services.cli.tap import tap
+
+    endpoint = args.endpoint or settings.live_endpoint
+    print(f"tapping {endpoint} (Ctrl-C to stop)", file=sys.stderr)
+    tap(endpoint, args.topic, args.count, args.timeout)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scada", description="JSScada collector: operator commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+    db = sub.add_parser("db", help="the config store").add_subparsers(dest="db_command", required=True)
+    db.add_parser("init", help="create or upgrade the config store").set_defaults(func=_db_init)
+    p = db.add_parser("import", help="register a plant from CSV files or folders (all or nothing)")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
+    p.set_defaults(func=_db_import)
+    p = db.add_parser("export", help="write lines, processes, plcs, polling_groups and tags CSV files")
+    p.add_argument("folder")
+    p.set_defaults(func=_db_export)
+    p = db.add_parser("show", help="a summary of the plant")
+    p.add_argument("--plc", help="only this PLC")
+    p.set_defaults(func=_db_show)
+    sub.add_parser("supervisor-conf", help="write the pollers' supervisor include").set_defaults(
+        func=_supervisor_conf)
+    p = sub.add_parser("tap", help="print live messages from a PUB socket as JSON lines")
+    p.add_argument("endpoint", nargs="?", help="default: the buffer's live PUB")
+    p.add_argument("--topic", default="", help="topic prefix, e.g. data.KRCWO12ELOA101")
+    p.add_argument("--count", type=int, help="stop after this many messages")
+    p.add_argument("--timeout", type=float, help="stop after this many seconds without a message")
+    p.set_defaults(func=_tap)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    try:
+        code: int = args.func(settings, args)
+    except StoreVersionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

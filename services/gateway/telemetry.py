@@ -1,0 +1,77 @@
+"""The gateway's view of the plant: the last status each stage published.
+
+The gateway binds one SUB socket; every stage connects a PUB and publishes a
+status once a second under ``status.<stage>[.<plc_code>]``. A status older
+than STALE_S means that stage is down (or cut off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from common import bus, messages
+from common.messages import MessageError
+
+log = logging.getLogger("gateway.telemetry")
+
+STALE_S = 5.0
+
+
+@dataclass
+class StageStatus:
+    topic: str
+    received: float  # monotonic
+    body: dict[str, Any]
+
+    @property
+    def fresh(self) -> bool:
+        return time.monotonic() - self.received < STALE_S
+
+
+class TelemetryStore:
+    def __init__(self, ctx: zmq.asyncio.Context, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.sock = bus.make_socket(ctx, zmq.SUB, bind=endpoint, linger=0)
+        self.sock.setsockopt(zmq.SUBSCRIBE, b"status.")
+        self.latest: dict[str, StageStatus] = {}
+        self.bad_frames = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._receive())
+
+    async def _receive(self) -> None:
+        while True:
+            parts = await self.sock.recv_multipart()
+            if len(parts) != 2:
+                self.bad_frames += 1
+                continue
+            try:
+                body = messages.unpack(parts[1], "status")
+                topic = parts[0].decode()
+            except (MessageError, UnicodeDecodeError) as error:
+                self.bad_frames += 1
+                log.warning("dropped a bad status frame (%d so far): %s", self.bad_frames, error)
+                continue
+            self.latest[topic] = StageStatus(topic, time.monotonic(), body)
+
+    def stage(self, topic: str) -> StageStatus | None:
+        return self.latest.get(topic)
+
+    def prefixed(self, prefix: str) -> list[StageStatus]:
+        return [s for t, s in sorted(self.latest.items()) if t.startswith(prefix)]
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.sock.close(linger=0)

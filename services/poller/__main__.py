@@ -1,0 +1,22 @@
+"""python -m services.poller --plc CODE"""
+
+import argparse
+import asyncio
+
+from common.runtime import setup_logging
+from common.settings import Settings
+from services.poller.service import PollerService
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.poller")
+    parser.add_argument("--plc", required=True, help="the PLC's 14-character equipment code")
+    args = parser.parse_args()
+    setup_logging(f"poller.{args.plc}")
+    settings = Settings()
+    settings.make_dirs()
+    asyncio.run(PollerService(settings, args.plc).run())
+
+
+if __name__ == "__main__":
+    main()

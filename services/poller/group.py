@@ -1,0 +1,110 @@
+"""One polling group: its read plan, its cycle, its figures.
+
+A cycle reads every tag of the group through the PLC client and turns the
+result into one PollingData -- GOOD values, or BAD values with no value and
+the reason, so a failed cycle still leaves its gap in the historian.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from common.config_store.model import PollingGroup, Tag
+from common.mc.client import PlcClient
+from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
+from common.mc.planner import ReadPlan, TagRead, plan_reads
+from common.messages import GOOD, PollingData, TagValue, now_ms
+
+log = logging.getLogger("poller.group")
+
+
+def quality_of(error: BaseException) -> str:
+    if isinstance(error, PlcTimeoutError):
+        return "BAD_TIMEOUT"
+    if isinstance(error, PlcEndCodeError):
+        return "BAD_END_CODE"
+    if isinstance(error, PlcConnectionError):
+        return "BAD_CONNECTION"
+    if isinstance(error, FrameError):
+        return "BAD_FRAME"
+    return "BAD_ERROR"
+
+
+@dataclass
+class GroupStats:
+    cycles: int = 0
+    errors: int = 0
+    overruns: int = 0
+    values_sent: int = 0
+    last_start_ms: int | None = None
+    last_duration_ms: float | None = None
+    total_duration_ms: float = 0.0
+    last_error: str | None = None
+    last_good_ms: int | None = None
+    max_lateness_ms: float = 0.0
+
+
+class GroupRunner:
+    def __init__(self, group: PollingGroup, tags: list[Tag]) -> None:
+        self.group = group
+        self.tags = tags
+        self.addresses = [t.address for t in tags]
+        self.plan: ReadPlan = plan_reads(
+            [TagRead(t.device_address, t.type, t.scale, t.offset) for t in tags])
+        self.seq = 0
+        self.stats = GroupStats()
+        self.state = "RUNNING" if group.is_active and group.mode == "FIXED" else "IDLE"
+
+    @property
+    def name(self) -> str:
+        return self.group.group_name
+
+    async def cycle(self, client: PlcClient) -> PollingData:
+        self.seq += 1
+        ts = now_ms()
+        started = time.monotonic()
+        first_error: BaseException | None = None
+        try:
+            results: list[Any] = await client.read(self.plan)
+        except McError as error:
+            results = [error] * len(self.tags)
+        values: list[TagValue] = []
+        for address, result in zip(self.addresses, results, strict=True):
+            if isinstance(result, BaseException):
+                first_error = first_error or result
+                values.append(TagValue(address, None, quality_of(result)))
+            else:
+                values.append(TagValue(address, result, GOOD))
+        duration = 1000 * (time.monotonic() - started)
+        st = self.stats
+        st.cycles += 1
+        st.last_start_ms = ts
+        st.last_duration_ms = duration
+        st.total_duration_ms += duration
+        st.values_sent += len(values)
+        error_text = None
+        if first_error is not None:
+            st.errors += 1
+            error_text = str(first_error)
+            if st.last_error != error_text:
+                log.warning("%s: %s", self.name, error_text)
+            st.last_error = error_text
+        else:
+            st.last_good_ms = ts
+        return PollingData(self.group.plc_code, self.name, self.seq, ts, round(duration, 3), values, error_text)
+
+    def figures(self) -> dict[str, Any]:
+        st = self.stats
+        return {
+            "name": self.name, "plc_code": self.group.plc_code, "mode": self.group.mode,
+            "interval_ms": self.group.interval_ms, "state": self.state, "tag_count": len(self.tags),
+            "requests_per_cycle": len(self.plan.requests), "cycles": st.cycles, "errors": st.errors,
+            "overruns": st.overruns, "values_sent": st.values_sent, "last_start_ms": st.last_start_ms,
+            "last_duration_ms": st.last_duration_ms,
+            "avg_duration_ms": round(st.total_duration_ms / st.cycles, 3) if st.cycles else None,
+            "last_error": st.last_error, "last_good_ms": st.last_good_ms,
+            "max_lateness_ms": round(st.max_lateness_ms, 3), "last_sequence": self.seq,
+        }

@@ -1,0 +1,77 @@
+"""The poller's send queue: bounded, never blocking the polling, drops counted.
+
+Strategy: PollingData frames wait in a deque of DATA_QUEUE_SIZE; a full queue
+drops its oldest frame and counts it. A sender task moves frames to the PUSH
+socket without blocking. The socket sets ZMQ_IMMEDIATE and a small high-water
+mark, so while the buffer is away frames stay here, where they are counted,
+rather than in ZeroMQ's pipe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any
+
+import zmq
+
+from common import bus
+
+log = logging.getLogger("poller.sender")
+
+
+class SendQueue:
+    def __init__(self, ctx: zmq.Context[Any], endpoint: str, capacity: int) -> None:
+        self.capacity = capacity
+        self.frames: deque[bytes] = deque()
+        self.dropped = 0
+        self.sent = 0
+        self._wake = asyncio.Event()
+        self.sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=100, linger=0)
+        self.sock.setsockopt(zmq.IMMEDIATE, 1)
+
+    def put(self, frame: bytes) -> None:
+        if len(self.frames) >= self.capacity:
+            self.frames.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning("send queue full (%d): dropped the oldest PollingData (%d so far)",
+                            self.capacity, self.dropped)
+        self.frames.append(frame)
+        self._wake.set()
+
+    def _send_ready(self) -> bool:
+        """Send what the socket takes now; False when it takes no more."""
+        while self.frames:
+            try:
+                self.sock.send(self.frames[0], zmq.NOBLOCK)
+            except zmq.Again:
+                return False
+            self.frames.popleft()
+            self.sent += 1
+        return True
+
+    async def run(self) -> None:
+        while True:
+            if self._send_ready():
+                self._wake.clear()
+                await self._wake.wait()
+            else:
+                await asyncio.sleep(0.05)
+
+    async def flush(self, timeout: float) -> int:
+        """Try to send everything queued within ``timeout``; returns what is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.frames and loop.time() < deadline:
+            if not self._send_ready():
+                await asyncio.sleep(0.02)
+        return len(self.frames)
+
+    def figures(self) -> dict[str, Any]:
+        return {"size": len(self.frames), "capacity": self.capacity, "dropped": self.dropped, "sent": self.sent,
+                "utilization_pct": round(100 * len(self.frames) / self.capacity, 2) if self.capacity else 0.0}
+
+    def close(self) -> None:
+        self.sock.close(linger=0)

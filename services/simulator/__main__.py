@@ -1,0 +1,81 @@
+"""python -m services.simulator: one virtual-plc server per active PLC of the config store.
+
+Each PLC gets a ``virtual-plc`` server (the third-party MC protocol
+implementation from PyPI) on 127.0.0.1 at every port its connections use, and
+a driver that rewrites its tags' values every 0.5 s through the project's own
+MC client. For demos and tests, not for production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from virtual_plc import Memory, Server
+
+from common.config_store import model, open_store
+from common.mc.client import PlcClient
+from common.mc.commands import Codec
+from common.mc.errors import McError
+from common.mc.frames import Encoding
+from common.runtime import setup_logging
+from common.settings import Settings
+from services.simulator.driver import drive_once
+
+log = logging.getLogger("simulator")
+TICK_S = 0.5
+
+
+async def drive(plc: model.Plc, tags: list[model.Tag], stop: asyncio.Event) -> None:
+    encoding = Encoding.BINARY if plc.protocol == "MC3E_BINARY" else Encoding.ASCII
+    # virtual-plc numbers every device in decimal in ASCII frames.
+    client = PlcClient(plc.plc_code, "127.0.0.1", [plc.connection_ports[0]], Codec(encoding, ascii_hex_numbers=False),
+                       2.0)
+    tick = 0
+    while not stop.is_set():
+        try:
+            await drive_once(client, tags, tick, encoding)
+            tick += 1
+        except McError as error:
+            log.warning("%s: driver write failed: %s", plc.plc_code, error)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), TICK_S)
+    client.close()
+
+
+async def main_async(settings: Settings) -> None:
+    conn = open_store(settings.config_db)
+    plcs = model.load_plcs(conn, active_only=True)
+    tags = {p.plc_code: model.load_tags(conn, p.plc_code) for p in plcs}
+    conn.close()
+    servers: list[Server] = []
+    for plc in plcs:
+        memory = Memory()  # one PLC, one memory, whichever port a connection uses
+        for port in sorted(set(plc.connection_ports)):
+            server = Server("127.0.0.1", port, memory=memory, ascii_dword_order="client")
+            server.start()
+            servers.append(server)
+            log.info("%s: virtual-plc listening on 127.0.0.1:%d (%s)", plc.plc_code, port, plc.protocol)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await asyncio.gather(*(drive(p, tags[p.plc_code], stop) for p in plcs))
+    finally:
+        for server in servers:
+            server.stop()
+        log.info("stopped")
+
+
+def main() -> None:
+    setup_logging("simulator")
+    settings = Settings()
+    settings.make_dirs()
+    asyncio.run(main_async(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""python -m services.writer"""
+
+from common.runtime import setup_logging, stop_event
+from common.settings import Settings
+from services.writer.service import WriterService
+
+
+def main() -> None:
+    setup_logging("writer")
+    settings = Settings()
+    settings.make_dirs()
+    WriterService(settings).run(stop_event())
+
+
+if __name__ == "__main__":
+    main()
