@@ -8,6 +8,7 @@ are prefixes a subscriber can filter on (``status.poller.KRCWO12ELOA101``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any, TypeVar
@@ -60,11 +61,10 @@ class Telemetry:
         self.sock = make_socket(ctx, zmq.PUB, connect=endpoint, hwm=10, linger=0)
 
     def publish(self, **figures: Any) -> None:
-        try:
+        # Nobody listening: a status is a snapshot, the next one replaces it.
+        with contextlib.suppress(zmq.Again):
             self.sock.send_multipart([self.topic, messages.pack(messages.status(self.stage, **figures))],
                                      flags=zmq.NOBLOCK)
-        except zmq.Again:
-            pass  # nobody listening: status is a snapshot, the next one replaces it
 
     def close(self) -> None:
         self.sock.close()

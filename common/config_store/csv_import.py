@@ -189,8 +189,9 @@ def import_csv(conn: sqlite3.Connection, paths: Sequence[Path], *, dry_run: bool
             key = tuple(row.values[k] for k in table.key)
             first = seen.get(key)
             if first is not None:
+                where = f"first at {first.path}:{first.line}"
                 issues.append(ImportIssue(row.path, row.line, table.key[-1],
-                                          f"duplicate key {'/'.join(map(str, key))}, first at {first.path}:{first.line}"))
+                                          f"duplicate key {'/'.join(map(str, key))}, {where}"))
                 continue
             seen[key] = row
 

@@ -54,7 +54,8 @@ class Table:
 
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
 _PLC_CODE = re.compile(r"^[A-Z0-9]{14}$")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 _NAME = re.compile(r"^[^\x00-\x1f]{1,64}$")
 
 

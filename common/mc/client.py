@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from common.mc.commands import Codec, Echo, Request, ReplyValues
+from common.mc.commands import Codec, Echo, ReplyValues, Request
 from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
 from common.mc.frames import reply_size
 from common.mc.planner import ReadPlan

@@ -33,6 +33,7 @@ MAX_RANDOM_POINTS = 192
 ECHO_MAX_BYTES = 960
 
 SUB_WORD = 0x0000
+DEFAULT_ROUTE = Route()
 SUB_BIT = 0x0001
 
 
@@ -112,7 +113,7 @@ class Codec:
     """Encodes requests and decodes their replies for one encoding and route."""
 
     encoding: Encoding = Encoding.ASCII
-    route: Route = Route()
+    route: Route = DEFAULT_ROUTE
     timer: int = 0x0010  # x 250 ms = 4 s; the PLC gives up on the route after this
     ascii_hex_numbers: bool = True
 

@@ -39,7 +39,7 @@ class Encoding(Enum):
             return f"{value:0{size * 2}X}".encode("ascii")
         return value.to_bytes(size, "little")
 
-    def read_number(self, data: bytes | memoryview, offset: int, size: int) -> int:
+    def read_number(self, data: bytes | bytearray | memoryview, offset: int, size: int) -> int:
         width = size * self.scale
         chunk = bytes(data[offset : offset + width])
         if len(chunk) != width:

@@ -78,7 +78,9 @@ def _db_show(settings: Settings, args: argparse.Namespace) -> int:
                     print(f"    PLC {plc.plc_code}  {plc.host} ports {ports}  {plc.protocol}  {state}"
                           f"  {plc.description}")
                     for g in model.load_groups(conn, plc.plc_code):
-                        extra = f" trigger {g.trigger_device} ack {g.ack_device or '-'}" if g.mode == "HANDSHAKE" else ""
+                        extra = ""
+                        if g.mode == "HANDSHAKE":
+                            extra = f" trigger {g.trigger_device} ack {g.ack_device or '-'}"
                         print(f"      group {g.group_name:<20} {g.mode:<9} {g.interval_ms:>6} ms"
                               f"  {counts.get((plc.plc_code, g.group_name), 0):>5} tags"
                               f"{'' if g.is_active else '  (inactive)'}{extra}")

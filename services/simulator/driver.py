@@ -20,10 +20,13 @@ from services.simulator.patterns import is_constant, value_at
 CONSTANTS_EVERY = 20
 
 
-def layout(tags: list[Tag], tick: int, *, constants: bool) -> tuple[dict[str, dict[int, int]], dict[str, dict[int, int]]]:
+Cells = dict[str, dict[int, int]]  # device name -> number -> word or bit
+
+
+def layout(tags: list[Tag], tick: int, *, constants: bool) -> tuple[Cells, Cells]:
     """Words and bits to write at ``tick``; constants only when ``constants``."""
-    words: dict[str, dict[int, int]] = defaultdict(dict)
-    bits: dict[str, dict[int, int]] = defaultdict(dict)
+    words: Cells = defaultdict(dict)
+    bits: Cells = defaultdict(dict)
     for tag in tags:
         address, data_type = tag.device_address, tag.type
         if is_constant(address) and not constants:
@@ -51,7 +54,7 @@ def _runs(cells: dict[int, int], limit: int) -> list[tuple[int, list[int]]]:
     return runs
 
 
-def writes(words: dict[str, dict[int, int]], bits: dict[str, dict[int, int]], encoding: Encoding) -> list[BatchWrite]:
+def writes(words: Cells, bits: Cells, encoding: Encoding) -> list[BatchWrite]:
     out = []
     for name, cells in words.items():
         for head, values in _runs(cells, MAX_WORD_POINTS):
