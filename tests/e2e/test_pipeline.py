@@ -1,0 +1,189 @@
+"""The whole pipeline under a real supervisord: simulator -> pollers -> buffer -> writer -> SQLite.
+
+One supervisord in the foreground on temporary directories, free ports and
+ipc paths; the sample plant on free PLC ports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from common.config_store import model, open_store
+from services.simulator.patterns import constant_value, is_constant
+from tests.helpers import ROOT, sample_on_free_ports, scada, scada_env, short_tmp, wait_for
+from tests.supervisor_run import Supervisor
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def plant() -> Iterator[tuple[Supervisor, dict[str, str]]]:
+    base = short_tmp()
+    env = scada_env(base)
+    sample_on_free_ports(base / "csv")
+    scada(env, "db", "init")
+    scada(env, "db", "import", str(base / "csv"))
+    sup = Supervisor(env)
+    sup.start()
+    try:
+        yield sup, env
+    finally:
+        pids = []
+        try:
+            pids = sup.pids()
+        except OSError:
+            pass
+        sup.stop()
+        for pid in pids:  # make stop's promise: every process it started has ended
+            wait_for(lambda pid=pid: not _alive(pid), 15, what=f"pid {pid} to exit")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _historian(env: dict[str, str]) -> sqlite3.Connection:
+    return sqlite3.connect(Path(env["SCADA_DATA_DIR"]) / "tag_data.db", timeout=10)
+
+
+def _fixed_tags(env: dict[str, str]) -> list[model.Tag]:
+    conn = open_store(Path(env["SCADA_DATA_DIR"]) / "scada.db")
+    fixed = {(g.plc_code, g.group_name) for g in model.load_groups(conn) if g.mode == "FIXED" and g.is_active}
+    tags = [t for t in model.load_tags(conn) if (t.plc_code, t.group_name) in fixed]
+    conn.close()
+    return tags
+
+
+def _get(env: dict[str, str], path: str) -> Any:
+    url = f"http://127.0.0.1:{env['SCADA_API_PORT']}{path}"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_every_stage_runs_and_every_fixed_tag_arrives(plant: tuple[Supervisor, dict[str, str]]) -> None:
+    sup, env = plant
+    states = sup.wait_running()
+    assert set(states) >= {"simulator", "gateway", "buffer", "writer", "pollers:KRCWO12ELOA101",
+                           "pollers:KRCWO12ELOA102", "pollers:KRCWO12WELD201"}
+    expected = {(t.plc_code, str(t.device_address)) for t in _fixed_tags(env)}
+    assert len(expected) == 3 * 370
+
+    def stored() -> bool:
+        if not (Path(env["SCADA_DATA_DIR"]) / "tag_data.db").exists():
+            return False
+        with _historian(env) as db:
+            try:
+                got = set(db.execute("SELECT DISTINCT plc_code, tag_address FROM TAG_DATA"))
+            except sqlite3.OperationalError:
+                return False
+        return expected <= got
+
+    wait_for(stored, 30, interval=1, what="a row for every tag of every FIXED group")
+
+
+def test_constants_read_back_exactly(plant: tuple[Supervisor, dict[str, str]]) -> None:
+    _, env = plant
+    constants = [t for t in _fixed_tags(env) if is_constant(t.device_address)]
+    assert len(constants) == 3 * 25
+    with _historian(env) as db:
+        for tag in constants:
+            rows = db.execute(
+                "SELECT tag_value, quality FROM TAG_DATA WHERE plc_code = ? AND tag_address = ?",
+                (tag.plc_code, tag.address)).fetchall()
+            assert rows, f"no rows for {tag.plc_code} {tag.address}"
+            want = constant_value(tag.device_address, tag.type)
+            assert {r[1] for r in rows} == {"GOOD"}
+            assert {r[0] for r in rows} == {want}, f"{tag.plc_code} {tag.address} {tag.data_type}"
+
+
+def test_counters_increase(plant: tuple[Supervisor, dict[str, str]]) -> None:
+    _, env = plant
+    time.sleep(3)
+    with _historian(env) as db:
+        for plc in ("KRCWO12ELOA101", "KRCWO12ELOA102", "KRCWO12WELD201"):
+            values = [r[0] for r in db.execute(
+                "SELECT tag_value FROM TAG_DATA WHERE plc_code = ? AND tag_address = 'D5' ORDER BY ts", (plc,))]
+            assert len(values) >= 3, plc
+            assert all(b >= a for a, b in zip(values, values[1:], strict=False)), values
+            assert values[-1] > values[0], values
+
+
+def test_tap_prints_live_messages(plant: tuple[Supervisor, dict[str, str]]) -> None:
+    _, env = plant
+    result = scada(env, "tap", "--count", "3", "--timeout", "10")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 3
+    for line in lines:
+        assert line["topic"].startswith("data.KRCW")
+        message = line["message"]
+        assert message["t"] == "polling_data" and message["values"]
+        assert all(q == "GOOD" for _, _, q in message["values"])
+
+
+def test_api_answers_from_live_telemetry(plant: tuple[Supervisor, dict[str, str]]) -> None:
+    _, env = plant
+    polling = _get(env, "/api/polling/status")
+    assert polling["is_running"] is True
+    assert polling["total_groups"] == 12 and polling["running_groups"] == 9
+    fast = [g for g in polling["groups"] if g["name"] == "FAST_1S"]
+    assert len(fast) == 3 and all(g["cycles"] > 0 and g["errors"] == 0 for g in fast)
+    buffer = _get(env, "/api/buffer/status")
+    assert buffer["max_size"] == 100_000
+    assert buffer["received_values"] > 0 and buffer["acked_values"] > 0
+    with urllib.request.urlopen(f"http://127.0.0.1:{env['SCADA_API_PORT']}/docs", timeout=5) as response:
+        assert b"swagger" in response.read().lower()
+
+
+def test_writer_stopped_and_started_loses_nothing(plant: tuple[Supervisor, dict[str, str]]) -> None:
+    sup, env = plant
+    assert "stopped" in sup.ctl("stop", "writer")
+    time.sleep(4)
+    with _historian(env) as db:
+        before = db.execute("SELECT count(*) FROM TAG_DATA").fetchone()[0]
+    assert "started" in sup.ctl("start", "writer")
+    time.sleep(4)
+    sizes = {(t.plc_code, t.group_name) for t in _fixed_tags(env)}
+    group_size: dict[tuple[str, str], int] = {}
+    for t in _fixed_tags(env):
+        group_size[(t.plc_code, t.group_name)] = group_size.get((t.plc_code, t.group_name), 0) + 1
+    with _historian(env) as db:
+        after = db.execute("SELECT count(*) FROM TAG_DATA").fetchone()[0]
+        assert after > before
+        for plc, group, first, last, cycles in db.execute(
+                "SELECT plc_code, group_name, min(seq), max(seq), count(DISTINCT seq) FROM TAG_DATA GROUP BY 1, 2"):
+            assert (plc, group) in sizes
+            assert first == 1 and cycles == last, f"{plc} {group}: cycles missing ({first}..{last}, {cycles})"
+            rows = db.execute("SELECT count(*) FROM TAG_DATA WHERE plc_code = ? AND group_name = ?",
+                              (plc, group)).fetchone()[0]
+            assert rows == cycles * group_size[(plc, group)], f"{plc} {group}: values missing"
+
+
+def test_supervisorctl_controls_the_pollers_group(plant: tuple[Supervisor, dict[str, str]]) -> None:
+    sup, _ = plant
+    out = sup.ctl("stop", "pollers:*")
+    assert out.count("stopped") == 3, out
+    assert all(s == "STOPPED" for n, s in sup.states().items() if n.startswith("pollers:"))
+    out = sup.ctl("start", "pollers:*")
+    assert out.count("started") == 3, out
+    sup.wait_running()
+
+
+def test_cli_entry_point_is_installed() -> None:
+    scada_bin = Path(sys.executable).parent / "scada"
+    result = subprocess.run([str(scada_bin), "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and "supervisor-conf" in result.stdout

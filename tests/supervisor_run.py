@@ -1,0 +1,71 @@
+"""A real supervisord in the foreground on a temporary config, for tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from pathlib import Path
+from typing import Any
+
+from supervisor.xmlrpc import SupervisorTransport
+
+from tests.helpers import ROOT, scada, wait_for
+
+
+class Supervisor:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.socket = Path(env["SCADA_RUN_DIR"]) / "supervisor.sock"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        for key in ("SCADA_DATA_DIR", "SCADA_RUN_DIR", "SCADA_LOG_DIR"):
+            Path(self.env[key]).mkdir(parents=True, exist_ok=True, mode=0o700)
+        scada(self.env, "supervisor-conf")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(ROOT / "supervisord.conf")],
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.socket.exists, 15, what="supervisor socket")
+
+    @property
+    def rpc(self) -> Any:
+        transport = SupervisorTransport(None, None, f"unix://{self.socket}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+    def states(self) -> dict[str, str]:
+        return {(f"{p['group']}:{p['name']}" if p["group"] != p["name"] else p["name"]): p["statename"]
+                for p in self.rpc.supervisor.getAllProcessInfo()}
+
+    def pids(self) -> list[int]:
+        return [p["pid"] for p in self.rpc.supervisor.getAllProcessInfo() if p["pid"]]
+
+    def ctl(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(ROOT / "supervisord.conf"),
+             "-s", f"unix://{self.socket}", *args],
+            cwd=ROOT, env=self.env, text=True, capture_output=True, timeout=60)
+        return result.stdout + result.stderr
+
+    def wait_running(self, timeout: float = 30) -> dict[str, str]:
+        def all_running() -> dict[str, str] | None:
+            try:
+                states = self.states()
+            except (OSError, xmlrpc.client.Fault):
+                return None
+            return states if states and all(s == "RUNNING" for s in states.values()) else None
+
+        result: dict[str, str] = wait_for(all_running, timeout, what="every program RUNNING")
+        return result
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        time.sleep(0.2)
