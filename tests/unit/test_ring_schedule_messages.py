@@ -1,0 +1,117 @@
+"""The buffer's ring, the FIXED schedule and the wire messages."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from common import messages
+from common.messages import Block, MessageError, PollingData, TagValue
+from services.buffer.ring import Ring
+from services.poller.schedule import FixedSchedule
+
+
+def block(seq: int, n: int) -> Block:
+    return Block("KRCWO12ELOA101", "G", seq, 1000 * seq, [[f"D{i}", i, "GOOD"] for i in range(n)])
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_ring_keeps_order_and_leases_slices() -> None:
+    ring = Ring(100)
+    ring.append(block(1, 30))
+    ring.append(block(2, 30))
+    taken = ring.take(40)
+    assert [(b.seq, len(b.values)) for b in taken] == [(1, 30), (2, 10)]
+    assert taken[1].values[0][0] == "D0"
+    assert ring.size == 20 and ring.blocks[0].values[0][0] == "D10"
+    ring.put_back(taken)
+    assert ring.size == 60
+    assert [(b.seq, len(b.values)) for b in ring.take(100)] == [(1, 30), (2, 10), (2, 20)]
+
+
+def test_ring_drops_oldest_values_when_full_and_counts_them() -> None:
+    ring = Ring(100)
+    for seq in range(1, 5):
+        ring.append(block(seq, 30))
+    assert ring.size == 100 and ring.overflow_count == 20
+    first = ring.blocks[0]
+    assert first.seq == 1 and len(first.values) == 10 and first.values[0][0] == "D20"
+    assert ring.received == 120
+
+
+def test_overflow_rate_over_a_rolling_hour() -> None:
+    clock = FakeClock()
+    ring = Ring(100, clock)
+    for seq in range(10):
+        ring.append(block(seq, 50))  # 500 in, 400 dropped
+    assert ring.window.rate_pct() == pytest.approx(80.0)
+    clock.now += 30 * 60
+    ring.take(100)
+    for seq in range(10):
+        ring.append(block(seq, 10))  # 100 in, none dropped
+    assert ring.window.rate_pct() == pytest.approx(400 / 600 * 100)
+    clock.now += 31 * 60  # the first burst is now over an hour old
+    assert ring.window.rate_pct() == pytest.approx(0.0)
+
+
+def test_schedule_deadlines_do_not_drift() -> None:
+    s = FixedSchedule(start=100.0, interval=1.0)
+    now = 100.0
+    for n in range(1, 1001):
+        now = s.deadline + 0.3  # every cycle starts late and takes 0.3 s
+        s.advance(now)
+        assert s.deadline == pytest.approx(100.0 + n)
+    assert s.overruns == 0
+
+
+def test_schedule_skips_missed_deadlines_and_counts_them() -> None:
+    s = FixedSchedule(start=0.0, interval=1.0)
+    assert s.advance(3.5) == 4.0  # the cycle due at 0 ended at 3.5: 1, 2 and 3 are skipped
+    assert s.overruns == 3
+    assert s.advance(4.2) == 5.0
+    assert s.advance(5.0) == 6.0  # the cycle due at 5 took no time
+    assert s.overruns == 3
+    assert s.advance(7.0) == 8.0  # the cycle due at 6 ended exactly on the next deadline: 7 is skipped
+    assert s.overruns == 4
+
+
+def test_schedule_sub_second_intervals() -> None:
+    s = FixedSchedule(start=10.0, interval=0.1)
+    for _ in range(10_000):
+        s.advance(s.deadline + 0.05)
+    assert s.deadline == pytest.approx(10.0 + 1000.0)
+
+
+def test_polling_data_round_trip() -> None:
+    data = PollingData("KRCWO12ELOA101", "FAST_1S", 7, 1_763_868_000_123, 12.5,
+                       [TagValue("D100", 1234, "GOOD"), TagValue("M0", None, "BAD_TIMEOUT"),
+                        TagValue("D200", "텍스트", "GOOD"), TagValue("D300", 1.5, "GOOD")], None)
+    assert messages.decode_polling_data(messages.encode_polling_data(data)) == data
+
+
+@pytest.mark.parametrize("frame", [
+    b"\xc1",  # not msgpack
+    msgpack.packb([1, 2, 3]),  # not a map
+    msgpack.packb({"v": 2, "t": "polling_data"}),  # another version
+    msgpack.packb({"v": 1, "t": "status"}),  # another type
+    msgpack.packb({"v": 1, "t": "polling_data", "plc": "X"}),  # missing fields
+    msgpack.packb({"v": 1, "t": "polling_data", "plc": "X", "group": "G", "seq": "a", "ts": 0, "dur": 0,
+                   "values": []}),
+    msgpack.packb({"v": 1, "t": "polling_data", "plc": "X", "group": "G", "seq": 1, "ts": 0, "dur": 0,
+                   "values": [[1, 2]]}),
+])
+def test_bad_frames_raise_message_error(frame: bytes) -> None:
+    with pytest.raises(MessageError):
+        messages.decode_polling_data(frame)
+
+
+def test_iso_timestamps_have_milliseconds() -> None:
+    assert messages.iso_ms(1_763_868_000_123) == "2025-11-23T03:20:00.123Z"
+    assert messages.iso_ms(5) == "1970-01-01T00:00:00.005Z"
