@@ -6,6 +6,8 @@ ipc paths; the sample plant on free PLC ports.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import sqlite3
@@ -39,11 +41,9 @@ def plant() -> Iterator[tuple[Supervisor, dict[str, str]]]:
     try:
         yield sup, env
     finally:
-        pids = []
-        try:
+        pids: list[int] = []
+        with contextlib.suppress(OSError):
             pids = sup.pids()
-        except OSError:
-            pass
         sup.stop()
         for pid in pids:  # make stop's promise: every process it started has ended
             wait_for(lambda pid=pid: not _alive(pid), 15, what=f"pid {pid} to exit")
@@ -119,7 +119,7 @@ def test_counters_increase(plant: tuple[Supervisor, dict[str, str]]) -> None:
             values = [r[0] for r in db.execute(
                 "SELECT tag_value FROM TAG_DATA WHERE plc_code = ? AND tag_address = 'D5' ORDER BY ts", (plc,))]
             assert len(values) >= 3, plc
-            assert all(b >= a for a, b in zip(values, values[1:], strict=False)), values
+            assert all(b >= a for a, b in itertools.pairwise(values)), values
             assert values[-1] > values[0], values
 
 

@@ -45,7 +45,8 @@ WORD_DEVICES = ["D", "W", "R", "ZR", "SD", "SW", "TN", "CN", "SN"]
 BIT_DEVICES = ["M", "X", "Y", "L", "F", "V", "B", "SB", "SM", "DX", "DY", "TS", "TC", "CS", "CC", "SS", "SC"]
 
 
-def test_words_written_by_pymcprotocol_read_back_for_every_word_device(plc: tuple[Server, Encoding, Type3E]) -> None:
+def test_words_written_by_pymcprotocol_read_back_for_every_word_device(
+        plc: tuple[Server, Encoding, Type3E]) -> None:
     server, encoding, peer = plc
     expected = {}
     for i, name in enumerate(WORD_DEVICES):
@@ -108,7 +109,8 @@ def test_every_data_type_through_the_planner(plc: tuple[Server, Encoding, Type3E
         elif a.bit is not None:
             d120 |= value << a.bit
         else:
-            peer.batchwrite_wordunits(peer_text(a.device.name, a.number), [w - 65536 if w > 32767 else w for w in words])
+            signed = [w - 65536 if w > 32767 else w for w in words]  # pymcprotocol takes signed words
+            peer.batchwrite_wordunits(peer_text(a.device.name, a.number), signed)
     peer.batchwrite_wordunits("D120", [d120])
     plan = plan_reads([TagRead(parse_address(a), parse_data_type(t)) for a, t, _ in TYPED])
     assert len(plan.requests) < len(TYPED)
@@ -124,8 +126,7 @@ def test_every_data_type_through_the_planner(plc: tuple[Server, Encoding, Type3E
 
 
 def test_end_code_errors_leave_the_connection_usable(plc: tuple[Server, Encoding, Type3E]) -> None:
-    server, encoding, _ = plc
-    host, port = server.address
+    _, encoding, _ = plc
     server_small = Server(memory=None, max_points=10)  # a PLC that allows only 10 points
 
     async def run() -> None:

@@ -54,7 +54,8 @@ def test_bad_addresses_are_refused_with_the_reason(text: str, reason: str) -> No
 
 
 def test_device_table_is_complete_and_codes_unique() -> None:
-    required = "X Y M L F V B D W R ZR SM SD SB SW DX DY TS TC TN SS SC SN CS CC CN".split()
+    required = ["X", "Y", "M", "L", "F", "V", "B", "D", "W", "R", "ZR", "SM", "SD", "SB", "SW", "DX", "DY", "TS",
+                "TC", "TN", "SS", "SC", "SN", "CS", "CC", "CN"]
     assert set(required) <= set(DEVICES)
     codes = [d.binary_code for d in DEVICES.values()]
     assert len(codes) == len(set(codes))
