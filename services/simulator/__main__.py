@@ -22,7 +22,7 @@ from common.mc.errors import McError
 from common.mc.frames import Encoding
 from common.runtime import setup_logging
 from common.settings import Settings
-from services.simulator.driver import drive_once
+from services.simulator.driver import drive_once, layout
 
 log = logging.getLogger("simulator")
 TICK_S = 0.5
@@ -45,6 +45,17 @@ async def drive(plc: model.Plc, tags: list[model.Tag], stop: asyncio.Event) -> N
     client.close()
 
 
+def seed(memory: Memory, tags: list[model.Tag]) -> None:
+    """Every tag's first value, before the server listens: no client ever sees an unwritten PLC."""
+    words, bits = layout(tags, 0, constants=True)
+    for name, cells in words.items():
+        for number, value in cells.items():
+            memory.write_words(name, number, [value])
+    for name, cells in bits.items():
+        for number, value in cells.items():
+            memory.write_bits(name, number, [value])
+
+
 async def main_async(settings: Settings) -> None:
     conn = open_store(settings.config_db)
     plcs = model.load_plcs(conn, active_only=True)
@@ -53,6 +64,7 @@ async def main_async(settings: Settings) -> None:
     servers: list[Server] = []
     for plc in plcs:
         memory = Memory()  # one PLC, one memory, whichever port a connection uses
+        seed(memory, tags[plc.plc_code])
         for port in sorted(set(plc.connection_ports)):
             server = Server("127.0.0.1", port, memory=memory, ascii_dword_order="client")
             server.start()
