@@ -74,8 +74,9 @@ def _db_show(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"  process {process['process_code']}  {process['process_name']}")
                 for plc in (p for p in plcs if p.process_code == process["process_code"]):
                     state = "active" if plc.is_active else "inactive"
-                    ports = ",".join(map(str, plc.connection_ports))
-                    print(f"    PLC {plc.plc_code}  {plc.host} ports {ports}  {plc.protocol}  {state}"
+                    ports = (f"ports {';'.join(map(str, plc.ports))}" if plc.ports
+                             else f"port {plc.port} x{plc.pool_size}")
+                    print(f"    PLC {plc.plc_code}  {plc.host} {ports}  {plc.protocol}  {state}"
                           f"  {plc.description}")
                     for g in model.load_groups(conn, plc.plc_code):
                         extra = ""
