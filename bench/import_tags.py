@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from common.config_store import open_store  # noqa: E402
-from common.config_store.csv_import import import_csv  # noqa: E402
+from common.config_store import open_store
+from common.config_store.csv_import import import_csv
 
 
 def write_plant(folder: Path, tags: int) -> None:
@@ -43,11 +40,11 @@ def write_plant(folder: Path, tags: int) -> None:
                              "is_active"],
           [[f"G{g:02d}", c, "FIXED", 1000, "", "", 1] for c in codes for g in range(groups_per_plc)])
     rows = []
-    kinds = [("D", "INT16", 1), ("W", "UINT16", 1), ("M", "BIT", 1), ("D", "FLOAT32", 2), ("ZR", "INT32", 2)]
+    kinds = [("D", "INT16"), ("W", "UINT16"), ("M", "BIT"), ("D", "FLOAT32"), ("ZR", "INT32")]
     for c in codes:
         for g in range(groups_per_plc):
             for i in range(per_group):
-                device, dtype, width = kinds[i % len(kinds)]
+                device, dtype = kinds[i % len(kinds)]
                 number = (g * per_group + i) * 2
                 address = f"{device}{number:X}" if device in ("W", "ZR") else f"{device}{number}"
                 rows.append([c, f"G{g:02d}", f"T{g:02d}_{i:05d}", address, dtype, "", "", "", "태그"])
