@@ -6,22 +6,27 @@ when the PLC gives one per connection) and hands each request to an idle
 one; a plan's requests run on the pool in parallel. A connection that timed
 out or returned bytes that are not the reply to its request is closed and
 replaced -- a late or stray reply must never be read as the answer to the
-next request. Reconnects back off exponentially with jitter, capped. The
-client never retries a request: the poller owns timing and retries.
+next request. A PLC that refuses connections is retried with exponential
+backoff and jitter, capped; a connection that merely broke is replaced at
+once. A read sent on a reused connection that turns out to have been closed
+by the PLC while idle is sent once more on a fresh one (reads change
+nothing); otherwise the client never retries: the poller owns timing and
+retries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from common.mc.commands import Codec, Echo, ReplyValues, Request
+from common.mc.commands import BatchRead, Codec, Echo, RandomRead, ReplyValues, Request
 from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
-from common.mc.frames import reply_size
+from common.mc.frames import ReplySplitter
 from common.mc.planner import ReadPlan
 
 log = logging.getLogger(__name__)
@@ -29,7 +34,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Backoff:
-    """Exponential backoff with full jitter: delay n is random in [base*2^n / 2, base*2^n], capped."""
+    """Exponential backoff with jitter: delay n is random in [d/2, d], d = base x 2^n, capped."""
 
     base: float = 0.5
     cap: float = 30.0
@@ -44,21 +49,28 @@ class Backoff:
         self.failures = 0
 
 
+class _StaleConnection(Exception):
+    """The PLC had closed this idle connection before our request reached it."""
+
+
 class Connection:
     """One TCP connection to the PLC; at most one request outstanding."""
 
-    def __init__(self, plc_code: str, host: str, port: int, codec: Codec, timeout: float, index: int) -> None:
+    def __init__(self, plc_code: str, host: str, port: int, codec: Codec, timeout: float, index: int,
+                 backoff: Backoff | None = None) -> None:
         self.plc_code, self.host, self.port, self.codec, self.timeout = plc_code, host, port, codec, timeout
         self.index = index
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._buffer = bytearray()
-        self._backoff = Backoff()
+        self._splitter = ReplySplitter(codec.encoding)
+        self._backoff = backoff or Backoff()
         self._retry_at = 0.0
+        self._fresh = False
         self.last_used = 0.0
         self.last_error: str | None = None
         self.requests = 0
-        self.reconnects = 0
+        self.failures = 0
+        self.connects = 0
 
     @property
     def state(self) -> str:
@@ -68,7 +80,7 @@ class Connection:
 
     def describe(self) -> dict[str, object]:
         return {"index": self.index, "port": self.port, "state": self.state, "requests": self.requests,
-                "reconnects": self.reconnects, "last_error": self.last_error}
+                "failures": self.failures, "connects": self.connects, "last_error": self.last_error}
 
     async def _connect(self) -> None:
         now = time.monotonic()
@@ -82,41 +94,62 @@ class Connection:
                 asyncio.open_connection(self.host, self.port), self.timeout
             )
         except (OSError, TimeoutError) as error:
-            self._fail(f"connect failed: {error or type(error).__name__}")
+            self.last_error = f"connect failed: {error or type(error).__name__}"
+            self._retry_at = time.monotonic() + self._backoff.next_delay()
+            self.failures += 1
             raise PlcConnectionError(f"{self.plc_code} {self.host}:{self.port}: {self.last_error}") from None
-        self._buffer.clear()
-        self.reconnects += 1
+        self._splitter.clear()
+        self._fresh = True
+        self.connects += 1
         self._backoff.reset()
 
-    def _fail(self, reason: str) -> None:
+    def _drop(self, reason: str) -> None:
+        """Close after a failed request: the next request connects again at once."""
         self.last_error = reason
-        self._retry_at = time.monotonic() + self._backoff.next_delay()
+        self.failures += 1
         self.close()
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
         self._reader = self._writer = None
-        self._buffer.clear()
+        self._splitter.clear()
 
     async def request(self, request: Request) -> ReplyValues:
+        frame = self.codec.encode(request)  # local errors raise before anything is sent
+        try:
+            return await self._exchange(request, frame)
+        except _StaleConnection:
+            if not isinstance(request, BatchRead | RandomRead | Echo):
+                self._drop(f"connection closed by the PLC before {request}")
+                raise PlcConnectionError(f"{self.plc_code}: {self.last_error}") from None
+            self.close()
+            return await self._exchange(request, frame)
+
+    async def _exchange(self, request: Request, frame: bytes) -> ReplyValues:
+        if self._reader is not None and self._reader.at_eof():
+            self.close()  # the PLC closed it while idle: just connect again
         if self._writer is None:
             await self._connect()
         assert self._reader is not None and self._writer is not None
-        frame = self.codec.encode(request)  # local errors raise before anything is sent
+        reused, self._fresh = not self._fresh, False
         self.requests += 1
         self.last_used = time.monotonic()
         try:
             self._writer.write(frame)
-            reply = await asyncio.wait_for(self._read_reply(), self.timeout)
+            reply = await asyncio.wait_for(self._read_reply(reused), self.timeout)
+        except _StaleConnection:
+            raise
         except TimeoutError:
-            self._fail(f"no reply to {request} within {self.timeout:.1f} s")
+            pending = self._splitter.pending
+            detail = f" ({pending} bytes of a reply)" if pending else ""
+            self._drop(f"no complete reply to {request} within {self.timeout:.1f} s{detail}")
             raise PlcTimeoutError(f"{self.plc_code}: {self.last_error}") from None
         except FrameError as error:
-            self._fail(f"malformed reply to {request}: {error}")
+            self._drop(f"malformed reply to {request}: {error}")
             raise FrameError(f"{self.plc_code}: {self.last_error}") from None
         except (OSError, asyncio.IncompleteReadError, ConnectionError) as error:
-            self._fail(f"connection lost during {request}: {error or type(error).__name__}")
+            self._drop(f"connection lost during {request}: {error or type(error).__name__}")
             raise PlcConnectionError(f"{self.plc_code}: {self.last_error}") from None
         try:
             return self.codec.decode(request, reply)
@@ -124,23 +157,27 @@ class Connection:
             # A clean error reply: the connection itself is fine.
             raise type(error)(error.end_code, f"{self.plc_code}: {request}") from None
         except FrameError as error:
-            self._fail(f"reply does not match {request}: {error}")
+            self._drop(f"reply does not match {request}: {error}")
             raise FrameError(f"{self.plc_code}: {self.last_error}") from None
 
-    async def _read_reply(self) -> bytes:
+    async def _read_reply(self, reused: bool) -> bytes:
         assert self._reader is not None
         while True:
-            size = reply_size(self._buffer, self.codec.encoding)
-            if size is not None and len(self._buffer) >= size:
-                if len(self._buffer) > size:
-                    raise FrameError(f"{len(self._buffer) - size} bytes beyond the reply")
-                frame = bytes(self._buffer)
-                self._buffer.clear()
-                return frame
-            chunk = await self._reader.read(65536)
+            try:
+                chunk = await self._reader.read(65536)
+            except ConnectionResetError:
+                if reused and not self._splitter.pending:
+                    raise _StaleConnection() from None
+                raise
             if not chunk:
+                if reused and not self._splitter.pending:
+                    raise _StaleConnection()
                 raise ConnectionError("closed by the PLC")
-            self._buffer += chunk
+            frames = self._splitter.feed(chunk)
+            if len(frames) > 1 or (frames and self._splitter.pending):
+                raise FrameError("more than one reply to one request")
+            if frames:
+                return frames[0]
 
 
 class PlcClient:
@@ -174,15 +211,27 @@ class PlcClient:
                 replies.append(result)
         return list(plan.decode(replies))
 
-    async def keep_alive(self, idle_seconds: float) -> None:
-        """Echo on every connected connection idle longer than ``idle_seconds``."""
+    async def keep_alive(self, idle_seconds: float) -> int:
+        """Echo on every idle connected connection silent longer than ``idle_seconds``; returns how many."""
         now = time.monotonic()
-        for c in self.connections:
-            if c.state == "CONNECTED" and now - c.last_used > idle_seconds and self._idle.qsize():
-                try:
-                    await self.execute(Echo())
-                except McError as error:
-                    log.info("%s: keep-alive failed: %s", self.plc_code, error)
+        taken: list[Connection] = []
+        while not self._idle.empty():
+            taken.append(self._idle.get_nowait())
+        echoed = 0
+        try:
+            for c in taken:
+                if c.state == "CONNECTED" and now - c.last_used > idle_seconds:
+                    echoed += 1
+                    with contextlib.suppress(McError):
+                        await c.request(Echo())
+        finally:
+            for c in taken:
+                self._idle.put_nowait(c)
+        return echoed
+
+    @property
+    def connected(self) -> int:
+        return sum(1 for c in self.connections if c.state == "CONNECTED")
 
     def describe(self) -> list[dict[str, object]]:
         return [c.describe() for c in self.connections]

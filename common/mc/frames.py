@@ -122,3 +122,34 @@ def decode_reply_frame(frame: bytes, encoding: Encoding) -> ReplyFrame:
         raise FrameError("reply too short to hold an end code")
     end_code = rn(frame, HEADER_BYTES * s, 2)
     return ReplyFrame(route, end_code, frame[(HEADER_BYTES + 2) * s :])
+
+
+class ReplySplitter:
+    """Cuts a byte stream into whole reply frames: bytes in, frames out.
+
+    A frame split across reads waits for its rest; several frames in one read
+    come out one by one; bytes that cannot start a reply raise FrameError.
+    """
+
+    def __init__(self, encoding: Encoding) -> None:
+        self.encoding = encoding
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        frames = []
+        while self._buffer:
+            size = reply_size(self._buffer, self.encoding)
+            if size is None or len(self._buffer) < size:
+                break
+            frames.append(bytes(self._buffer[:size]))
+            del self._buffer[:size]
+        return frames
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete frame still waiting for the rest."""
+        return len(self._buffer)
+
+    def clear(self) -> None:
+        self._buffer.clear()

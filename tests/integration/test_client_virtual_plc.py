@@ -137,7 +137,7 @@ def test_end_code_errors_leave_the_connection_usable(plc: tuple[Server, Encoding
                 with pytest.raises(DeviceRangeError, match="KRCWO12ELOA101"):
                     await client.execute(BatchRead(DevicePoint(DEVICES["D"], 0), 20))
                 assert await client.execute(BatchRead(DevicePoint(DEVICES["D"], 0), 2)) == [0, 0]
-                assert client.connections[0].reconnects == 1
+                assert client.connections[0].connects == 1
             finally:
                 client.close()
 
@@ -156,3 +156,27 @@ def test_unreachable_plc_backs_off() -> None:
         assert client.connections[0].state == "BACKOFF"
 
     asyncio.run(run())
+
+
+def test_every_data_type_written_by_the_client_reads_back_in_pymcprotocol(
+        plc: tuple[Server, Encoding, Type3E]) -> None:
+    server, encoding, peer = plc
+    word_tags = [(a, t, v) for a, t, v in TYPED if not parse_address(a).is_bit]
+
+    async def write() -> None:
+        client = client_for(server, encoding)
+        try:
+            for address, dtype, value in word_tags:
+                a = parse_address(address)
+                words = tuple(parse_data_type(dtype).encode(value))
+                await client.execute(BatchWrite(DevicePoint(a.device, a.number), words))
+        finally:
+            client.close()
+
+    asyncio.run(write())
+    for address, dtype, value in word_tags:
+        a = parse_address(address)
+        dt = parse_data_type(dtype)
+        signed = peer.batchread_wordunits(peer_text(a.device.name, a.number), dt.words)
+        unsigned = [w & 0xFFFF for w in signed]
+        assert dt.decode(unsigned) == value, address

@@ -153,3 +153,22 @@ def test_local_errors_before_anything_is_sent() -> None:
         BINARY.encode(BatchWrite(p("M", 0), (2,), Unit.BIT))
     with pytest.raises(errors.McLocalError):
         BINARY.encode(Echo(b"no spaces"))
+
+
+@pytest.mark.parametrize("encoding", list(Encoding))
+def test_splitter_handles_frames_split_anywhere_and_several_in_one_read(encoding: Encoding) -> None:
+    from common.mc.frames import ReplySplitter
+
+    one = ascii_reply("0001") if encoding is Encoding.ASCII else binary_reply(b"\x01\x00")
+    two = ascii_reply("00020003") if encoding is Encoding.ASCII else binary_reply(b"\x02\x00\x03\x00")
+    stream = one + two
+    for cut in range(1, len(stream)):
+        splitter = ReplySplitter(encoding)
+        frames = splitter.feed(stream[:cut]) + splitter.feed(stream[cut:])
+        assert frames == [one, two]
+        assert splitter.pending == 0
+    splitter = ReplySplitter(encoding)
+    for byte in stream:
+        splitter.feed(bytes([byte]))
+    splitter = ReplySplitter(encoding)
+    assert splitter.feed(one[:-1]) == [] and splitter.pending == len(one) - 1
