@@ -107,6 +107,23 @@ def _head(device: Device, word: int) -> DevicePoint:
     return DevicePoint(device, word * 16 if device.is_bit else word)
 
 
+#: Runs up to this many words may be read as double words by a random read.
+RANDOM_RUN_WORDS = 8
+
+
+def _random_points(device: Device, first: int, count: int) -> tuple[DevicePoint, ...] | None:
+    """The random-read points that cover a run: one word, or double words (rounded up), or None."""
+    if count == 1:
+        return (_head(device, first),)
+    if count > RANDOM_RUN_WORDS:
+        return None
+    dwords = -(-count // 2)
+    last_word = first + 2 * dwords - 1
+    if (last_word * 16 + 15 if device.is_bit else last_word) > device.maximum:
+        return None  # rounding up would read past the end of the device
+    return tuple(_head(device, first + 2 * k) for k in range(dwords))
+
+
 def plan_reads(tags: Sequence[TagRead], *, max_gap: int = DEFAULT_MAX_GAP,
                max_words: int = MAX_WORD_POINTS, random_reads: bool = True) -> ReadPlan:
     by_device: dict[str, list[_Span]] = defaultdict(list)
@@ -131,8 +148,12 @@ def plan_reads(tags: Sequence[TagRead], *, max_gap: int = DEFAULT_MAX_GAP,
         if current:
             runs.append((current[0].device, first, end - first, current))
 
-    small = [r for r in runs if r[2] <= 2] if random_reads else []
-    if len(small) < 2:
+    # Cost model: every request costs one round trip, which dwarfs the bytes of a few
+    # more points. Short runs (up to RANDOM_RUN_WORDS words) can ride in random reads
+    # as double words; do that only when it means fewer requests than one batch read each.
+    small = [r for r in runs if _random_points(r[0], r[1], r[2]) is not None] if random_reads else []
+    points = sum(len(_random_points(*r[:3]) or ()) for r in small)
+    if len(small) <= -(-points // MAX_RANDOM_POINTS):
         small = []
     small_ids = {id(r) for r in small}
 
@@ -147,19 +168,33 @@ def plan_reads(tags: Sequence[TagRead], *, max_gap: int = DEFAULT_MAX_GAP,
         for s in spans:
             slots[s.tag] = Slot(index, s.start - first, s.words, s.bit)
 
-    for chunk_start in range(0, len(small), MAX_RANDOM_POINTS):
-        chunk = small[chunk_start : chunk_start + MAX_RANDOM_POINTS]
-        words = [r for r in chunk if r[2] == 1]
-        dwords = [r for r in chunk if r[2] == 2]
+    # Pack the short runs: a run never straddles two requests, so its words stay contiguous.
+    packs: list[list[tuple[Device, int, int, list[_Span]]]] = [[]]
+    used = 0
+    for run in small:
+        n = len(_random_points(*run[:3]) or ())
+        if used + n > MAX_RANDOM_POINTS:
+            packs.append([])
+            used = 0
+        packs[-1].append(run)
+        used += n
+    for pack in packs if small else []:
         index = len(requests)
-        requests.append(RandomRead(tuple(_head(r[0], r[1]) for r in words),
-                                   tuple(_head(r[0], r[1]) for r in dwords)))
+        words = [r for r in pack if r[2] == 1]
+        dword_runs = [r for r in pack if r[2] > 1]
+        dwords: list[DevicePoint] = []
+        base: dict[int, int] = {}
         for position, run in enumerate(words):
+            base[id(run)] = position
+        offset = len(words)
+        for run in dword_runs:
+            base[id(run)] = offset
+            heads = _random_points(*run[:3]) or ()
+            dwords.extend(heads)
+            offset += 2 * len(heads)
+        requests.append(RandomRead(tuple(_head(r[0], r[1]) for r in words), tuple(dwords)))
+        for run in pack:
             for s in run[3]:
-                slots[s.tag] = Slot(index, position + s.start - run[1], s.words, s.bit)
-        base = len(words)
-        for position, run in enumerate(dwords):
-            for s in run[3]:
-                slots[s.tag] = Slot(index, base + 2 * position + s.start - run[1], s.words, s.bit)
+                slots[s.tag] = Slot(index, base[id(run)] + s.start - run[1], s.words, s.bit)
 
     return ReadPlan(tuple(requests), tuple(slots[i] for i in range(len(tags))), tuple(tags))

@@ -113,8 +113,24 @@ def test_scale_and_offset_apply_to_numbers() -> None:
 
 
 def test_a_failed_request_fails_only_its_tags() -> None:
-    plan = plan_reads([tag("D0"), tag("D2"), tag("D100000"), tag("D100002")])
+    plan = plan_reads([tag("D0"), tag("D20"), tag("D100000"), tag("D100020")])
     assert len(plan.requests) == 2
     error = TimeoutError("late")
-    values = plan.decode([[5, 0, 6], error])
+    values = plan.decode([[5] + [0] * 19 + [6], error])
     assert values[:2] == [5, 6] and values[2] is error and values[3] is error
+
+
+def test_short_runs_ride_in_random_reads_as_double_words() -> None:
+    # 30 runs of 3 words, far apart: one random read of 60 double words instead of 30 batch reads
+    tags = [tag(f"D{i * 2000 + k}") for i in range(30) for k in range(3)]
+    plan = plan_reads(tags)
+    assert len(plan.requests) == 1
+    request = plan.requests[0]
+    assert isinstance(request, RandomRead) and len(request.dwords) == 60 and not request.words
+    memory = {("D", i * 2000 + k): i * 10 + k for i in range(30) for k in range(4)}
+    assert plan.decode(fake_plc(plan.requests, memory)) == [i * 10 + k for i in range(30) for k in range(3)]
+
+
+def test_one_short_run_stays_a_batch_read() -> None:
+    plan = plan_reads([tag("D0"), tag("D1"), tag("D2")])
+    assert [type(r).__name__ for r in plan.requests] == ["BatchRead"]
