@@ -29,9 +29,16 @@ def ensure_ipc_dir(endpoint: str) -> None:
 
 
 def make_socket(ctx: zmq.Context[S], kind: int, *, bind: str | None = None, connect: str | None = None,
-                hwm: int | None = None, linger: int = LINGER_MS) -> S:
+                hwm: int | None = None, linger: int = LINGER_MS, immediate: bool = False) -> S:
+    """A socket with its options set before it binds or connects (ZMQ_IMMEDIATE only counts then).
+
+    ``immediate``: queue messages only to completed connections, so a send to a
+    peer that is not there fails at once instead of waiting in ZeroMQ's pipe.
+    """
     sock = ctx.socket(kind)
     sock.setsockopt(zmq.LINGER, linger)
+    if immediate:
+        sock.setsockopt(zmq.IMMEDIATE, 1)
     if hwm is not None:
         sock.setsockopt(zmq.SNDHWM, hwm)
         sock.setsockopt(zmq.RCVHWM, hwm)

@@ -9,6 +9,7 @@ import zmq.asyncio
 from fastapi import FastAPI
 
 from common.settings import Settings
+from services.gateway.control import ControlRouter
 from services.gateway.routes import buffer, polling
 from services.gateway.telemetry import TelemetryStore
 
@@ -20,12 +21,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = zmq.asyncio.Context()
         telemetry = TelemetryStore(ctx, settings.telemetry_endpoint)
+        control = ControlRouter(ctx, settings.control_endpoint)
         telemetry.start()
+        control.start()
         app.state.telemetry = telemetry
+        app.state.control = control
         try:
             yield
         finally:
             await telemetry.close()
+            await control.close()
             ctx.term()
 
     app = FastAPI(title="JSScada gateway", version="0.1.0", lifespan=lifespan,

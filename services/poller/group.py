@@ -7,9 +7,12 @@ the reason, so a failed cycle still leaves its gap in the historian.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import statistics
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 from common.config_store.model import PollingGroup, Tag
@@ -19,6 +22,8 @@ from common.mc.planner import ReadPlan, TagRead, plan_reads
 from common.messages import GOOD, PollingData, TagValue, now_ms
 
 log = logging.getLogger("poller.group")
+
+LATENESS_WINDOW = 1000
 
 
 def quality_of(error: BaseException) -> str:
@@ -45,6 +50,17 @@ class GroupStats:
     last_error: str | None = None
     last_good_ms: int | None = None
     max_lateness_ms: float = 0.0
+    #: start lateness against the deadline of the last LATENESS_WINDOW cycles, in ms
+    lateness_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENESS_WINDOW))
+
+    def late(self, ms: float) -> None:
+        self.lateness_ms.append(ms)
+        self.max_lateness_ms = max(self.max_lateness_ms, ms)
+
+    def lateness_percentile(self, pct: int) -> float | None:
+        if len(self.lateness_ms) < 2:
+            return self.lateness_ms[0] if self.lateness_ms else None
+        return round(statistics.quantiles(self.lateness_ms, n=100, method="inclusive")[pct - 1], 3)
 
 
 class GroupRunner:
@@ -56,13 +72,26 @@ class GroupRunner:
             [TagRead(t.device_address, t.type, t.scale, t.offset) for t in tags])
         self.seq = 0
         self.stats = GroupStats()
-        self.state = "RUNNING" if group.is_active and group.mode == "FIXED" else "IDLE"
+        self.state = "RUNNING" if group.is_active else "STOPPED"
+        self.lock = asyncio.Lock()  # one cycle of a group at a time, scheduled or triggered
 
     @property
     def name(self) -> str:
         return self.group.group_name
 
     async def cycle(self, client: PlcClient) -> PollingData:
+        async with self.lock:
+            return await self._cycle(client)
+
+    def note_error(self, error: BaseException) -> None:
+        """An error outside a cycle (e.g. reading a handshake trigger)."""
+        self.stats.errors += 1
+        text = str(error)
+        if self.stats.last_error != text:
+            log.warning("%s: %s", self.name, text)
+        self.stats.last_error = text
+
+    async def _cycle(self, client: PlcClient) -> PollingData:
         self.seq += 1
         ts = now_ms()
         started = time.monotonic()
@@ -107,4 +136,5 @@ class GroupRunner:
             "avg_duration_ms": round(st.total_duration_ms / st.cycles, 3) if st.cycles else None,
             "last_error": st.last_error, "last_good_ms": st.last_good_ms,
             "max_lateness_ms": round(st.max_lateness_ms, 3), "last_sequence": self.seq,
+            "lateness_p50_ms": st.lateness_percentile(50), "lateness_p99_ms": st.lateness_percentile(99),
         }

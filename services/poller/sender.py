@@ -28,8 +28,7 @@ class SendQueue:
         self.dropped = 0
         self.sent = 0
         self._wake = asyncio.Event()
-        self.sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=100, linger=0)
-        self.sock.setsockopt(zmq.IMMEDIATE, 1)
+        self.sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=100, linger=0, immediate=True)
 
     def put(self, frame: bytes) -> None:
         if len(self.frames) >= self.capacity:

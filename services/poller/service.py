@@ -1,10 +1,13 @@
 """The poller process for one PLC: its pool, its groups on their schedules, its queue, its status.
 
-Strategy: asyncio, one task per FIXED group sleeping until its next absolute
+Strategy: asyncio, one task per group sleeping until its next absolute
 deadline, so a slow or failing group delays nobody else; the PLC client's
-pool lets the groups' requests run side by side. PollingData goes to the send
-queue, which never blocks. SIGTERM stops the schedules, flushes the queue,
-closes the pool and exits.
+pool lets the groups' requests run side by side. FIXED groups read at every
+deadline; HANDSHAKE groups look at their trigger bit at every deadline and
+read when the PLC asks. PollingData goes to the send queue, which never
+blocks. Commands from the gateway (start, stop, trigger) arrive on the
+control socket. SIGTERM stops the schedules, flushes the queue, closes the
+pool and exits.
 """
 
 from __future__ import annotations
@@ -17,21 +20,25 @@ import time
 from typing import Any
 
 import zmq
+import zmq.asyncio
 
 from common import bus, messages
 from common.config_store import model, open_store
 from common.mc.client import PlcClient
 from common.mc.commands import Codec
+from common.mc.errors import McError
 from common.mc.frames import Encoding
 from common.settings import Settings
+from services.poller.control import CommandError, ControlLink
 from services.poller.group import GroupRunner
+from services.poller.handshake import TriggerWatch
 from services.poller.schedule import FixedSchedule
 from services.poller.sender import SendQueue
 
 log = logging.getLogger("poller")
 
 KEEPALIVE_IDLE_S = 20.0  # a Q-series built-in port drops a connection after ~45 s of silence
-FLUSH_TIMEOUT_S = 1.5
+FLUSH_TIMEOUT_S = 1.2
 
 
 class PollerService:
@@ -50,39 +57,87 @@ class PollerService:
         by_group: dict[str, list[model.Tag]] = {}
         for tag in tags:
             by_group.setdefault(tag.group_name, []).append(tag)
-        self.groups = [GroupRunner(g, by_group.get(g.group_name, [])) for g in groups]
+        self.groups = {g.group_name: GroupRunner(g, by_group.get(g.group_name, [])) for g in groups}
         encoding = Encoding.BINARY if plc.protocol == "MC3E_BINARY" else Encoding.ASCII
         timeout = plc.timeout_ms / 1000
-        codec = Codec(encoding, timer=max(1, min(0xFFFF, int(timeout * 4))),
-                      ascii_hex_numbers=settings.mc_ascii_hex_numbers)
-        self.codec = codec
+        self.codec = Codec(encoding, timer=max(1, min(0xFFFF, int(timeout * 4))),
+                           ascii_hex_numbers=settings.mc_ascii_hex_numbers)
         self.timeout = timeout
         self.client: PlcClient | None = None
         self.queue: SendQueue | None = None
         self.started = time.time()
 
-    async def run_fixed(self, runner: GroupRunner) -> None:
+    # -- cycles --------------------------------------------------------------
+    async def _read_and_send(self, runner: GroupRunner) -> messages.PollingData:
         assert self.client is not None and self.queue is not None
+        data = await runner.cycle(self.client)
+        self.queue.put(messages.encode_polling_data(data))
+        return data
+
+    async def run_group(self, runner: GroupRunner) -> None:
+        """A group's schedule: FIXED reads at every deadline, HANDSHAKE looks at its trigger."""
+        assert self.client is not None
         loop = asyncio.get_running_loop()
-        interval = runner.group.interval_ms / 1000
-        schedule = FixedSchedule(loop.time(), interval)
+        schedule = FixedSchedule(loop.time(), runner.group.interval_ms / 1000)
+        watch = (TriggerWatch(runner.group.trigger_device, runner.group.ack_device)
+                 if runner.group.mode == "HANDSHAKE" else None)
         while True:
             delay = schedule.deadline - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            lateness = 1000 * (loop.time() - schedule.deadline)
-            runner.stats.max_lateness_ms = max(runner.stats.max_lateness_ms, lateness)
+            runner.stats.late(1000 * (loop.time() - schedule.deadline))
             if runner.state == "RUNNING":
-                data = await runner.cycle(self.client)
-                self.queue.put(messages.encode_polling_data(data))
+                if watch is None:
+                    await self._read_and_send(runner)
+                else:
+                    try:
+                        if await watch.should_read(self.client):
+                            data = await self._read_and_send(runner)
+                            if data.error is None:
+                                await watch.served(self.client)
+                    except McError as error:
+                        runner.note_error(error)
             schedule.advance(loop.time())
             runner.stats.overruns = schedule.overruns
 
+    # -- control -------------------------------------------------------------
+    def _group(self, command: dict[str, Any]) -> GroupRunner:
+        name = command.get("group")
+        runner = self.groups.get(str(name))
+        if runner is None:
+            raise CommandError("unknown_group", f"no group {name} on {self.plc.plc_code}")
+        return runner
+
+    async def on_command(self, command: dict[str, Any]) -> dict[str, Any]:
+        op = command.get("op")
+        if op in ("start", "stop"):
+            runner = self._group(command)
+            runner.state = "RUNNING" if op == "start" else "STOPPED"
+            return {"group": runner.name, "state": runner.state}
+        if op in ("start_all", "stop_all"):
+            for runner in self.groups.values():
+                runner.state = "RUNNING" if op == "start_all" else "STOPPED"
+            return {"groups": [{"group": r.name, "state": r.state} for r in self.groups.values()]}
+        if op == "trigger":
+            runner = self._group(command)
+            if runner.group.mode != "HANDSHAKE":
+                raise CommandError("not_handshake",
+                                   f"{runner.name} is a FIXED group; only HANDSHAKE groups are triggered")
+            data = await self._read_and_send(runner)
+            if data.error is not None:
+                raise CommandError("read_failed", f"{runner.name} cycle {data.seq}: {data.error}")
+            return {"group": runner.name, "plc_code": self.plc.plc_code, "sequence": data.seq,
+                    "values": len(data.values), "duration_ms": data.duration_ms, "ts_ms": data.ts_ms}
+        raise CommandError("bad_command", f"unknown op {op!r}")
+
+    # -- status --------------------------------------------------------------
     def figures(self) -> dict[str, Any]:
         assert self.client is not None and self.queue is not None
         return {"plc_code": self.plc.plc_code, "host": self.plc.host, "protocol": self.plc.protocol,
-                "started_ms": int(self.started * 1000), "groups": [g.figures() for g in self.groups],
-                "queue": self.queue.figures(), "connections": self.client.describe()}
+                "started_ms": int(self.started * 1000),
+                "groups": [g.figures() for g in self.groups.values()],
+                "queue": self.queue.figures(), "connections": self.client.describe(),
+                "connected": self.client.connected}
 
     async def publish_status(self, telemetry: bus.Telemetry) -> None:
         assert self.client is not None
@@ -91,38 +146,42 @@ class PollerService:
             await self.client.keep_alive(KEEPALIVE_IDLE_S)
             await asyncio.sleep(1.0)
 
-    async def run(self) -> None:
+    # -- process -------------------------------------------------------------
+    async def run(self, stop: asyncio.Event | None = None) -> None:
         s = self.settings
         ctx: zmq.Context[Any] = zmq.Context.instance()
+        actx = zmq.asyncio.Context.instance()
         self.client = PlcClient(self.plc.plc_code, self.plc.host, self.plc.connection_ports, self.codec,
                                 self.timeout)
         self.queue = SendQueue(ctx, s.ingest_endpoint, s.data_queue_size)
         telemetry = bus.Telemetry(ctx, s.telemetry_endpoint, "poller", self.plc.plc_code)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        tasks = [asyncio.create_task(self.queue.run(), name="sender"),
-                 asyncio.create_task(self.publish_status(telemetry), name="status")]
-        for runner in self.groups:
-            if runner.group.mode == "FIXED":
-                tasks.append(asyncio.create_task(self.run_fixed(runner), name=runner.name))
+        control = ControlLink(actx, s.control_endpoint, self.plc.plc_code, list(self.groups), self.on_command)
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+        sender = asyncio.create_task(self.queue.run(), name="sender")
+        tasks = [asyncio.create_task(self.publish_status(telemetry), name="status"),
+                 asyncio.create_task(control.run(), name="control")]
+        tasks += [asyncio.create_task(self.run_group(r), name=r.name) for r in self.groups.values()]
         log.info("%s: %d groups, %d tags, %d connections to %s (%s)", self.plc.plc_code, len(self.groups),
-                 sum(len(g.tags) for g in self.groups), len(self.client.connections), self.plc.host,
+                 sum(len(g.tags) for g in self.groups.values()), len(self.client.connections), self.plc.host,
                  self.plc.protocol)
         await stop.wait()
         for task in tasks:
-            if task.get_name() != "sender":
-                task.cancel()
+            task.cancel()
         for task in tasks:
-            if task.get_name() != "sender":
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         left = await self.queue.flush(FLUSH_TIMEOUT_S)
         if left:
             log.error("stopping with %d PollingData unsent (the buffer did not take them)", left)
-        tasks[0].cancel()
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
         telemetry.publish(**self.figures(), stopped=True)
         self.client.close()
         self.queue.close()
+        control.close()
         telemetry.close()

@@ -45,9 +45,7 @@ class WriterService:
         self.sock: zmq.Socket[Any] | None = None
 
     def _connect(self) -> zmq.Socket[Any]:
-        sock = bus.make_socket(self.ctx, zmq.DEALER, connect=self.settings.lease_endpoint)
-        sock.setsockopt(zmq.IMMEDIATE, 1)
-        return sock
+        return bus.make_socket(self.ctx, zmq.DEALER, connect=self.settings.lease_endpoint, immediate=True)
 
     def _call(self, message: dict[str, Any], expected: str, stop: threading.Event) -> dict[str, Any] | None:
         """Send a request and wait for the reply with its id; None on timeout or stop."""

@@ -142,7 +142,7 @@ def test_api_answers_from_live_telemetry(plant: tuple[Supervisor, dict[str, str]
     _, env = plant
     polling = _get(env, "/api/polling/status")
     assert polling["is_running"] is True
-    assert polling["total_groups"] == 12 and polling["running_groups"] == 9
+    assert polling["total_groups"] == 12 and polling["running_groups"] == 12  # HANDSHAKE groups watch their trigger
     fast = [g for g in polling["groups"] if g["name"] == "FAST_1S"]
     assert len(fast) == 3
     # Cycles before the simulator listened count as errors; the latest one must be good.

@@ -1,28 +1,39 @@
-"""/api/polling: the polling engine as the pollers report it."""
+"""/api/polling: the polling engine -- status from the pollers' telemetry, commands over the control socket.
+
+Group names may repeat across PLCs: ``?plc=CODE`` picks one; an ambiguous
+name answers 409 with the candidates, an unknown one 404.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Query
 
-from services.gateway.deps import TelemetryDep
+from common.config_store import model, open_store
+from common.settings import Settings
+from services.gateway.control import ControlRouter, PollerTimeout, PollerUnavailable
+from services.gateway.deps import ControlDep, SettingsDep, TelemetryDep, TokenDep
 from services.gateway.telemetry import TelemetryStore
 
 router = APIRouter(prefix="/api/polling", tags=["polling"])
+
+PlcQuery = Annotated[str | None, Query(description="the PLC's equipment code, when the group name is not unique",
+                                       pattern="^[A-Z0-9]{14}$")]
 
 
 def polling_status(telemetry: TelemetryStore) -> dict[str, Any]:
     """The engine status: every poller, every group, the send queues."""
     pollers = []
     groups = []
-    queue = {"size": 0, "capacity": 0, "dropped": 0}
+    queue = {"size": 0, "capacity": 0, "dropped": 0, "sent": 0}
     for status in telemetry.prefixed("status.poller."):
         body = status.body
         alive = status.fresh and not body.get("stopped", False)
         pollers.append({"plc_code": body.get("plc_code"), "alive": alive, "pid": body.get("pid"),
                         "last_seen_ms": body.get("ts"), "protocol": body.get("protocol"),
-                        "connections": body.get("connections", []), "queue": body.get("queue", {})})
+                        "connected": body.get("connected"), "connections": body.get("connections", []),
+                        "queue": body.get("queue", {})})
         for group in body.get("groups", []):
             groups.append({**group, "state": group.get("state") if alive else "DOWN"})
         for key in queue:
@@ -38,6 +49,106 @@ def polling_status(telemetry: TelemetryStore) -> dict[str, Any]:
     }
 
 
-@router.get("/status", summary="Polling engine status")
+def resolve(settings: Settings, name: str, plc: str | None) -> model.PollingGroup:
+    conn = open_store(settings.config_db)
+    try:
+        candidates = [g for g in model.load_groups(conn) if g.group_name == name and plc in (None, g.plc_code)]
+    finally:
+        conn.close()
+    if not candidates:
+        where = f" on {plc}" if plc else ""
+        raise HTTPException(404, detail=f"no polling group {name}{where}")
+    if len(candidates) > 1:
+        raise HTTPException(409, detail={"message": f"group {name} exists on several PLCs; add ?plc=CODE",
+                                         "candidates": [g.plc_code for g in candidates]})
+    return candidates[0]
+
+
+async def send(control: ControlRouter, plc_code: str, op: str, group: str | None = None) -> dict[str, Any]:
+    try:
+        reply = await control.command(plc_code, op, group)
+    except PollerUnavailable as error:
+        raise HTTPException(503, detail=str(error)) from None
+    except PollerTimeout as error:
+        raise HTTPException(504, detail=str(error)) from None
+    if reply.get("ok"):
+        result: dict[str, Any] = reply.get("result", {})
+        return result
+    code = reply.get("code")
+    status = {"unknown_group": 404, "not_handshake": 409, "read_failed": 502}.get(str(code), 400)
+    raise HTTPException(status, detail=reply.get("error", "the poller refused the command"))
+
+
+@router.get("/status", summary="Polling engine status: pollers, groups, queues")
 def get_status(telemetry: TelemetryDep) -> dict[str, Any]:
     return polling_status(telemetry)
+
+
+@router.get("/queue/status", summary="The pollers' send queues")
+def queue_status(telemetry: TelemetryDep) -> dict[str, Any]:
+    status = polling_status(telemetry)
+    return {**status["queue"], "pollers": [{"plc_code": p["plc_code"], "alive": p["alive"], **p["queue"]}
+                                           for p in status["pollers"]]}
+
+
+@router.get("/groups/{name}/status", summary="One group's live figures")
+def group_status(name: str, telemetry: TelemetryDep, settings: SettingsDep, plc: PlcQuery = None) -> dict[str, Any]:
+    group = resolve(settings, name, plc)
+    status = telemetry.stage(f"status.poller.{group.plc_code}")
+    if status is None or not status.fresh:
+        raise HTTPException(503, detail=f"the poller of {group.plc_code} is not reporting")
+    for figures in status.body.get("groups", []):
+        if figures.get("name") == name:
+            return {**figures, "plc_code": group.plc_code}
+    raise HTTPException(503, detail=f"the poller of {group.plc_code} does not run {name}; restart it to load it")
+
+
+@router.post("/groups/{name}/start", summary="Start a group", dependencies=[TokenDep])
+async def start_group(name: str, control: ControlDep, settings: SettingsDep, plc: PlcQuery = None) -> dict[str, Any]:
+    group = resolve(settings, name, plc)
+    return {"plc_code": group.plc_code, **await send(control, group.plc_code, "start", name)}
+
+
+@router.post("/groups/{name}/stop", summary="Stop a group", dependencies=[TokenDep])
+async def stop_group(name: str, control: ControlDep, settings: SettingsDep, plc: PlcQuery = None) -> dict[str, Any]:
+    group = resolve(settings, name, plc)
+    return {"plc_code": group.plc_code, **await send(control, group.plc_code, "stop", name)}
+
+
+@router.post("/groups/{name}/trigger", summary="Read a HANDSHAKE group now", dependencies=[TokenDep])
+async def trigger_group(name: str, control: ControlDep, settings: SettingsDep,
+                        plc: PlcQuery = None) -> dict[str, Any]:
+    group = resolve(settings, name, plc)
+    if group.mode != "HANDSHAKE":
+        raise HTTPException(409, detail=f"{name} on {group.plc_code} is a FIXED group; only HANDSHAKE groups "
+                                        "are triggered")
+    return await send(control, group.plc_code, "trigger", name)
+
+
+async def _all(op: str, control: ControlRouter, settings: Settings, plc: str | None) -> dict[str, Any]:
+    conn = open_store(settings.config_db)
+    try:
+        codes = [p.plc_code for p in model.load_plcs(conn, active_only=True) if plc in (None, p.plc_code)]
+    finally:
+        conn.close()
+    if not codes:
+        raise HTTPException(404, detail=f"no active PLC {plc}" if plc else "no active PLC")
+    results = []
+    for code in codes:
+        try:
+            results.append({"plc_code": code, "ok": True, **await send(control, code, op)})
+        except HTTPException as error:
+            if len(codes) == 1:
+                raise
+            results.append({"plc_code": code, "ok": False, "status": error.status_code, "error": error.detail})
+    return {"results": results}
+
+
+@router.post("/start-all", summary="Start every group (of one PLC with ?plc=)", dependencies=[TokenDep])
+async def start_all(control: ControlDep, settings: SettingsDep, plc: PlcQuery = None) -> dict[str, Any]:
+    return await _all("start_all", control, settings, plc)
+
+
+@router.post("/stop-all", summary="Stop every group (of one PLC with ?plc=)", dependencies=[TokenDep])
+async def stop_all(control: ControlDep, settings: SettingsDep, plc: PlcQuery = None) -> dict[str, Any]:
+    return await _all("stop_all", control, settings, plc)
