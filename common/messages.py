@@ -28,15 +28,16 @@ its request and a reply with another id is ignored::
     writer: {"v": 1, "t": "ack", "id": 8, "lease": 31}
     buffer: {"v": 1, "t": "acked", "id": 8, "lease": 31, "known": true}
 
-A block is one PollingData's values, or a slice of them::
+A block is one PollingData's values, or a slice of them, the values packed
+as msgpack bytes (``bin``) of ``[[address, value, quality], ...]``::
 
-    ["KRCWO12ELOA101", "FAST_1S", 42, 1763868000123, [["D100", 1234, "GOOD"], ...]]
+    ["KRCWO12ELOA101", "FAST_1S", 42, 1763868000123, 500, b"\x91\x93\xa4D100\xcd\x04\xd2\xa4GOOD..."]
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -81,31 +82,58 @@ class PollingData:
             raise MessageError(f"polling_data of the wrong shape: {error}") from None
 
     def block(self) -> Block:
-        return Block(self.plc_code, self.group, self.seq, self.ts_ms, [list(v) for v in self.values])
+        return Block.of_values(self.plc_code, self.group, self.seq, self.ts_ms, [list(v) for v in self.values])
 
 
 @dataclass(slots=True)
 class Block:
-    """The values of one cycle (or a slice of them) as the buffer keeps and leases them."""
+    """The values of one cycle (or a slice of them) as the buffer keeps and leases them.
+
+    The values stay packed (msgpack bytes, ~15 bytes a value) while the block
+    waits in the ring and travels to a writer; only the writer unpacks them.
+    """
 
     plc_code: str
     group: str
     seq: int
     ts_ms: int
-    values: list[list[Any]] = field(default_factory=list)
+    count: int
+    packed: bytes
+
+    @classmethod
+    def of_values(cls, plc_code: str, group: str, seq: int, ts_ms: int, values: list[list[Any]]) -> Block:
+        return cls(plc_code, group, seq, ts_ms, len(values), pack_values(values))
+
+    def values(self) -> list[list[Any]]:
+        values: list[list[Any]] = msgpack.unpackb(self.packed, raw=False, use_list=True)
+        return values
+
+    def split(self, n: int) -> tuple[Block, Block]:
+        """The first ``n`` values and the rest, as two blocks of the same cycle."""
+        values = self.values()
+        head = Block.of_values(self.plc_code, self.group, self.seq, self.ts_ms, values[:n])
+        return head, Block.of_values(self.plc_code, self.group, self.seq, self.ts_ms, values[n:])
 
     def to_wire(self) -> list[Any]:
-        return [self.plc_code, self.group, self.seq, self.ts_ms, self.values]
+        return [self.plc_code, self.group, self.seq, self.ts_ms, self.count, self.packed]
 
     @classmethod
     def from_wire(cls, raw: Any) -> Block:
+        """A block from a lease or a saved ring; its values are checked here, where they are unpacked."""
         try:
-            plc, group, seq, ts, values = raw
-            if not isinstance(values, list) or not all(isinstance(v, list) and len(v) == 3 for v in values):
-                raise MessageError("block values must be [address, value, quality] triples")
-            return cls(str(plc), str(group), int(seq), int(ts), values)
-        except (TypeError, ValueError) as error:
+            plc, group, seq, ts, count, packed = raw
+            block = cls(str(plc), str(group), int(seq), int(ts), int(count), bytes(packed))
+            values = block.values()
+        except (TypeError, ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as error:
             raise MessageError(f"block of the wrong shape: {error}") from None
+        if len(values) != block.count or not all(isinstance(v, list) and len(v) == 3 for v in values):
+            raise MessageError("block values must be [address, value, quality] triples, as many as counted")
+        return block
+
+
+def pack_values(values: list[list[Any]]) -> bytes:
+    packed: bytes = msgpack.packb(values, use_bin_type=True)
+    return packed
 
 
 def pack(message: dict[str, Any]) -> bytes:
@@ -134,6 +162,23 @@ def encode_polling_data(data: PollingData) -> bytes:
 
 def decode_polling_data(frame: bytes) -> PollingData:
     return PollingData.from_wire(unpack(frame, "polling_data"))
+
+
+def block_from_frame(frame: bytes) -> Block:
+    """The buffer's way in: a PollingData frame checked and kept as a packed block, without TagValues."""
+    m = unpack(frame, "polling_data")
+    try:
+        values = m["values"]
+        plc, group, seq, ts = str(m["plc"]), str(m["group"]), int(m["seq"]), int(m["ts"])
+        float(m["dur"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise MessageError(f"polling_data of the wrong shape: {error}") from None
+    if not isinstance(values, list):
+        raise MessageError("polling_data values must be a list")
+    for v in values:
+        if not (isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and isinstance(v[2], str)):
+            raise MessageError(f"polling_data value of the wrong shape: {v!r:.80}")
+    return Block(plc, group, seq, ts, len(values), pack_values(values))
 
 
 def status(stage: str, **figures: Any) -> dict[str, Any]:

@@ -32,10 +32,16 @@ class Row(NamedTuple):
     seq: int
 
 
+def insert_statement(columns: tuple[str, ...], placeholder: str, verb: str = "INSERT") -> str:
+    """The insert both sinks use; ``placeholder`` is ``?`` (SQLite) or ``:{n}`` (Oracle)."""
+    marks = ", ".join(placeholder.format(n=i + 1) for i in range(len(columns)))
+    return f"{verb} INTO TAG_DATA ({', '.join(columns)}) VALUES ({marks})"
+
+
 def rows_of(blocks: list[Block]) -> list[Row]:
     out: list[Row] = []
     for b in blocks:
         ts = iso_ms(b.ts_ms)
         out.extend(Row(ts, b.plc_code, address, value, quality, b.group, b.seq)
-                   for address, value, quality in b.values)
+                   for address, value, quality in b.values())
     return out

@@ -2,17 +2,20 @@
 
 The unique key is led by ``ts`` because new rows then land at the end of the
 B-tree: measured on a 2-core machine, ~300k rows/s against ~55k rows/s for the
-same key led by plc_code, tag_address (see DESIGN.md). Duplicates are skipped
-by ``INSERT OR IGNORE`` and counted.
+same key led by plc_code, tag_address (see DESIGN.md). Duplicates of the key
+are skipped (``ON CONFLICT ... DO NOTHING``) and counted. A batch that a constraint refuses is
+written again row by row in the same transaction, so only the offending rows
+are rejected; a database that is locked, read-only or unreachable makes the
+whole batch fail with SinkUnavailable.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
-from common.historian.rows import COLUMNS, Row
+from common.historian.rows import COLUMNS, Row, insert_statement
+from common.historian.sink import SinkUnavailable, WriteResult
 
 DDL = """
 CREATE TABLE IF NOT EXISTS TAG_DATA (
@@ -27,20 +30,15 @@ CREATE TABLE IF NOT EXISTS TAG_DATA (
 )
 """
 
-INSERT = (f"INSERT OR IGNORE INTO TAG_DATA ({', '.join(COLUMNS)}) "
-          f"VALUES ({', '.join('?' for _ in COLUMNS)})")
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    inserted: int
-    duplicates: int
+# Not INSERT OR IGNORE: that would also drop rows that break NOT NULL or CHECK, silently.
+INSERT = insert_statement(COLUMNS, "?") + " ON CONFLICT (ts, plc_code, tag_address) DO NOTHING"
+_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
 
 
 class SqliteSink:
     name = "sqlite"
 
-    def __init__(self, path: Path, timeout: float = 5.0) -> None:
+    def __init__(self, path: Path, timeout: float = 2.0) -> None:
         self.path = path
         self.timeout = timeout
         self._conn: sqlite3.Connection | None = None
@@ -49,28 +47,54 @@ class SqliteSink:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute(DDL)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute(DDL)
+            except sqlite3.Error:
+                conn.close()
+                raise
             self._conn = conn
         return self._conn
 
     def write(self, rows: list[Row]) -> WriteResult:
-        """Insert ``rows`` in one transaction; raises sqlite3.Error and rolls back on failure."""
-        conn = self._connection()
-        before = conn.total_changes
-        conn.execute("BEGIN IMMEDIATE")
+        """Insert ``rows`` in one transaction (rolled back on failure)."""
         try:
-            conn.executemany(INSERT, rows)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            conn = self._connection()
+            before = conn.total_changes
+            conn.execute("BEGIN IMMEDIATE")
+            rejected: list[tuple[Row, str]] = []
+            try:
+                try:
+                    conn.executemany(INSERT, rows)
+                except _ROW_ERRORS:
+                    rejected = self._row_by_row(conn, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as error:
+            self.close()  # a fresh connection next time
+            raise SinkUnavailable(f"SQLite {self.path}: {error}") from None
         inserted = conn.total_changes - before
-        return WriteResult(inserted, len(rows) - inserted)
+        return WriteResult(inserted, len(rows) - inserted - len(rejected), rejected)
+
+    @staticmethod
+    def _row_by_row(conn: sqlite3.Connection, rows: list[Row]) -> list[tuple[Row, str]]:
+        conn.execute("ROLLBACK")
+        conn.execute("BEGIN IMMEDIATE")
+        rejected = []
+        for row in rows:
+            try:
+                conn.execute(INSERT, row)
+            except _ROW_ERRORS as error:
+                rejected.append((row, f"{type(error).__name__}: {error}"))
+        return rejected
 
     def close(self) -> None:
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None

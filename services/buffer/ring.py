@@ -1,9 +1,9 @@
 """The ring: at most ``max_values`` tag values, oldest dropped first, and counted.
 
 Strategy: values arrive a cycle at a time, so the ring keeps blocks (one
-PollingData's values each) and counts values, not blocks: appending and
-leasing touch a block per cycle, not a Python object per value. When full,
-values are dropped from the oldest block (slicing it when needed). A lease
+PollingData's values each, packed) and counts values, not blocks: appending
+and leasing touch a block per cycle, not a Python object per value. When
+full, values are dropped from the oldest block (splitting it when needed). A lease
 takes up to N values from the front; a lease that comes back unacknowledged
 is put back at the front, so it is written before anything newer.
 """
@@ -52,7 +52,7 @@ class Ring:
 
     def append(self, block: Block) -> int:
         """Add a cycle's values; returns how many old values were dropped to make room."""
-        n = len(block.values)
+        n = block.count
         if n == 0:
             return 0
         self.blocks.append(block)
@@ -67,12 +67,12 @@ class Ring:
         while self.size > self.max_values:
             excess = self.size - self.max_values
             head = self.blocks[0]
-            if len(head.values) <= excess:
+            if head.count <= excess:
                 self.blocks.popleft()
-                dropped += len(head.values)
-                self.size -= len(head.values)
+                dropped += head.count
+                self.size -= head.count
             else:
-                del head.values[:excess]
+                self.blocks[0] = head.split(excess)[1]
                 dropped += excess
                 self.size -= excess
         self.overflow_count += dropped
@@ -84,23 +84,22 @@ class Ring:
         want = max_values
         while want > 0 and self.blocks:
             head = self.blocks[0]
-            if len(head.values) <= want:
+            if head.count <= want:
                 self.blocks.popleft()
                 out.append(head)
-                want -= len(head.values)
+                want -= head.count
             else:
-                out.append(Block(head.plc_code, head.group, head.seq, head.ts_ms, head.values[:want]))
-                del head.values[:want]
+                first, self.blocks[0] = head.split(want)
+                out.append(first)
                 want = 0
-        taken = max_values - want
-        self.size -= taken
+        self.size -= max_values - want
         return out
 
     def put_back(self, blocks: list[Block]) -> int:
         """Return unacknowledged blocks to the front, in order; may drop the oldest to fit."""
         for block in reversed(blocks):
             self.blocks.appendleft(block)
-            self.size += len(block.values)
+            self.size += block.count
         dropped = self._trim()
         self.window.add(0, dropped)
         return dropped

@@ -84,23 +84,23 @@ class BufferService:
             handle.flush()
             os.fsync(handle.fileno())
         tmp.replace(path)
-        log.info("saved %d values for the next start", sum(len(b.values) for b in blocks))
+        log.info("saved %d values for the next start", sum(b.count for b in blocks))
 
     # -- handlers ------------------------------------------------------------
     def on_ingest(self, frame: bytes, live: zmq.Socket[Any]) -> None:
         try:
-            data = messages.decode_polling_data(frame)
+            block = messages.block_from_frame(frame)
         except MessageError as error:
             self.bad_frames += 1
             log.warning("dropped a bad ingest frame (%d so far): %s", self.bad_frames, error)
             return
         self.messages_in += 1
-        dropped = self.ring.append(data.block())
+        dropped = self.ring.append(block)
         if dropped:
             log.debug("ring full: dropped %d oldest values", dropped)
         self._check_alert()
         with contextlib.suppress(zmq.Again):  # a slow tap misses messages; the pipeline does not wait
-            live.send_multipart([bus.data_topic(data.plc_code, data.group), frame], flags=zmq.NOBLOCK)
+            live.send_multipart([bus.data_topic(block.plc_code, block.group), frame], flags=zmq.NOBLOCK)
 
     def _check_alert(self) -> None:
         threshold = self.settings.buffer_alert_threshold
@@ -130,7 +130,7 @@ class BufferService:
         blocks = self.ring.take(wanted)
         if not blocks:
             return {"v": 1, "t": "batch", "id": request_id, "lease": None, "blocks": []}
-        lease = Lease(next(self._lease_ids), writer, blocks, sum(len(b.values) for b in blocks),
+        lease = Lease(next(self._lease_ids), writer, blocks, sum(b.count for b in blocks),
                       time.monotonic() + self.settings.buffer_lease_timeout)
         self.leases[lease.lease_id] = lease
         self._check_alert()

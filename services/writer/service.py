@@ -4,8 +4,12 @@ Strategy: ask the buffer for up to BUFFER_BATCH_SIZE values; a full batch is
 followed at once by the next request, a short one by a pause of
 BUFFER_WRITE_INTERVAL, so the writer stores 500 values at a time under load
 and whatever is there every 0.5 s otherwise. A batch is acknowledged only
-after its commit; a writer killed before that loses nothing, because the
-buffer hands the lease out again and the insert is idempotent.
+after its commit or its backup file; a writer killed before that loses
+nothing, because the buffer hands the lease out again and the insert is
+idempotent. A batch the database will not take is retried after 1, 2 and 4 s
+(ORACLE_RETRY_MAX), then written to a backup file; backup files are replayed,
+oldest first, as soon as the database answers again. Rows the database
+refuses for what they are go to a rejected file with the reason.
 """
 
 from __future__ import annotations
@@ -19,34 +23,106 @@ from typing import Any
 import zmq
 
 from common import bus, messages
-from common.historian.rows import rows_of
-from common.historian.sqlite_sink import SqliteSink
+from common.historian.oracle_sink import make_sink
+from common.historian.rows import Row, rows_of
+from common.historian.sink import Sink, SinkUnavailable
 from common.messages import Block, MessageError
 from common.settings import Settings
+from services.writer.backup import BackupError, BackupStore
+from services.writer.metrics import WriterMetrics
 
 log = logging.getLogger("writer")
 
 REPLY_TIMEOUT_MS = 2000
+RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 16.0)
+REPLAY_EVERY_S = 5.0  # how often to try the database again while only backups are waiting
 
 
 class WriterService:
-    def __init__(self, settings: Settings, sink: SqliteSink | None = None,
-                 ctx: zmq.Context[Any] | None = None) -> None:
+    def __init__(self, settings: Settings, sink: Sink | None = None, ctx: zmq.Context[Any] | None = None) -> None:
         self.settings = settings
-        self.sink = sink or SqliteSink(settings.historian_db)
+        self.sink: Sink = sink or make_sink(settings)
         self.ctx = ctx or zmq.Context.instance()
+        self.backups = BackupStore(settings.backup_dir)
+        self.metrics = WriterMetrics()
+        self.retry_delays = RETRY_DELAYS_S[: max(0, settings.oracle_retry_max)]
         self._ids = itertools.count(1)
-        self.batches = 0
-        self.values_written = 0
-        self.duplicates = 0
-        self.failed_writes = 0
         self.bad_frames = 0
-        self.last_latency_ms = 0.0
+        self.database_ok: bool | None = None
+        self._last_replay_try = 0.0
         self.sock: zmq.Socket[Any] | None = None
 
-    def _connect(self) -> zmq.Socket[Any]:
-        return bus.make_socket(self.ctx, zmq.DEALER, connect=self.settings.lease_endpoint, immediate=True)
+    # -- storing -------------------------------------------------------------
+    def _write_once(self, rows: list[Row]) -> None:
+        started = time.monotonic()
+        result = self.sink.write(rows)
+        self.metrics.success(result.inserted, 1000 * (time.monotonic() - started))
+        self.metrics.duplicates += result.duplicates
+        if result.rejected:
+            path = self.backups.reject(result.rejected)
+            self.metrics.rows_rejected += len(result.rejected)
+            log.error("%d rows refused by the database, kept in %s (first: %s)", len(result.rejected), path,
+                      result.rejected[0][1])
+        self.database_ok = True
 
+    def store(self, rows: list[Row], stop: threading.Event) -> str:
+        """Store a batch: committed, or backed up after the last retry. Returns which."""
+        for attempt in range(len(self.retry_delays) + 1):
+            try:
+                self._write_once(rows)
+                return "committed"
+            except SinkUnavailable as error:
+                self.database_ok = False
+                self.metrics.failure(str(error))
+                if attempt == len(self.retry_delays) or stop.is_set():
+                    break
+                delay = self.retry_delays[attempt]
+                log.warning("batch of %d values not stored (%s); retry %d in %.0f s", len(rows), error,
+                            attempt + 1, delay)
+                self.metrics.retries += 1
+                if stop.wait(delay):
+                    break  # stopping: back it up now rather than wait
+        path = self.backups.write(rows)
+        self.metrics.backup_files += 1
+        self.metrics.rows_backed_up += len(rows)
+        log.error("batch of %d values backed up to %s", len(rows), path)
+        return "backed_up"
+
+    def replay(self, stop: threading.Event) -> int:
+        """Replay backup files, oldest first, while the database takes them; returns rows replayed."""
+        replayed = 0
+        for path in self.backups.pending():
+            if stop.is_set():
+                break
+            try:
+                rows = self.backups.read(path)
+            except (BackupError, OSError) as error:
+                aside = self.backups.set_aside(path)
+                log.error("backup file unreadable (%s); moved to %s", error, aside)
+                continue
+            try:
+                for start in range(0, len(rows), max(1, self.settings.buffer_batch_size)):
+                    self._write_once(rows[start : start + self.settings.buffer_batch_size])
+            except SinkUnavailable as error:
+                self.database_ok = False
+                self.metrics.failure(str(error))
+                log.warning("replay of %s stopped: %s", path.name, error)
+                break
+            self.backups.done(path)
+            self.metrics.rows_replayed += len(rows)
+            replayed += len(rows)
+            log.info("replayed %d rows from %s", len(rows), path.name)
+        return replayed
+
+    def _maybe_replay(self, stop: threading.Event) -> None:
+        if not self.backups.pending():
+            return
+        now = time.monotonic()
+        if self.database_ok or now - self._last_replay_try >= REPLAY_EVERY_S:
+            self._last_replay_try = now
+            self.replay(stop)
+
+    # -- the lease protocol ----------------------------------------------------
     def _call(self, message: dict[str, Any], expected: str, stop: threading.Event) -> dict[str, Any] | None:
         """Send a request and wait for the reply with its id; None on timeout or stop."""
         assert self.sock is not None
@@ -59,42 +135,40 @@ class WriterService:
         deadline = time.monotonic() + REPLY_TIMEOUT_MS / 1000
         while not stop.is_set():
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.sock.poll(int(min(remaining, 0.2) * 1000)):
-                if remaining <= 0:
-                    return None
+            if remaining <= 0:
+                return None
+            if not self.sock.poll(int(min(remaining, 0.2) * 1000)):
                 continue
-            frame = self.sock.recv()
             try:
-                reply = messages.unpack(frame, expected)
+                reply = messages.unpack(self.sock.recv(), expected)
             except MessageError as error:
                 self.bad_frames += 1
                 log.warning("dropped a bad reply from the buffer: %s", error)
                 continue
             if reply.get("id") == request_id:
                 return reply
-            # a late reply to an earlier request: its lease will expire and be handed out again
+            # a late reply to an earlier request: its lease expires and is handed out again
         return None
 
-    def write_batch(self, blocks: list[Block]) -> None:
-        rows = rows_of(blocks)
-        started = time.monotonic()
-        result = self.sink.write(rows)
-        self.last_latency_ms = 1000 * (time.monotonic() - started)
-        self.batches += 1
-        self.values_written += result.inserted
-        self.duplicates += result.duplicates
+    def _acknowledge(self, lease_id: int, stop: threading.Event) -> None:
+        for _ in range(5):
+            if self._call({"v": 1, "t": "ack", "lease": lease_id}, "acked", stop) is not None:
+                return
+        log.warning("ack of lease %d not confirmed; the batch may be written again (idempotent)", lease_id)
+
+    def write_batch(self, blocks: list[Block], stop: threading.Event | None = None) -> str:
+        return self.store(rows_of(blocks), stop or threading.Event())
 
     def figures(self) -> dict[str, Any]:
-        return {"is_running": True, "sink": self.sink.name, "batches": self.batches,
-                "successful_writes": self.batches, "failed_writes": self.failed_writes,
-                "values_written": self.values_written, "duplicates": self.duplicates,
-                "last_write_latency_ms": round(self.last_latency_ms, 2), "bad_frames": self.bad_frames}
+        return {"is_running": True, "sink": self.sink.name, "database_ok": self.database_ok,
+                "bad_frames": self.bad_frames, **self.metrics.figures(len(self.backups.pending()))}
 
     def run(self, stop: threading.Event) -> None:
         s = self.settings
-        self.sock = self._connect()
+        self.sock = bus.make_socket(self.ctx, zmq.DEALER, connect=s.lease_endpoint, immediate=True)
         telemetry = bus.Telemetry(self.ctx, s.telemetry_endpoint, "writer")
-        log.info("leasing from %s into %s", s.lease_endpoint, self.sink.name)
+        log.info("leasing from %s into %s (retries %s s, backups in %s)", s.lease_endpoint, self.sink.name,
+                 "/".join(f"{d:.0f}" for d in self.retry_delays), self.backups.folder)
         next_status = 0.0
         try:
             while not stop.is_set():
@@ -102,6 +176,7 @@ class WriterService:
                 if now >= next_status:
                     next_status = now + 1.0
                     telemetry.publish(**self.figures())
+                self._maybe_replay(stop)
                 reply = self._call({"v": 1, "t": "lease", "max": s.buffer_batch_size}, "batch", stop)
                 if reply is None:
                     stop.wait(s.buffer_write_interval)
@@ -112,17 +187,11 @@ class WriterService:
                     self.bad_frames += 1
                     log.error("buffer sent a malformed batch (lease %s): %s", reply.get("lease"), error)
                     continue
-                count = sum(len(b.values) for b in blocks)
+                count = sum(b.count for b in blocks)
                 if blocks:
-                    try:
-                        self.write_batch(blocks)
-                    except Exception as error:
-                        # Not acknowledged: the buffer hands the lease out again after its timeout.
-                        self.failed_writes += 1
-                        log.error("batch of %d values not stored: %s", count, error)
-                        stop.wait(1.0)
-                        continue
-                    self._acknowledge(reply["lease"], stop)
+                    # Even when stopping, the batch we hold is committed or backed up, then acknowledged.
+                    self.write_batch(blocks, stop)
+                    self._acknowledge(reply["lease"], threading.Event())
                 if count < s.buffer_batch_size:
                     stop.wait(s.buffer_write_interval)
         finally:
@@ -130,9 +199,3 @@ class WriterService:
             telemetry.close()
             self.sock.close(linger=0)
             self.sink.close()
-
-    def _acknowledge(self, lease_id: int, stop: threading.Event) -> None:
-        for _ in range(5):
-            if self._call({"v": 1, "t": "ack", "lease": lease_id}, "acked", stop) is not None:
-                return
-        log.warning("ack of lease %d not confirmed; the batch may be written again (idempotent)", lease_id)

@@ -98,7 +98,7 @@ def test_unacknowledged_lease_is_handed_out_again_and_stored_once(settings: Sett
     ghost.send(messages.pack({"v": 1, "t": "lease", "id": 1, "max": 120}))
     assert ghost.poll(3000)
     batch = messages.unpack(ghost.recv(), "batch")
-    assert sum(len(b[4]) for b in batch["blocks"]) == 120
+    assert sum(b[4] for b in batch["blocks"]) == 120
     ghost.close(linger=0)
     assert buffer.ring.size == 80
     wait_for(lambda: buffer.expired_leases == 1, 5, what="the lease to expire")
@@ -117,9 +117,9 @@ def test_unacknowledged_lease_is_handed_out_again_and_stored_once(settings: Sett
 def test_writing_a_batch_twice_stores_it_once(settings: Settings) -> None:
     writer = WriterService(settings, ctx=zmq.Context())
     block = messages.decode_polling_data(cycle(9)).block()
-    writer.write_batch([block])
-    writer.write_batch([block])
-    assert writer.values_written == 50 and writer.duplicates == 50
+    assert writer.write_batch([block]) == "committed"
+    assert writer.write_batch([block]) == "committed"
+    assert writer.metrics.values_written == 50 and writer.metrics.duplicates == 50
     assert len(stored(settings)) == 50
     writer.sink.close()
 
@@ -136,3 +136,115 @@ def test_ring_survives_a_restart(settings: Settings) -> None:
     second.load_state()
     assert second.ring.size == 150 and [b.seq for b in second.ring.blocks] == [1, 2, 3]
     assert not Path(settings.buffer_state_file).exists()
+
+
+def test_sqlite_locked_past_the_retries_backs_up_then_replays(settings: Settings,
+                                                               buffer: BufferService) -> None:
+    from common.historian.sqlite_sink import SqliteSink
+
+    settings.oracle_retry_max = 2
+    writer = WriterService(settings, sink=SqliteSink(settings.historian_db, timeout=0.2), ctx=zmq.Context())
+    writer.retry_delays = (0.2, 0.4)  # 1, 2, 4 s in production; shortened for the test
+    push(settings, [cycle(s) for s in range(1, 3)])
+    stage = Stage(writer.run)
+    try:
+        wait_for(lambda: len(stored(settings)) == 100, 10, what="the first rows")
+        lock = sqlite3.connect(settings.historian_db, timeout=5, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")  # another program holds the historian
+        try:
+            push(settings, [cycle(s) for s in range(3, 7)])
+            wait_for(lambda: writer.backups.pending(), 10, what="a backup file")
+            backup = writer.backups.pending()[0]
+            assert backup.name.startswith("backup_") and backup.read_text().startswith(
+                "timestamp,plc_code,tag_address,tag_value,quality")
+            wait_for(lambda: buffer.acked_values == 300, 5, what="the backed-up batch acknowledged")
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        wait_for(lambda: not writer.backups.pending(), 15, what="the backup replayed")
+        assert [p.name for p in writer.backups.replayed.iterdir()] == [backup.name]
+        wait_for(lambda: len(stored(settings)) == 300, 10, what="every value")
+    finally:
+        stage.end()
+    rows = stored(settings)
+    assert len(rows) == len({(r[1], r[2]) for r in rows}) == 300  # each (address, cycle) exactly once
+    assert writer.metrics.rows_replayed >= 50 and writer.metrics.backup_files >= 1
+
+
+def test_rows_the_database_refuses_go_to_a_rejected_file(settings: Settings) -> None:
+    from common.historian.rows import Row
+
+    writer = WriterService(settings, ctx=zmq.Context())
+    good = Row("2026-11-23T03:36:00.000Z", "KRCWO12ELOA101", "D1", 5, "GOOD", "G", 1)
+    bad = good._replace(tag_address=None)  # type: ignore[arg-type]
+    assert writer.store([good, bad, good._replace(tag_address="D2")], threading.Event()) == "committed"
+    assert len(stored(settings)) == 2
+    files = list(writer.backups.rejected.iterdir())
+    assert len(files) == 1 and "NOT NULL" in files[0].read_text()
+    assert writer.metrics.rows_rejected == 1
+    writer.sink.close()
+
+
+def test_alert_is_logged_once_per_crossing(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    settings.buffer_max_size = 100
+    service = BufferService(settings, zmq.Context())
+    live = zmq.Context.instance().socket(zmq.PUB)
+    with caplog.at_level("INFO", logger="buffer"):
+        for seq in range(1, 11):
+            service.on_ingest(cycle(seq, 10), live)  # 10, 20, ... 100 values: crosses 80 once
+        service.ring.take(50)
+        service._check_alert()  # falls back under 80
+        for seq in range(11, 15):
+            service.on_ingest(cycle(seq, 10), live)  # 60, 70, 80: crosses again
+    live.close()
+    warnings = [r for r in caplog.records if "crossed the alert threshold" in r.message]
+    notes = [r for r in caplog.records if "below 80%" in r.message]
+    assert len(warnings) == 2 and len(notes) == 1
+
+
+def test_writer_killed_mid_batch_loses_nothing(settings: Settings, buffer: BufferService) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    env = {**os.environ, "SCADA_DATA_DIR": str(settings.scada_data_dir), "SCADA_RUN_DIR": str(settings.scada_run_dir),
+           "SCADA_LOG_DIR": str(settings.scada_log_dir), "BUFFER_BATCH_SIZE": "5000"}
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "services.writer"], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    total = 0
+    kills = 0
+    seq = 0
+    for _ in range(3):
+        frames = []
+        for _ in range(100):  # 100 cycles of 200 values
+            seq += 1
+            frames.append(cycle(seq, 200))
+        push(settings, frames)
+        total += 100 * 200
+        writer = start()
+        # Kill it while it holds a lease: after it took a batch, before the buffer saw the ack.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not buffer.leases:
+            time.sleep(0.0005)
+        assert buffer.leases, "the writer never leased a batch"
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(5)
+        kills += 1
+    assert buffer.leases or buffer.expired_leases or buffer.acked_values < total
+    writer = start()
+    try:
+        wait_for(lambda: len(stored(settings)) == total, 60, what=f"all {total} values stored")
+        wait_for(lambda: buffer.acked_values >= total - 0 and not buffer.leases and buffer.ring.size == 0, 30,
+                 what="everything acknowledged")
+    finally:
+        writer.terminate()
+        writer.wait(15)
+    rows = stored(settings)
+    assert kills == 3
+    assert len(rows) == total and len({(r[1], r[2]) for r in rows}) == total  # each value exactly once

@@ -12,7 +12,7 @@ from services.poller.schedule import FixedSchedule
 
 
 def block(seq: int, n: int) -> Block:
-    return Block("KRCWO12ELOA101", "G", seq, 1000 * seq, [[f"D{i}", i, "GOOD"] for i in range(n)])
+    return Block.of_values("KRCWO12ELOA101", "G", seq, 1000 * seq, [[f"D{i}", i, "GOOD"] for i in range(n)])
 
 
 class FakeClock:
@@ -28,12 +28,12 @@ def test_ring_keeps_order_and_leases_slices() -> None:
     ring.append(block(1, 30))
     ring.append(block(2, 30))
     taken = ring.take(40)
-    assert [(b.seq, len(b.values)) for b in taken] == [(1, 30), (2, 10)]
-    assert taken[1].values[0][0] == "D0"
-    assert ring.size == 20 and ring.blocks[0].values[0][0] == "D10"
+    assert [(b.seq, b.count) for b in taken] == [(1, 30), (2, 10)]
+    assert taken[1].values()[0][0] == "D0"
+    assert ring.size == 20 and ring.blocks[0].values()[0][0] == "D10"
     ring.put_back(taken)
     assert ring.size == 60
-    assert [(b.seq, len(b.values)) for b in ring.take(100)] == [(1, 30), (2, 10), (2, 20)]
+    assert [(b.seq, b.count) for b in ring.take(100)] == [(1, 30), (2, 10), (2, 20)]
 
 
 def test_ring_drops_oldest_values_when_full_and_counts_them() -> None:
@@ -42,7 +42,7 @@ def test_ring_drops_oldest_values_when_full_and_counts_them() -> None:
         ring.append(block(seq, 30))
     assert ring.size == 100 and ring.overflow_count == 20
     first = ring.blocks[0]
-    assert first.seq == 1 and len(first.values) == 10 and first.values[0][0] == "D20"
+    assert first.seq == 1 and first.count == 10 and first.values()[0][0] == "D20"
     assert ring.received == 120
 
 
@@ -110,6 +110,18 @@ def test_polling_data_round_trip() -> None:
 def test_bad_frames_raise_message_error(frame: bytes) -> None:
     with pytest.raises(MessageError):
         messages.decode_polling_data(frame)
+    with pytest.raises(MessageError):
+        messages.block_from_frame(frame)
+
+
+def test_block_from_frame_keeps_every_value() -> None:
+    data = PollingData("KRCWO12ELOA101", "G", 3, 5, 1.0, [TagValue("D1", 1, "GOOD"), TagValue("D2", None, "BAD_X")])
+    block = messages.block_from_frame(messages.encode_polling_data(data))
+    assert (block.plc_code, block.group, block.seq, block.ts_ms, block.count) == ("KRCWO12ELOA101", "G", 3, 5, 2)
+    assert block.values() == [["D1", 1, "GOOD"], ["D2", None, "BAD_X"]]
+    assert Block.from_wire(block.to_wire()) == block
+    with pytest.raises(MessageError):
+        Block.from_wire([*block.to_wire()[:4], 3, block.packed])  # count does not match
 
 
 def test_iso_timestamps_have_milliseconds() -> None:

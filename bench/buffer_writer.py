@@ -1,0 +1,108 @@
+"""Benchmark: buffer ingest, writer throughput into SQLite, memory of a full ring.
+
+    .venv/bin/python bench/buffer_writer.py
+
+- ingest: PollingData of 500 values PUSHed over ipc to a running buffer
+  (decode, ring append, live republish), values per second;
+- writer: SqliteSink.write (one executemany + commit per batch, WAL) of
+  200,000 rows at batch sizes 100, 500, 1,000 and 5,000, values per second;
+- memory: a ring holding 100,000 values (200 cycles of 500), measured with
+  tracemalloc, bytes per value.
+"""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import zmq
+
+from common import messages
+from common.historian.rows import rows_of
+from common.historian.sqlite_sink import SqliteSink
+from common.messages import Block, PollingData, TagValue
+from common.settings import Settings
+from services.buffer.ring import Ring
+from services.buffer.service import BufferService
+
+
+def cycle(seq: int, n: int = 500, plc: str = "KRCWO12ELOA101") -> PollingData:
+    values = [TagValue(f"D{i}", (seq * 7 + i) % 32768 if i % 5 else (seq + i) * 0.5, "GOOD") for i in range(n)]
+    return PollingData(plc, "FAST_1S", seq, 1_800_000_000_000 + 1000 * seq, 3.2, values)
+
+
+def bench_ingest(cycles: int = 2000) -> float:
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        settings = Settings(scada_data_dir=Path(tmp) / "d", scada_run_dir=Path(tmp) / "r",
+                            scada_log_dir=Path(tmp) / "l", buffer_max_size=10_000_000,
+                            _env_file=None)  # type: ignore[call-arg]
+        settings.make_dirs()
+        service = BufferService(settings, zmq.Context())
+        stop = threading.Event()
+        thread = threading.Thread(target=service.run, args=(stop,))
+        thread.start()
+        frames = [messages.encode_polling_data(cycle(s)) for s in range(cycles)]
+        push = zmq.Context.instance().socket(zmq.PUSH)
+        push.connect(settings.ingest_endpoint)
+        time.sleep(0.3)
+        started = time.perf_counter()
+        for frame in frames:
+            push.send(frame)
+        while service.ring.received < cycles * 500:
+            time.sleep(0.001)
+        elapsed = time.perf_counter() - started
+        push.close(linger=0)
+        stop.set()
+        thread.join()
+        settings.buffer_state_file.unlink(missing_ok=True)
+    return cycles * 500 / elapsed
+
+
+def bench_writer(batch: int, total: int = 200_000) -> tuple[float, float]:
+    blocks = [cycle(s).block() for s in range(total // 500)]
+    rows = rows_of(blocks)
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        sink = SqliteSink(Path(tmp) / "tag_data.db")
+        sink.write(rows[:1])  # create the table
+        started = time.perf_counter()
+        latencies = []
+        for start in range(1, len(rows), batch):
+            t0 = time.perf_counter()
+            sink.write(rows[start : start + batch])
+            latencies.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - started
+        sink.close()
+    return (len(rows) - 1) / elapsed, 1000 * sum(latencies) / len(latencies)
+
+
+def bench_memory(values: int = 100_000) -> tuple[float, float]:
+    frames = [messages.encode_polling_data(cycle(s)) for s in range(values // 500)]
+    gc.collect()
+    tracemalloc.start()
+    ring = Ring(values)
+    for frame in frames:
+        ring.append(messages.decode_polling_data(frame).block())
+    current, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert ring.size == values
+    return current / 1e6, current / values
+
+
+def main() -> None:
+    rate = bench_ingest()
+    print(f"buffer ingest over ipc (500-value PollingData): {rate:,.0f} values/s")
+    print(f"{'writer batch':>12} {'values/s':>12} {'ms/batch':>10}")
+    for batch in (100, 500, 1000, 5000):
+        per_second, latency = bench_writer(batch)
+        print(f"{batch:>12,} {per_second:>12,.0f} {latency:>10.2f}")
+    megabytes, per_value = bench_memory()
+    print(f"memory of a full ring (100,000 values): {megabytes:.1f} MB ({per_value:.0f} bytes per value)")
+    _ = Block  # the ring's unit, for readers of this file
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Benchmark: timing of FIXED groups -- start lateness and cumulative drift.
+
+    .venv/bin/python bench/poll_timing.py [--seconds 60] [--intervals 1000,100]
+
+10 groups of 100 tags on one PLC (virtual-plc in its own process), each group
+on its own schedule. For each interval it prints the p50, p99 and maximum of
+the start lateness against the deadline (from the poller's monotonic clock)
+and the cumulative drift at the end, measured independently from the
+PollingData timestamps: (last ts - first ts) - (cycles - 1) x interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import zmq
+
+from common import messages
+from common.config_store import open_store
+from common.config_store.csv_import import import_csv
+from common.messages import PollingData
+from common.settings import Settings
+from services.poller.embedded import EmbeddedPoller
+
+PLC = "KRBENCH0TIME01"
+GROUPS = 10
+TAGS = 100
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def plant(base: Path, port: int, interval_ms: int) -> Settings:
+    folder = base / "csv"
+    folder.mkdir(parents=True)
+    (folder / "lines.csv").write_text("line_code,line_name\nL1,bench\n")
+    (folder / "processes.csv").write_text("process_code,line_code,process_name\nP1,L1,bench\n")
+    (folder / "plcs.csv").write_text(
+        "plc_code,process_code,host,port,protocol,pool_size,ports,timeout_ms,is_active,description\n"
+        f"{PLC},P1,127.0.0.1,{port},MC3E_BINARY,5,,3000,1,\n")
+    (folder / "polling_groups.csv").write_text(
+        "group_name,plc_code,mode,interval_ms,trigger_device,ack_device,is_active\n"
+        + "".join(f"G{g:02d},{PLC},FIXED,{interval_ms},,,1\n" for g in range(GROUPS)))
+    (folder / "tags.csv").write_text(
+        "plc_code,group_name,tag_name,address,data_type,scale,offset,unit,description\n"
+        + "".join(f"{PLC},G{g:02d},T{g:02d}_{i:03d},D{g * 200 + i},INT16,,,,\n"
+                  for g in range(GROUPS) for i in range(TAGS)))
+    settings = Settings(scada_data_dir=base / "data", scada_run_dir=base / "run", scada_log_dir=base / "logs",
+                        _env_file=None)  # type: ignore[call-arg]
+    settings.make_dirs()
+    conn = open_store(settings.config_db)
+    import_csv(conn, [folder])
+    conn.close()
+    return settings
+
+
+def collect(settings: Settings, out: list[PollingData], stop: threading.Event) -> None:
+    sock = zmq.Context.instance().socket(zmq.PULL)
+    sock.bind(settings.ingest_endpoint)
+    while not stop.is_set() or sock.poll(200):
+        if sock.poll(200):
+            out.append(messages.decode_polling_data(sock.recv()))
+    sock.close(linger=0)
+
+
+def run(interval_ms: int, seconds: float) -> dict[str, float]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "virtual_plc", "--port", str(port)],
+                              stderr=subprocess.PIPE, text=True)
+    assert server.stderr is not None
+    server.stderr.readline()
+    received: list[PollingData] = []
+    stop = threading.Event()
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        settings = plant(Path(tmp), port, interval_ms)
+        collector = threading.Thread(target=collect, args=(settings, received, stop))
+        collector.start()
+        poller = EmbeddedPoller(settings, PLC).start()
+        time.sleep(seconds)
+        groups = list(poller.service.groups.values())
+        poller.end()
+        stop.set()
+        collector.join()
+    server.terminate()
+    server.wait(10)
+    lateness = [ms for g in groups for ms in g.stats.lateness_ms]
+    drifts = []
+    for g in groups:
+        data = sorted((d for d in received if d.group == g.name), key=lambda d: d.seq)
+        if len(data) >= 2:
+            drifts.append((data[-1].ts_ms - data[0].ts_ms) - (data[-1].seq - data[0].seq) * interval_ms)
+    cuts = statistics.quantiles(lateness, n=100, method="inclusive")
+    return {
+        "cycles": sum(g.stats.cycles for g in groups), "errors": sum(g.stats.errors for g in groups),
+        "overruns": sum(g.stats.overruns for g in groups),
+        "duration_ms": statistics.fmean(g.stats.total_duration_ms / max(1, g.stats.cycles) for g in groups),
+        "p50": cuts[49], "p99": cuts[98], "max": max(lateness),
+        "drift_max": max(drifts, key=abs), "drift_mean": statistics.fmean(drifts),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--intervals", default="1000,100")
+    args = parser.parse_args()
+    print(f"{GROUPS} FIXED groups x {TAGS} tags, one virtual-plc (own process, binary 3E, pool of 5), "
+          f"{args.seconds:.0f} s per interval")
+    print(f"{'interval':>9} {'cycles':>7} {'errors':>6} {'overruns':>8} {'read ms':>8} "
+          f"{'late p50':>9} {'late p99':>9} {'late max':>9} {'drift (ms, worst group)':>24}")
+    for interval in (int(i) for i in args.intervals.split(",")):
+        r = run(interval, args.seconds)
+        print(f"{interval:>7}ms {r['cycles']:>7.0f} {r['errors']:>6.0f} {r['overruns']:>8.0f} "
+              f"{r['duration_ms']:>8.2f} {r['p50']:>8.2f}ms {r['p99']:>8.2f}ms {r['max']:>8.2f}ms "
+              f"{r['drift_max']:>+23.1f}")
+    print("lateness: start of a cycle after its deadline (monotonic clock); drift: from PollingData timestamps")
+
+
+if __name__ == "__main__":
+    main()
