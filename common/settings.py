@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     scada_api_host: str = "127.0.0.1"
     scada_api_port: int = 8000
     scada_api_token: SecretStr | None = None
+    scada_cors_origins: str = ""  # comma-separated, e.g. http://dashboard.plant.local:3000
 
     # ZeroMQ endpoints; empty means the ipc:// default under the run directory.
     scada_ingest_endpoint: str = ""

@@ -1,17 +1,30 @@
-"""The gateway's FastAPI application, made by a factory: nothing connects at import time."""
+"""The gateway's FastAPI application, made by a factory: nothing connects at import time.
+
+Sockets (telemetry SUB, control ROUTER, live SUB) are made in the lifespan,
+so a test can start the app against real sockets on temporary endpoints.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import zmq.asyncio
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
 
 from common.settings import Settings
+from services.gateway.broadcast import Broadcaster
 from services.gateway.control import ControlRouter
-from services.gateway.routes import buffer, polling
+from services.gateway.live import LatestValues
+from services.gateway.routes import buffer, live, polling, stages
+from services.gateway.stages import Supervisor
 from services.gateway.telemetry import TelemetryStore
+
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,20 +35,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx = zmq.asyncio.Context()
         telemetry = TelemetryStore(ctx, settings.telemetry_endpoint)
         control = ControlRouter(ctx, settings.control_endpoint)
-        telemetry.start()
-        control.start()
-        app.state.telemetry = telemetry
-        app.state.control = control
+        latest = LatestValues(ctx, settings.live_endpoint)
+
+        def values_message(key: Any) -> dict[str, Any]:
+            plc, group = key
+            return {"t": "values", "values": latest.latest(plc, group)}
+
+        def polling_message(_: Any) -> dict[str, Any]:
+            return {"t": "polling", **polling.polling_status(telemetry), "pipeline": buffer.pipeline(telemetry)}
+
+        ws_polling = Broadcaster("polling", polling_message)
+        ws_values = Broadcaster("values", values_message)
+        for part in (telemetry, control, latest, ws_polling, ws_values):
+            part.start()
+        app.state.telemetry, app.state.control, app.state.live = telemetry, control, latest
+        app.state.ws_polling, app.state.ws_values = ws_polling, ws_values
         try:
             yield
         finally:
-            await telemetry.close()
-            await control.close()
+            for part in (ws_polling, ws_values, telemetry, control, latest):
+                await part.close()
             ctx.term()
 
     app = FastAPI(title="JSScada gateway", version="0.1.0", lifespan=lifespan,
                   description="Status, metrics and control of the JSScada collector.")
     app.state.settings = settings
-    app.include_router(polling.router)
-    app.include_router(buffer.router)
+    app.state.supervisor = Supervisor(settings.supervisor_socket)
+    origins = [o.strip() for o in settings.scada_cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    for module in (polling, buffer, stages, live):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
     return app

@@ -74,11 +74,16 @@ class PollerService:
         self.queue.put(messages.encode_polling_data(data))
         return data
 
-    async def run_group(self, runner: GroupRunner) -> None:
-        """A group's schedule: FIXED reads at every deadline, HANDSHAKE looks at its trigger."""
+    async def run_group(self, runner: GroupRunner, phase: float = 0.0) -> None:
+        """A group's schedule: FIXED reads at every deadline, HANDSHAKE looks at its trigger.
+
+        ``phase`` (a fraction of the interval) staggers the groups of a PLC, so
+        they do not all ask the PLC at the same instant.
+        """
         assert self.client is not None
         loop = asyncio.get_running_loop()
-        schedule = FixedSchedule(loop.time(), runner.group.interval_ms / 1000)
+        interval = runner.group.interval_ms / 1000
+        schedule = FixedSchedule(loop.time() + phase * min(interval, 1.0), interval)
         watch = (TriggerWatch(runner.group.trigger_device, runner.group.ack_device)
                  if runner.group.mode == "HANDSHAKE" else None)
         while True:
@@ -164,7 +169,9 @@ class PollerService:
         sender = asyncio.create_task(self.queue.run(), name="sender")
         tasks = [asyncio.create_task(self.publish_status(telemetry), name="status"),
                  asyncio.create_task(control.run(), name="control")]
-        tasks += [asyncio.create_task(self.run_group(r), name=r.name) for r in self.groups.values()]
+        count = len(self.groups)
+        tasks += [asyncio.create_task(self.run_group(r, i / count), name=r.name)
+                  for i, r in enumerate(self.groups.values())]
         log.info("%s: %d groups, %d tags, %d connections to %s (%s)", self.plc.plc_code, len(self.groups),
                  sum(len(g.tags) for g in self.groups.values()), len(self.client.connections), self.plc.host,
                  self.plc.protocol)

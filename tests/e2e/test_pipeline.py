@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,6 +179,55 @@ def test_writer_stopped_and_started_loses_nothing(plant: tuple[Supervisor, dict[
             assert rows == cycles * group_size[(plc, group)], f"{plc} {group}: values missing"
 
 
+def test_cli_entry_point_is_installed() -> None:
+    scada_bin = Path(sys.executable).parent / "scada"
+    result = subprocess.run([str(scada_bin), "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and "supervisor-conf" in result.stdout
+
+
+def _post(env: dict[str, str], path: str, token: str | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(f"http://127.0.0.1:{env['SCADA_API_PORT']}{path}", method="POST")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_trigger_through_the_gateway_reaches_the_poller(plant: tuple[Supervisor, dict[str, str]]) -> None:
+    _, env = plant
+    status, body = _post(env, "/api/polling/groups/BATCH_HS/trigger?plc=KRCWO12ELOA102")
+    assert status == 200, body
+    assert body["values"] == 100 and body["sequence"] >= 1 and body["duration_ms"] > 0
+    status, again = _post(env, "/api/polling/groups/BATCH_HS/trigger?plc=KRCWO12ELOA102")
+    assert status == 200 and again["sequence"] == body["sequence"] + 1
+    status, body = _post(env, "/api/polling/groups/BATCH_HS/trigger")  # on all three PLCs
+    assert status == 409 and sorted(body["detail"]["candidates"]) == [
+        "KRCWO12ELOA101", "KRCWO12ELOA102", "KRCWO12WELD201"]
+    status, body = _post(env, "/api/polling/groups/FAST_1S/trigger?plc=KRCWO12ELOA102")
+    assert status == 409 and "FIXED" in body["detail"]
+    status, body = _post(env, "/api/polling/groups/NO_SUCH/trigger?plc=KRCWO12ELOA102")
+    assert status == 404
+    # the triggered cycles reach the historian like any other
+    with _historian(env) as db:
+        wait_for(lambda: db.execute("SELECT count(DISTINCT seq) FROM TAG_DATA WHERE plc_code = 'KRCWO12ELOA102' "
+                                    "AND group_name = 'BATCH_HS'").fetchone()[0] >= 2, 10, what="triggered rows")
+
+
+def test_stop_and_start_a_group_through_the_gateway(plant: tuple[Supervisor, dict[str, str]]) -> None:
+    _, env = plant
+    status, body = _post(env, "/api/polling/groups/MID_5S/stop?plc=KRCWO12WELD201")
+    assert status == 200 and body["state"] == "STOPPED"
+    wait_for(lambda: _get(env, "/api/polling/groups/MID_5S/status?plc=KRCWO12WELD201")["state"] == "STOPPED", 5,
+             what="the stop in the telemetry")
+    status, body = _post(env, "/api/polling/groups/MID_5S/start?plc=KRCWO12WELD201")
+    assert status == 200 and body["state"] == "RUNNING"
+    queue = _get(env, "/api/polling/queue/status")
+    assert queue["capacity"] == 30_000 and len(queue["pollers"]) == 3
+
+
 def test_supervisorctl_controls_the_pollers_group(plant: tuple[Supervisor, dict[str, str]]) -> None:
     sup, _ = plant
     out = sup.ctl("stop", "pollers:*")
@@ -186,9 +236,3 @@ def test_supervisorctl_controls_the_pollers_group(plant: tuple[Supervisor, dict[
     out = sup.ctl("start", "pollers:*")
     assert out.count("started") == 3, out
     sup.wait_running()
-
-
-def test_cli_entry_point_is_installed() -> None:
-    scada_bin = Path(sys.executable).parent / "scada"
-    result = subprocess.run([str(scada_bin), "--help"], capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0 and "supervisor-conf" in result.stdout

@@ -5,20 +5,95 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
 
 from services.gateway.deps import TelemetryDep
+from services.gateway.telemetry import TelemetryStore
 
 router = APIRouter(prefix="/api/buffer", tags=["buffer"])
 
 BUFFER_FIELDS = ("current_size", "max_size", "utilization_pct", "overflow_count", "overflow_rate_pct",
                  "received_values", "leased_batches", "leased_values", "acked_values", "expired_leases",
                  "bad_frames", "alerting", "alert_threshold_pct", "writers")
+WRITER_FIELDS = ("successful_writes", "failed_writes", "success_rate_pct", "avg_batch_size", "avg_write_latency_ms",
+                 "throughput_items_per_sec", "retries", "backup_files_written", "backup_files_pending",
+                 "rows_backed_up", "rows_replayed", "rows_rejected", "duplicates", "values_written_total",
+                 "window_s", "sink", "database_ok", "last_error")
+
+
+def _fresh(telemetry: TelemetryStore, stage: str) -> dict[str, Any] | None:
+    status = telemetry.stage(f"status.{stage}")
+    if status is None or not status.fresh or status.body.get("is_running") is False:
+        return None
+    return status.body
+
+
+def buffer_figures(telemetry: TelemetryStore) -> dict[str, Any]:
+    body = _fresh(telemetry, "buffer")
+    if body is None:
+        raise HTTPException(503, detail="the buffer stage is not reporting (down, or not started)")
+    return {**{k: body.get(k) for k in BUFFER_FIELDS}, "last_seen_ms": body.get("ts")}
+
+
+def writer_figures(telemetry: TelemetryStore) -> dict[str, Any]:
+    body = _fresh(telemetry, "writer")
+    if body is None:
+        raise HTTPException(503, detail="the writer stage is not reporting (down, or not started)")
+    return {"is_running": True, **{k: body.get(k) for k in WRITER_FIELDS}, "last_seen_ms": body.get("ts")}
 
 
 @router.get("/status", summary="Buffer size, utilisation and overflow")
 def get_status(telemetry: TelemetryDep) -> dict[str, Any]:
-    status = telemetry.stage("status.buffer")
-    if status is None or not status.fresh:
-        raise HTTPException(503, detail="the buffer stage is not reporting (down, or not started)")
-    body = status.body
-    return {**{k: body.get(k) for k in BUFFER_FIELDS}, "last_seen_ms": body.get("ts")}
+    return buffer_figures(telemetry)
+
+
+@router.get("/writer/metrics", summary="Writer figures over the last 5 minutes")
+def writer_metrics(telemetry: TelemetryDep) -> dict[str, Any]:
+    return writer_figures(telemetry)
+
+
+@router.get("/health", summary="Healthy (200) or not (503), with the reasons",
+            responses={503: {"description": "not healthy; `reasons` says why"}})
+def health(telemetry: TelemetryDep) -> JSONResponse:
+    buffer = _fresh(telemetry, "buffer")
+    writer = _fresh(telemetry, "writer")
+    reasons = []
+    if buffer is None:
+        reasons.append("the buffer is not reporting")
+    elif buffer.get("alerting"):
+        reasons.append(f"buffer utilisation {buffer.get('utilization_pct')}% is above the alert threshold")
+    if writer is None:
+        reasons.append("the writer is not reporting")
+    elif writer.get("database_ok") is False:
+        reasons.append(f"the database is not taking writes: {writer.get('last_error')}")
+    pending = int((writer or {}).get("backup_files_pending") or 0)
+    if pending:
+        reasons.append(f"{pending} backup file(s) waiting to be replayed")
+    body = {
+        "status": "healthy" if not reasons else "unhealthy",
+        "buffer_ok": buffer is not None and not buffer.get("alerting"),
+        "writer_ok": writer is not None,
+        "oracle_connection_ok": bool(writer and writer.get("database_ok") is not False),
+        "database": (writer or {}).get("sink"),
+        "reasons": reasons,
+        "details": {"buffer_utilization_pct": (buffer or {}).get("utilization_pct"),
+                    "backup_file_count": pending},
+    }
+    return JSONResponse(body, status_code=200 if not reasons else 503)
+
+
+@router.get("/metrics", summary="Buffer, writer and backups together")
+def metrics(telemetry: TelemetryDep) -> dict[str, Any]:
+    return pipeline(telemetry)
+
+
+def pipeline(telemetry: TelemetryStore) -> dict[str, Any]:
+    buffer = _fresh(telemetry, "buffer")
+    writer = _fresh(telemetry, "writer")
+    return {
+        "buffer": {k: (buffer or {}).get(k) for k in BUFFER_FIELDS} | {"is_running": buffer is not None},
+        "writer": {"is_running": writer is not None, **{k: (writer or {}).get(k) for k in WRITER_FIELDS}},
+        "backup": {"file_count": (writer or {}).get("backup_files_pending"),
+                   "files_written": (writer or {}).get("backup_files_written"),
+                   "rows_replayed": (writer or {}).get("rows_replayed")},
+    }

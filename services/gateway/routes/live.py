@@ -1,0 +1,117 @@
+"""Live data: latest values, the WebSockets, and Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, WebSocket
+from fastapi.responses import PlainTextResponse
+
+from services.gateway.broadcast import Broadcaster
+from services.gateway.live import LatestValues
+from services.gateway.telemetry import TelemetryStore
+
+router = APIRouter(tags=["live"])
+
+PlcFilter = Annotated[str | None, Query(pattern="^[A-Z0-9]{14}$", description="only this PLC")]
+GroupFilter = Annotated[str | None, Query(max_length=64, description="only this group")]
+
+
+@router.get("/api/values/latest", summary="The last value, quality and time of each tag")
+def latest_values(request: Request, plc: PlcFilter = None, group: GroupFilter = None) -> dict[str, Any]:
+    live: LatestValues = request.app.state.live
+    values = live.latest(plc, group)
+    return {"count": len(values), "values": values}
+
+
+@router.websocket("/ws/polling")
+async def ws_polling(websocket: WebSocket) -> None:
+    """The engine status (as GET /api/polling/status) every second."""
+    broadcaster: Broadcaster = websocket.app.state.ws_polling
+    await broadcaster.serve(websocket)
+
+
+@router.websocket("/ws/values")
+async def ws_values(websocket: WebSocket, plc: str | None = None, group: str | None = None) -> None:
+    """The latest values every second, filtered like GET /api/values/latest."""
+    broadcaster: Broadcaster = websocket.app.state.ws_values
+    await broadcaster.serve(websocket, (plc, group))
+
+
+def _labels(**labels: object) -> str:
+    inner = ",".join(f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+                     for k, v in labels.items())
+    return "{" + inner + "}" if inner else ""
+
+
+def prometheus(telemetry: TelemetryStore) -> str:
+    lines: list[str] = []
+    seen_help: set[str] = set()
+
+    def metric(name: str, kind: str, help_text: str, value: object, **labels: object) -> None:
+        if value is None:
+            return
+        if name not in seen_help:
+            lines.append(f"# HELP {name} {help_text}")
+            lines.append(f"# TYPE {name} {kind}")
+            seen_help.add(name)
+        lines.append(f"{name}{_labels(**labels)} {float(value)!r}")  # type: ignore[arg-type]
+
+    now = time.monotonic()
+    for topic, status in sorted(telemetry.latest.items()):
+        stage = status.body.get("stage", topic)
+        plc = status.body.get("plc_code")
+        stage_labels = {"stage": stage, **({"plc": plc} if plc else {})}
+        metric("scada_stage_up", "gauge", "1 if the stage reported in the last 5 s", int(status.fresh),
+               **stage_labels)
+        metric("scada_stage_last_report_age_seconds", "gauge", "seconds since the stage last reported",
+               round(now - status.received, 3), **stage_labels)
+    for status in telemetry.prefixed("status.poller."):
+        body = status.body
+        plc = body.get("plc_code")
+        queue = body.get("queue", {})
+        metric("scada_poller_queue_size", "gauge", "PollingData waiting in the send queue", queue.get("size"), plc=plc)
+        metric("scada_poller_queue_dropped_total", "counter", "PollingData dropped from a full send queue",
+               queue.get("dropped"), plc=plc)
+        metric("scada_poller_connections_up", "gauge", "pooled PLC connections connected", body.get("connected"),
+               plc=plc)
+        for g in body.get("groups", []):
+            labels = {"plc": plc, "group": g.get("name")}
+            metric("scada_group_cycles_total", "counter", "polling cycles run", g.get("cycles"), **labels)
+            metric("scada_group_errors_total", "counter", "polling cycles with an error", g.get("errors"), **labels)
+            metric("scada_group_overruns_total", "counter", "deadlines skipped because a cycle overran",
+                   g.get("overruns"), **labels)
+            metric("scada_group_values_total", "counter", "values sent", g.get("values_sent"), **labels)
+            metric("scada_group_last_duration_ms", "gauge", "duration of the last read", g.get("last_duration_ms"),
+                   **labels)
+            metric("scada_group_avg_duration_ms", "gauge", "average read duration", g.get("avg_duration_ms"), **labels)
+            metric("scada_group_lateness_p99_ms", "gauge", "p99 start lateness against the deadline",
+                   g.get("lateness_p99_ms"), **labels)
+    buffer = telemetry.stage("status.buffer")
+    if buffer is not None:
+        b = buffer.body
+        metric("scada_buffer_values", "gauge", "values in the ring", b.get("current_size"))
+        metric("scada_buffer_capacity", "gauge", "BUFFER_MAX_SIZE", b.get("max_size"))
+        metric("scada_buffer_overflow_total", "counter", "values dropped from a full ring", b.get("overflow_count"))
+        metric("scada_buffer_received_total", "counter", "values received", b.get("received_values"))
+        metric("scada_buffer_leased_values", "gauge", "values leased to writers, not yet acknowledged",
+               b.get("leased_values"))
+    writer = telemetry.stage("status.writer")
+    if writer is not None:
+        w = writer.body
+        metric("scada_writer_values_written_total", "counter", "values stored", w.get("values_written_total"))
+        metric("scada_writer_failed_writes", "gauge", "failed writes in the last 5 minutes", w.get("failed_writes"))
+        metric("scada_writer_throughput_values_per_second", "gauge", "values stored per second, 5-minute average",
+               w.get("throughput_items_per_sec"))
+        metric("scada_writer_avg_write_latency_ms", "gauge", "average batch write latency, 5 minutes",
+               w.get("avg_write_latency_ms"))
+        metric("scada_writer_backup_files_pending", "gauge", "backup files waiting to be replayed",
+               w.get("backup_files_pending"))
+        metric("scada_writer_rows_rejected_total", "counter", "rows the database refused", w.get("rows_rejected"))
+    return "\n".join(lines) + "\n"
+
+
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus text format")
+def metrics(request: Request) -> str:
+    return prometheus(request.app.state.telemetry)

@@ -1,0 +1,40 @@
+"""/api/stages: the processes under supervisord, and starting, stopping and restarting them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Request
+
+from services.gateway.deps import TokenDep
+from services.gateway.stages import StageError, Supervisor, SupervisorUnavailable
+
+router = APIRouter(prefix="/api/stages", tags=["stages"])
+
+StageName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_:.-]{1,64}$", description="e.g. writer, pollers:KRCWO12ELOA101")]
+
+
+def _supervisor(request: Request) -> Supervisor:
+    supervisor: Supervisor = request.app.state.supervisor
+    return supervisor
+
+
+@router.get("", summary="Every stage and its state")
+async def list_stages(request: Request) -> dict[str, Any]:
+    try:
+        return {"stages": await _supervisor(request).stages()}
+    except SupervisorUnavailable as error:
+        raise HTTPException(503, detail=str(error)) from None
+
+
+@router.post("/{name}/{action}", summary="Start, stop or restart a stage", dependencies=[TokenDep])
+async def control_stage(name: StageName, action: Literal["start", "stop", "restart"],
+                        request: Request) -> dict[str, Any]:
+    if name == "gateway" and action != "start":
+        raise HTTPException(409, detail="the gateway does not stop itself; use supervisorctl")
+    try:
+        return await _supervisor(request).control(name, action)
+    except SupervisorUnavailable as error:
+        raise HTTPException(503, detail=str(error)) from None
+    except StageError as error:
+        raise HTTPException(error.status, detail=str(error)) from None
