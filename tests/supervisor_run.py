@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
 import xmlrpc.client
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from tests.helpers import ROOT, scada, wait_for
+from tests.helpers import ROOT, sample_on_free_ports, scada, scada_env, short_tmp, wait_for
 
 
 class Supervisor:
@@ -69,3 +72,34 @@ class Supervisor:
             self.proc.kill()
             self.proc.wait(5)
         time.sleep(0.2)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@contextmanager
+def running_plant(**extra_env: str) -> Iterator[tuple[Supervisor, dict[str, str]]]:
+    """The sample plant on free ports, every stage under a foreground supervisord; all stopped after."""
+    base = short_tmp()
+    env = scada_env(base, **extra_env)
+    sample_on_free_ports(base / "csv")
+    scada(env, "db", "init")
+    scada(env, "db", "import", str(base / "csv"))
+    sup = Supervisor(env)
+    sup.start()
+    try:
+        yield sup, env
+    finally:
+        pids: list[int] = []
+        with contextlib.suppress(OSError):
+            pids = sup.pids()
+        sup.stop()
+        for pid in pids:  # every process supervisord started has ended
+            wait_for(lambda pid=pid: not _alive(pid), 15, what=f"pid {pid} to exit")

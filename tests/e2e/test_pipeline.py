@@ -6,10 +6,8 @@ ipc paths; the sample plant on free PLC ports.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -24,38 +22,16 @@ import pytest
 
 from common.config_store import model, open_store
 from services.simulator.patterns import constant_value, is_constant
-from tests.helpers import ROOT, sample_on_free_ports, scada, scada_env, short_tmp, wait_for
-from tests.supervisor_run import Supervisor
+from tests.helpers import ROOT, scada, wait_for
+from tests.supervisor_run import Supervisor, running_plant
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
 def plant() -> Iterator[tuple[Supervisor, dict[str, str]]]:
-    base = short_tmp()
-    env = scada_env(base)
-    sample_on_free_ports(base / "csv")
-    scada(env, "db", "init")
-    scada(env, "db", "import", str(base / "csv"))
-    sup = Supervisor(env)
-    sup.start()
-    try:
-        yield sup, env
-    finally:
-        pids: list[int] = []
-        with contextlib.suppress(OSError):
-            pids = sup.pids()
-        sup.stop()
-        for pid in pids:  # make stop's promise: every process it started has ended
-            wait_for(lambda pid=pid: not _alive(pid), 15, what=f"pid {pid} to exit")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    with running_plant() as running:
+        yield running
 
 
 def _historian(env: dict[str, str]) -> sqlite3.Connection:

@@ -95,7 +95,7 @@ def queue_status(telemetry: TelemetryDep) -> dict[str, Any]:
 def group_status(name: str, telemetry: TelemetryDep, settings: SettingsDep, plc: PlcQuery = None) -> dict[str, Any]:
     group = resolve(settings, name, plc)
     status = telemetry.stage(f"status.poller.{group.plc_code}")
-    if status is None or not status.fresh:
+    if status is None or not status.fresh or status.body.get("stopped"):
         raise HTTPException(503, detail=f"the poller of {group.plc_code} is not reporting")
     for figures in status.body.get("groups", []):
         if figures.get("name") == name:
