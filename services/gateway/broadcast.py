@@ -1,5 +1,7 @@
 """Once-a-second WebSocket broadcasts: the message is built once, sent to every client.
 
+Every message carries ``sent_ms`` (Unix ms when the round of sends began).
+
 A client that cannot take a message within SEND_TIMEOUT_S is dropped, so one
 slow dashboard never delays the others.
 """
@@ -10,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -64,9 +67,10 @@ class Broadcaster:
             if self.clients:
                 by_key: dict[Any, str] = {}
                 sends = []
+                sent_ms = int(time.time() * 1000)
                 for websocket, key in list(self.clients.items()):
                     if key not in by_key:
-                        by_key[key] = json.dumps(self.build(key), default=str)
+                        by_key[key] = json.dumps({**self.build(key), "sent_ms": sent_ms}, default=str)
                     sends.append(self._send(websocket, by_key[key]))
                 await asyncio.gather(*sends)
             await asyncio.sleep(max(0.0, next_at - loop.time()))

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +44,8 @@ class TelemetryStore:
         self.sock = bus.make_socket(ctx, zmq.SUB, bind=endpoint, linger=0)
         self.sock.setsockopt(zmq.SUBSCRIBE, b"status.")
         self.latest: dict[str, StageStatus] = {}
+        self.version = 0  # counts status messages; answers built from them are cached per version
+        self._cache: dict[str, tuple[tuple[int, int], bytes]] = {}
         self.bad_frames = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -62,6 +66,21 @@ class TelemetryStore:
                 log.warning("dropped a bad status frame (%d so far): %s", self.bad_frames, error)
                 continue
             self.latest[topic] = StageStatus(topic, time.monotonic(), body)
+            self.version += 1
+
+    def cached_json(self, name: str, build: Callable[[], Any]) -> bytes:
+        """``build()`` as JSON, built again only when a status arrived or a second passed.
+
+        Dashboards poll the same answers many times a second; this makes each
+        poll a dictionary lookup instead of a walk over every group.
+        """
+        key = (self.version, int(time.monotonic()))
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        body = json.dumps(build(), separators=(",", ":"), default=str).encode()
+        self._cache[name] = (key, body)
+        return body
 
     def stage(self, topic: str) -> StageStatus | None:
         return self.latest.get(topic)

@@ -48,6 +48,7 @@ class GroupStats:
     last_duration_ms: float | None = None
     total_duration_ms: float = 0.0
     last_error: str | None = None
+    last_error_ms: int | None = None
     last_good_ms: int | None = None
     max_lateness_ms: float = 0.0
     #: start lateness against the deadline of the last LATENESS_WINDOW cycles, in ms
@@ -90,6 +91,7 @@ class GroupRunner:
         if self.stats.last_error != text:
             log.warning("%s: %s", self.name, text)
         self.stats.last_error = text
+        self.stats.last_error_ms = now_ms()
 
     async def _cycle(self, client: PlcClient) -> PollingData:
         self.seq += 1
@@ -121,6 +123,7 @@ class GroupRunner:
             if st.last_error != error_text:
                 log.warning("%s: %s", self.name, error_text)
             st.last_error = error_text
+            st.last_error_ms = ts
         else:
             st.last_good_ms = ts
         return PollingData(self.group.plc_code, self.name, self.seq, ts, round(duration, 3), values, error_text)
@@ -134,7 +137,7 @@ class GroupRunner:
             "overruns": st.overruns, "values_sent": st.values_sent, "last_start_ms": st.last_start_ms,
             "last_duration_ms": st.last_duration_ms,
             "avg_duration_ms": round(st.total_duration_ms / st.cycles, 3) if st.cycles else None,
-            "last_error": st.last_error, "last_good_ms": st.last_good_ms,
+            "last_error": st.last_error, "last_error_ms": st.last_error_ms, "last_good_ms": st.last_good_ms,
             "max_lateness_ms": round(st.max_lateness_ms, 3), "last_sequence": self.seq,
             "lateness_p50_ms": st.lateness_percentile(50), "lateness_p99_ms": st.lateness_percentile(99),
         }

@@ -96,7 +96,9 @@ class PollerService:
                     await self._read_and_send(runner)
                 else:
                     try:
-                        if await watch.should_read(self.client):
+                        waiting = await watch.should_read(self.client)
+                        runner.stats.last_good_ms = messages.now_ms()  # the PLC answered the trigger look
+                        if waiting:
                             data = await self._read_and_send(runner)
                             if data.error is None:
                                 await watch.served(self.client)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from common.config_store import model, open_store
 from common.settings import Settings
@@ -79,9 +79,11 @@ async def send(control: ControlRouter, plc_code: str, op: str, group: str | None
     raise HTTPException(status, detail=reply.get("error", "the poller refused the command"))
 
 
-@router.get("/status", summary="Polling engine status: pollers, groups, queues")
-def get_status(telemetry: TelemetryDep) -> dict[str, Any]:
-    return polling_status(telemetry)
+@router.get("/status", summary="Polling engine status: pollers, groups, queues",
+            response_class=Response, responses={200: {"content": {"application/json": {}}}})
+async def get_status(telemetry: TelemetryDep) -> Response:
+    body = telemetry.cached_json("polling_status", lambda: polling_status(telemetry))
+    return Response(body, media_type="application/json")
 
 
 @router.get("/queue/status", summary="The pollers' send queues")
