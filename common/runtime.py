@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -16,6 +17,19 @@ def setup_logging(stage: str, level: int = logging.INFO) -> logging.Logger:
         format=f"%(asctime)s %(levelname)s {stage}[%(process)d] %(name)s: %(message)s",
     )
     return logging.getLogger(stage)
+
+
+def settle_memory() -> None:
+    """Call once a process has loaded everything it keeps for its life.
+
+    Moves every object alive now out of the garbage collector's sight
+    (``gc.freeze``): a full collection then walks only what was made since,
+    instead of every module, class and config row -- measured in a poller,
+    full collections that freed nothing took 40-75 ms and made 100 ms groups
+    overrun; frozen, they take a few ms.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def stop_event() -> threading.Event:

@@ -1,6 +1,6 @@
 """python -m services.buffer"""
 
-from common.runtime import setup_logging, stop_event
+from common.runtime import settle_memory, setup_logging, stop_event
 from common.settings import Settings
 from services.buffer.service import BufferService
 
@@ -11,6 +11,7 @@ def main() -> None:
     settings.make_dirs()
     service = BufferService(settings)
     service.load_state()
+    settle_memory()
     service.run(stop_event())
 
 

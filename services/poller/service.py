@@ -28,6 +28,7 @@ from common.mc.client import PlcClient
 from common.mc.commands import Codec
 from common.mc.errors import McError
 from common.mc.frames import Encoding
+from common.runtime import settle_memory
 from common.settings import Settings
 from services.poller.control import CommandError, ControlLink
 from services.poller.group import GroupRunner
@@ -174,6 +175,7 @@ class PollerService:
         count = len(self.groups)
         tasks += [asyncio.create_task(self.run_group(r, i / count), name=r.name)
                   for i, r in enumerate(self.groups.values())]
+        settle_memory()
         log.info("%s: %d groups, %d tags, %d connections to %s (%s)", self.plc.plc_code, len(self.groups),
                  sum(len(g.tags) for g in self.groups.values()), len(self.client.connections), self.plc.host,
                  self.plc.protocol)

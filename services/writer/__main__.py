@@ -1,6 +1,6 @@
 """python -m services.writer"""
 
-from common.runtime import setup_logging, stop_event
+from common.runtime import settle_memory, setup_logging, stop_event
 from common.settings import Settings
 from services.writer.service import WriterService
 
@@ -9,7 +9,9 @@ def main() -> None:
     setup_logging("writer")
     settings = Settings()
     settings.make_dirs()
-    WriterService(settings).run(stop_event())
+    service = WriterService(settings)
+    settle_memory()
+    service.run(stop_event())
 
 
 if __name__ == "__main__":
