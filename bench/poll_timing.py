@@ -1,6 +1,6 @@
 """Benchmark: timing of FIXED groups -- start lateness and cumulative drift.
 
-    .venv/bin/python bench/poll_timing.py [--seconds 60] [--intervals 1000,100]
+    .venv/bin/python -m bench.poll_timing [--seconds 60] [--intervals 1000,100]   (from the project directory)
 
 10 groups of 100 tags on one PLC (virtual-plc in its own process), each group
 on its own schedule. For each interval it prints the p50, p99 and maximum of
@@ -24,12 +24,10 @@ from pathlib import Path
 import zmq
 
 from common import messages
-from common.config_store import open_store
-from common.config_store.csv_import import import_csv
 from common.settings import Settings
 from services.poller.embedded import EmbeddedPoller
+from tests.integration.poller_harness import PLC, make_store
 
-PLC = "KRBENCH0TIME01"
 GROUPS = 10
 TAGS = 100
 
@@ -41,27 +39,10 @@ def free_port() -> int:
 
 
 def plant(base: Path, port: int, interval_ms: int) -> Settings:
-    folder = base / "csv"
-    folder.mkdir(parents=True)
-    (folder / "lines.csv").write_text("line_code,line_name\nL1,bench\n")
-    (folder / "processes.csv").write_text("process_code,line_code,process_name\nP1,L1,bench\n")
-    (folder / "plcs.csv").write_text(
-        "plc_code,process_code,host,port,protocol,pool_size,ports,timeout_ms,is_active,description\n"
-        f"{PLC},P1,127.0.0.1,{port},MC3E_BINARY,5,,3000,1,\n")
-    (folder / "polling_groups.csv").write_text(
-        "group_name,plc_code,mode,interval_ms,trigger_device,ack_device,is_active\n"
-        + "".join(f"G{g:02d},{PLC},FIXED,{interval_ms},,,1\n" for g in range(GROUPS)))
-    (folder / "tags.csv").write_text(
-        "plc_code,group_name,tag_name,address,data_type,scale,offset,unit,description\n"
-        + "".join(f"{PLC},G{g:02d},T{g:02d}_{i:03d},D{g * 200 + i},INT16,,,,\n"
-                  for g in range(GROUPS) for i in range(TAGS)))
-    settings = Settings(scada_data_dir=base / "data", scada_run_dir=base / "run", scada_log_dir=base / "logs",
-                        _env_file=None)  # type: ignore[call-arg]
-    settings.make_dirs()
-    conn = open_store(settings.config_db)
-    import_csv(conn, [folder])
-    conn.close()
-    return settings
+    groups = "".join(f"G{g:02d},{PLC},FIXED,{interval_ms},,,1\n" for g in range(GROUPS))
+    tags = "".join(f"{PLC},G{g:02d},T{g:02d}_{i:03d},D{g * 200 + i},INT16,,,,\n"
+                   for g in range(GROUPS) for i in range(TAGS))
+    return make_store(base, port, groups, tags, timeout_ms=3000, pool_size=5)
 
 
 def collect(settings: Settings, out: list[tuple[str, int, int]], stop: threading.Event) -> None:

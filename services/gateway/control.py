@@ -8,7 +8,6 @@ services/poller/control.py for the messages.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -19,6 +18,7 @@ import zmq.asyncio
 
 from common import bus, messages
 from common.messages import MessageError
+from services.gateway.reader import SocketReader
 
 log = logging.getLogger("gateway.control")
 
@@ -31,37 +31,31 @@ class PollerTimeout(Exception):
     """The poller did not answer in time."""
 
 
-class ControlRouter:
+class ControlRouter(SocketReader):
     def __init__(self, ctx: zmq.asyncio.Context, endpoint: str) -> None:
+        super().__init__()
         self.sock = bus.make_socket(ctx, zmq.ROUTER, bind=endpoint, linger=0)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.hellos: dict[str, float] = {}
-        self.bad_frames = 0
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._receive())
-
-    async def _receive(self) -> None:
-        while True:
-            parts = await self.sock.recv_multipart()
-            if len(parts) != 2:
-                self.bad_frames += 1
-                continue
-            try:
-                message = messages.unpack(parts[1], ("reply", "hello"))
-            except MessageError as error:
-                self.bad_frames += 1
-                log.warning("dropped a bad control frame (%d so far): %s", self.bad_frames, error)
-                continue
-            plc = parts[0].decode(errors="replace")
-            self.hellos[plc] = time.monotonic()
-            if message["t"] == "reply":
-                future = self._waiting.pop(message.get("id", -1), None)
-                if future is not None and not future.done():
-                    future.set_result(message)
+    def on_frames(self, parts: list[Any]) -> None:
+        if len(parts) != 2:
+            self.bad_frames += 1
+            return
+        try:
+            message = messages.unpack(parts[1], ("reply", "hello"))
+        except MessageError as error:
+            self.bad_frames += 1
+            log.warning("dropped a bad control frame (%d so far): %s", self.bad_frames, error)
+            return
+        plc = parts[0].decode(errors="replace")
+        self.hellos[plc] = time.monotonic()
+        if message["t"] == "reply":
+            future = self._waiting.pop(message.get("id", -1), None)
+            if future is not None and not future.done():
+                future.set_result(message)
 
     def connected(self, plc_code: str) -> bool:
         seen = self.hellos.get(plc_code)
@@ -88,9 +82,3 @@ class ControlRouter:
         finally:
             self._waiting.pop(command_id, None)
 
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self.sock.close(linger=0)

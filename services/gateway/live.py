@@ -7,8 +7,6 @@ polling rate.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -17,12 +15,14 @@ import zmq.asyncio
 
 from common import bus, messages
 from common.messages import MessageError, iso_ms
+from services.gateway.reader import SocketReader
 
 log = logging.getLogger("gateway.live")
 
 
-class LatestValues:
+class LatestValues(SocketReader):
     def __init__(self, ctx: zmq.asyncio.Context, endpoint: str) -> None:
+        super().__init__()
         self.sock = ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVHWM, 10_000)
@@ -31,22 +31,15 @@ class LatestValues:
         self.sock.connect(endpoint)
         self.frames: dict[tuple[str, str], bytes] = {}
         self.received = 0
-        self.bad_frames = 0
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._receive())
-
-    async def _receive(self) -> None:
-        while True:
-            parts = await self.sock.recv_multipart()
-            try:
-                _, plc, group = parts[0].decode().split(".", 2)
-            except (ValueError, UnicodeDecodeError):
-                self.bad_frames += 1
-                continue
-            self.frames[(plc, group)] = parts[-1]
-            self.received += 1
+    def on_frames(self, parts: list[Any]) -> None:
+        try:
+            _, plc, group = parts[0].decode().split(".", 2)
+        except (ValueError, UnicodeDecodeError):
+            self.bad_frames += 1
+            return
+        self.frames[(plc, group)] = parts[-1]
+        self.received += 1
 
     def latest(self, plc: str | None = None, group: str | None = None) -> list[dict[str, Any]]:
         """The last value, quality and time of each tag, by PLC and group."""
@@ -65,9 +58,3 @@ class LatestValues:
                         "ts": ts, "seq": data.seq} for v in data.values)
         return out
 
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self.sock.close(linger=0)

@@ -7,8 +7,6 @@ than STALE_S means that stage is down (or cut off).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -21,6 +19,7 @@ import zmq.asyncio
 
 from common import bus, messages
 from common.messages import MessageError
+from services.gateway.reader import SocketReader
 
 log = logging.getLogger("gateway.telemetry")
 
@@ -38,35 +37,29 @@ class StageStatus:
         return time.monotonic() - self.received < STALE_S
 
 
-class TelemetryStore:
+class TelemetryStore(SocketReader):
     def __init__(self, ctx: zmq.asyncio.Context, endpoint: str) -> None:
+        super().__init__()
         self.endpoint = endpoint
         self.sock = bus.make_socket(ctx, zmq.SUB, bind=endpoint, linger=0)
         self.sock.setsockopt(zmq.SUBSCRIBE, b"status.")
         self.latest: dict[str, StageStatus] = {}
         self.version = 0  # counts status messages; answers built from them are cached per version
         self._cache: dict[str, tuple[tuple[int, int], bytes]] = {}
-        self.bad_frames = 0
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._receive())
-
-    async def _receive(self) -> None:
-        while True:
-            parts = await self.sock.recv_multipart()
-            if len(parts) != 2:
-                self.bad_frames += 1
-                continue
-            try:
-                body = messages.unpack(parts[1], "status")
-                topic = parts[0].decode()
-            except (MessageError, UnicodeDecodeError) as error:
-                self.bad_frames += 1
-                log.warning("dropped a bad status frame (%d so far): %s", self.bad_frames, error)
-                continue
-            self.latest[topic] = StageStatus(topic, time.monotonic(), body)
-            self.version += 1
+    def on_frames(self, parts: list[Any]) -> None:
+        if len(parts) != 2:
+            self.bad_frames += 1
+            return
+        try:
+            body = messages.unpack(parts[1], "status")
+            topic = parts[0].decode()
+        except (MessageError, UnicodeDecodeError) as error:
+            self.bad_frames += 1
+            log.warning("dropped a bad status frame (%d so far): %s", self.bad_frames, error)
+            return
+        self.latest[topic] = StageStatus(topic, time.monotonic(), body)
+        self.version += 1
 
     def cached_json(self, name: str, build: Callable[[], Any]) -> bytes:
         """``build()`` as JSON, built again only when a status arrived or a second passed.
@@ -88,9 +81,3 @@ class TelemetryStore:
     def prefixed(self, prefix: str) -> list[StageStatus]:
         return [s for t, s in sorted(self.latest.items()) if t.startswith(prefix)]
 
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self.sock.close(linger=0)
