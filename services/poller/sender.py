@@ -4,16 +4,20 @@ Strategy: PollingData frames wait in a deque of DATA_QUEUE_SIZE; a full queue
 drops its oldest frame and counts it. A sender task moves frames to the PUSH
 socket without blocking. The socket sets ZMQ_IMMEDIATE and a small high-water
 mark, so while the buffer is away frames stay here, where they are counted,
-rather than in ZeroMQ's pipe.
+rather than in ZeroMQ's pipe. What is still queued when the poller stops is
+saved to a file and queued again, first, at the next start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
+from pathlib import Path
 from typing import Any
 
+import msgpack
 import zmq
 
 from common import bus
@@ -67,6 +71,36 @@ class SendQueue:
             if not self._send_ready():
                 await asyncio.sleep(0.02)
         return len(self.frames)
+
+    def save(self, path: Path) -> int:
+        """Write what is still queued to ``path`` (for the next start); returns how many frames."""
+        if not self.frames:
+            return 0
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as handle:
+            handle.write(msgpack.packb(list(self.frames), use_bin_type=True))
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+        return len(self.frames)
+
+    def load(self, path: Path) -> int:
+        """Queue the frames a previous run saved, before anything new; returns how many."""
+        if not path.exists():
+            return 0
+        try:
+            frames = msgpack.unpackb(path.read_bytes(), raw=False)
+            if not isinstance(frames, list) or not all(isinstance(f, bytes) for f in frames):
+                raise ValueError("not a list of frames")
+        except (ValueError, msgpack.UnpackException) as error:
+            aside = path.with_suffix(".unreadable")
+            path.rename(aside)
+            log.error("saved send queue %s unreadable (%s); moved to %s", path, error, aside)
+            return 0
+        for frame in frames:
+            self.put(frame)
+        path.unlink()
+        return len(frames)
 
     def figures(self) -> dict[str, Any]:
         return {"size": len(self.frames), "capacity": self.capacity, "dropped": self.dropped, "sent": self.sent,

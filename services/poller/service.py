@@ -66,6 +66,7 @@ class PollerService:
         self.timeout = timeout
         self.client: PlcClient | None = None
         self.queue: SendQueue | None = None
+        self.queue_file = settings.scada_data_dir / f"poller_{plc_code}_queue.msgpack"
         self.started = time.time()
 
     # -- cycles --------------------------------------------------------------
@@ -162,6 +163,9 @@ class PollerService:
         self.client = PlcClient(self.plc.plc_code, self.plc.host, self.plc.connection_ports, self.codec,
                                 self.timeout)
         self.queue = SendQueue(ctx, s.ingest_endpoint, s.data_queue_size)
+        loaded = self.queue.load(self.queue_file)
+        if loaded:
+            log.info("queued %d PollingData saved at the last stop", loaded)
         telemetry = bus.Telemetry(ctx, s.telemetry_endpoint, "poller", self.plc.plc_code)
         control = ControlLink(actx, s.control_endpoint, self.plc.plc_code, list(self.groups), self.on_command)
         if stop is None:
@@ -187,7 +191,9 @@ class PollerService:
                 await task
         left = await self.queue.flush(FLUSH_TIMEOUT_S)
         if left:
-            log.error("stopping with %d PollingData unsent (the buffer did not take them)", left)
+            saved = self.queue.save(self.queue_file)
+            log.warning("the buffer did not take %d PollingData; saved to %s for the next start", saved,
+                        self.queue_file)
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sender

@@ -189,3 +189,27 @@ def test_sigterm_path_flushes_and_stops_within_two_seconds() -> None:
         ingest.drain(0.5)
         assert ingest.received and poller.service.queue is not None and not poller.service.queue.frames
         ingest.close()
+
+
+def test_what_the_buffer_did_not_take_survives_a_restart() -> None:
+    with Server(memory=Memory()) as server:
+        settings = make_store(short_tmp(), server.address[1], "FIX,KRTEST00PLC001,FIXED,100,,,1\n",
+                              tags("FIX", ["D0"]))
+        poller = Poller(settings, PLC).start()
+        time.sleep(0.8)  # no buffer: cycles queue up
+        poller.end()
+        queue = poller.service.queue
+        assert queue is not None and queue.frames
+        saved = len(queue.frames)
+        assert poller.service.queue_file.exists()
+        ingest = Ingest(settings)
+        again = Poller(settings, PLC).start()  # the next start sends the saved ones first
+        try:
+            wait_for(lambda: len(ingest.drain(0.2)) >= saved + 2, 5, what="saved and new data")
+            seqs = [d.seq for d in ingest.received]
+            assert seqs[:saved] == list(range(1, saved + 1))  # the first run's cycles, in order
+            assert seqs[saved] == 1  # then the new run's
+            assert not poller.service.queue_file.exists()
+        finally:
+            again.end()
+            ingest.close()
