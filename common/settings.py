@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     oracle_pool_min: int = 2
     oracle_pool_max: int = 5
 
+    @field_validator("scada_api_token", mode="before")
+    @classmethod
+    def _no_empty_token(cls, value: object) -> object:
+        # SCADA_API_TOKEN= (empty, as in a copied .env) means no token, never "the empty token".
+        return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
     @field_validator("scada_data_dir", "scada_run_dir", "scada_log_dir", "backup_file_path")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:

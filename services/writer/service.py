@@ -150,9 +150,10 @@ class WriterService:
             # a late reply to an earlier request: its lease expires and is handed out again
         return None
 
-    def _acknowledge(self, lease_id: int, stop: threading.Event) -> None:
-        for _ in range(5):
-            if self._call({"v": 1, "t": "ack", "lease": lease_id}, "acked", stop) is not None:
+    def _acknowledge(self, lease_id: int, stopping: bool) -> None:
+        # When stopping, one try: an unacknowledged batch is leased again and stored once anyway.
+        for _ in range(1 if stopping else 5):
+            if self._call({"v": 1, "t": "ack", "lease": lease_id}, "acked", threading.Event()) is not None:
                 return
         log.warning("ack of lease %d not confirmed; the batch may be written again (idempotent)", lease_id)
 
@@ -191,7 +192,7 @@ class WriterService:
                 if blocks:
                     # Even when stopping, the batch we hold is committed or backed up, then acknowledged.
                     self.write_batch(blocks, stop)
-                    self._acknowledge(reply["lease"], threading.Event())
+                    self._acknowledge(reply["lease"], stop.is_set())
                 if count < s.buffer_batch_size:
                     stop.wait(s.buffer_write_interval)
         finally:

@@ -127,3 +127,12 @@ def test_block_from_frame_keeps_every_value() -> None:
 def test_iso_timestamps_have_milliseconds() -> None:
     assert messages.iso_ms(1_763_868_000_123) == "2025-11-23T03:20:00.123Z"
     assert messages.iso_ms(5) == "1970-01-01T00:00:00.005Z"
+
+
+def test_an_empty_api_token_is_no_token() -> None:
+    from common.settings import Settings
+
+    assert Settings(scada_api_token="", _env_file=None).scada_api_token is None  # type: ignore[call-arg]
+    assert Settings(scada_api_token="  ", _env_file=None).scada_api_token is None  # type: ignore[call-arg]
+    token = Settings(scada_api_token="abc", _env_file=None).scada_api_token  # type: ignore[call-arg]
+    assert token is not None and token.get_secret_value() == "abc" and "abc" not in repr(token)
