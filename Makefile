@@ -60,6 +60,10 @@ status:
 test: install
 	@$(BIN)/python -m pytest -q
 
+# The end-to-end benchmark (minutes): the whole pipeline at increasing rates; see docs/BENCHMARKS.md.
+bench: install
+	@$(BIN)/python -m bench.pipeline
+
 lint: install
 	@$(BIN)/ruff check common services tests bench
 	@$(BIN)/mypy

@@ -11,12 +11,20 @@ from typing import Any
 WINDOW_S = 300.0
 
 
+def _percentile(values: list[float], pct: int) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))], 1)
+
+
 @dataclass
 class WriteEvent:
     at: float
     ok: bool
     values: int
     latency_ms: float
+    age_ms: float = 0.0  # from the oldest cycle read in the batch to its commit
 
 
 @dataclass
@@ -41,8 +49,8 @@ class WriterMetrics:
         while self.events and self.events[0].at < horizon:
             self.events.popleft()
 
-    def success(self, values: int, latency_ms: float) -> None:
-        self.events.append(WriteEvent(self.clock(), True, values, latency_ms))
+    def success(self, values: int, latency_ms: float, age_ms: float = 0.0) -> None:
+        self.events.append(WriteEvent(self.clock(), True, values, latency_ms, age_ms))
         self.values_written += values
         self._trim()
 
@@ -65,6 +73,8 @@ class WriterMetrics:
             "success_rate_pct": round(100.0 * len(ok) / len(self.events), 2) if self.events else 100.0,
             "avg_batch_size": round(values / len(ok), 1) if ok else 0.0,
             "avg_write_latency_ms": round(sum(e.latency_ms for e in ok) / len(ok), 2) if ok else 0.0,
+            "commit_age_p50_ms": _percentile([e.age_ms for e in ok], 50),
+            "commit_age_p99_ms": _percentile([e.age_ms for e in ok], 99),
             "throughput_items_per_sec": round(values / span, 1),
             "retries": self.retries,
             "backup_files_written": self.backup_files,

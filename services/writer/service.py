@@ -53,10 +53,11 @@ class WriterService:
         self.sock: zmq.Socket[Any] | None = None
 
     # -- storing -------------------------------------------------------------
-    def _write_once(self, rows: list[Row]) -> None:
+    def _write_once(self, rows: list[Row], oldest_ms: int | None = None) -> None:
         started = time.monotonic()
         result = self.sink.write(rows)
-        self.metrics.success(result.inserted, 1000 * (time.monotonic() - started))
+        age = float(messages.now_ms() - oldest_ms) if oldest_ms is not None else 0.0
+        self.metrics.success(result.inserted, 1000 * (time.monotonic() - started), age)
         self.metrics.duplicates += result.duplicates
         if result.rejected:
             path = self.backups.reject(result.rejected)
@@ -65,11 +66,11 @@ class WriterService:
                       result.rejected[0][1])
         self.database_ok = True
 
-    def store(self, rows: list[Row], stop: threading.Event) -> str:
+    def store(self, rows: list[Row], stop: threading.Event, oldest_ms: int | None = None) -> str:
         """Store a batch: committed, or backed up after the last retry. Returns which."""
         for attempt in range(len(self.retry_delays) + 1):
             try:
-                self._write_once(rows)
+                self._write_once(rows, oldest_ms)
                 return "committed"
             except SinkUnavailable as error:
                 self.database_ok = False
@@ -158,7 +159,8 @@ class WriterService:
         log.warning("ack of lease %d not confirmed; the batch may be written again (idempotent)", lease_id)
 
     def write_batch(self, blocks: list[Block], stop: threading.Event | None = None) -> str:
-        return self.store(rows_of(blocks), stop or threading.Event())
+        oldest = min((b.ts_ms for b in blocks), default=None)
+        return self.store(rows_of(blocks), stop or threading.Event(), oldest)
 
     def figures(self) -> dict[str, Any]:
         return {"is_running": True, "sink": self.sink.name, "database_ok": self.database_ok,

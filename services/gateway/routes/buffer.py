@@ -16,6 +16,7 @@ BUFFER_FIELDS = ("current_size", "max_size", "utilization_pct", "overflow_count"
                  "received_values", "leased_batches", "leased_values", "acked_values", "expired_leases",
                  "bad_frames", "alerting", "alert_threshold_pct", "writers")
 WRITER_FIELDS = ("successful_writes", "failed_writes", "success_rate_pct", "avg_batch_size", "avg_write_latency_ms",
+                 "commit_age_p50_ms", "commit_age_p99_ms",
                  "throughput_items_per_sec", "retries", "backup_files_written", "backup_files_pending",
                  "rows_backed_up", "rows_replayed", "rows_rejected", "duplicates", "values_written_total",
                  "window_s", "sink", "database_ok", "last_error")
