@@ -88,9 +88,9 @@ def stored_rows(env: dict[str, str]) -> int:
         return int(db.execute("SELECT coalesce(max(rowid), 0) FROM TAG_DATA").fetchone()[0])
 
 
-def run_rate(interval_ms: int, seconds: float, warmup: float) -> dict[str, Any]:
+def run_rate(interval_ms: int, seconds: float, warmup: float, batch: int) -> dict[str, Any]:
     base = short_tmp("bench-")
-    env = scada_env(base)
+    env = scada_env(base, BUFFER_BATCH_SIZE=str(batch))
     write_plant(base / "csv", interval_ms)
     scada(env, "db", "init")
     scada(env, "db", "import", str(base / "csv"))
@@ -119,6 +119,7 @@ def run_rate(interval_ms: int, seconds: float, warmup: float) -> dict[str, Any]:
     return {
         "offered": PLCS * GROUPS * TAGS * 1000 / interval_ms, "stored": (rows1 - rows0) / elapsed,
         "age_p50": writer.get("commit_age_p50_ms"), "age_p99": writer.get("commit_age_p99_ms"),
+        "batch": writer.get("avg_batch_size"), "write_ms": writer.get("avg_write_latency_ms"),
         "cpu": cpu, "rss": {n: usage[n][1] for n in pids}, "overruns": overruns,
         "buffer_pct": buffer["utilization_pct"], "overflow": buffer["overflow_count"],
         "queue": polling1["queue"]["size"], "dropped": polling1["queue"]["dropped"],
@@ -144,13 +145,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=8.0)
     parser.add_argument("--intervals", default="1000,500,250,160,100")
+    parser.add_argument("--batch", type=int, default=500, help="BUFFER_BATCH_SIZE for the run")
     args = parser.parse_args()
     print(f"{PLCS} PLCs x {GROUPS} groups x {TAGS} tags (virtual-plc, binary 3E), SQLite historian, "
-          f"{args.seconds:.0f} s per rate after {args.warmup:.0f} s warm-up, 2 cores")
+          f"{args.seconds:.0f} s per rate after {args.warmup:.0f} s warm-up, BUFFER_BATCH_SIZE {args.batch}, 2 cores")
     for interval in (int(i) for i in args.intervals.split(",")):
-        r = run_rate(interval, args.seconds, args.warmup)
+        r = run_rate(interval, args.seconds, args.warmup, args.batch)
         print(f"\ninterval {interval} ms: offered {r['offered']:,.0f} values/s, stored {r['stored']:,.0f} values/s, "
-              f"commit age p50 {r['age_p50']} ms p99 {r['age_p99']} ms")
+              f"commit age p50 {r['age_p50']} ms p99 {r['age_p99']} ms; writer batches {r['batch']} values, "
+              f"{r['write_ms']} ms each")
         print("  " + ", ".join(f"{n} {c:.0f}% {r['rss'][n] / 1e6:.0f} MB" for n, c in sorted(r["cpu"].items())))
         print(f"  -> {verdict(r)}")
 

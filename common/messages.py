@@ -23,10 +23,14 @@ Status (every stage -> gateway, PUB/SUB topic ``status.<stage>[.<plc_code>]``)::
 Lease protocol (writer DEALER <-> buffer ROUTER); ``id`` pairs a reply with
 its request and a reply with another id is ignored::
 
-    writer: {"v": 1, "t": "lease", "id": 7, "max": 500}
+    writer: {"v": 1, "t": "lease", "id": 7, "max": 500, "ack": 30}   # "ack": the previous batch, committed
     buffer: {"v": 1, "t": "batch", "id": 7, "lease": 31, "blocks": [block, ...]}   # blocks may be []
-    writer: {"v": 1, "t": "ack", "id": 8, "lease": 31}
+    writer: {"v": 1, "t": "ack", "id": 8, "lease": 31}   # alone, only when the writer stops
     buffer: {"v": 1, "t": "acked", "id": 8, "lease": 31, "known": true}
+
+Acknowledging a batch inside the next lease request costs no round trip of
+its own; a batch whose acknowledgement never arrives is leased again after
+the lease timeout and stored once (the insert is idempotent).
 
 A block is one PollingData's values, or a slice of them, the values packed
 as msgpack bytes (``bin``) of ``[[address, value, quality], ...]``::

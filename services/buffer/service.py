@@ -122,10 +122,10 @@ class BufferService:
             return None
         self.writers_seen[writer] = time.monotonic()
         if request["t"] == "ack":
-            lease = self.leases.pop(int(request.get("lease", -1)), None)
-            if lease is not None:
-                self.acked_values += lease.values
-            return {"v": 1, "t": "acked", "id": request_id, "lease": request.get("lease"), "known": lease is not None}
+            known = self._ack(request.get("lease"))
+            return {"v": 1, "t": "acked", "id": request_id, "lease": request.get("lease"), "known": known}
+        if request.get("ack") is not None:
+            self._ack(request["ack"])
         wanted = max(1, min(int(request.get("max", self.settings.buffer_batch_size)), 100_000))
         blocks = self.ring.take(wanted)
         if not blocks:
@@ -136,6 +136,16 @@ class BufferService:
         self._check_alert()
         return {"v": 1, "t": "batch", "id": request_id, "lease": lease.lease_id,
                 "blocks": [b.to_wire() for b in blocks]}
+
+    def _ack(self, lease_id: Any) -> bool:
+        try:
+            lease = self.leases.pop(int(lease_id), None)
+        except (TypeError, ValueError):
+            self.bad_frames += 1
+            return False
+        if lease is not None:
+            self.acked_values += lease.values
+        return lease is not None
 
     def expire_leases(self) -> None:
         now = time.monotonic()

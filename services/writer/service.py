@@ -50,6 +50,7 @@ class WriterService:
         self.bad_frames = 0
         self.database_ok: bool | None = None
         self._last_replay_try = 0.0
+        self._unacked: int | None = None  # the last committed batch, acknowledged with the next lease request
         self.sock: zmq.Socket[Any] | None = None
 
     # -- storing -------------------------------------------------------------
@@ -151,11 +152,10 @@ class WriterService:
             # a late reply to an earlier request: its lease expires and is handed out again
         return None
 
-    def _acknowledge(self, lease_id: int, stopping: bool) -> None:
-        # When stopping, one try: an unacknowledged batch is leased again and stored once anyway.
-        for _ in range(1 if stopping else 5):
-            if self._call({"v": 1, "t": "ack", "lease": lease_id}, "acked", threading.Event()) is not None:
-                return
+    def _acknowledge(self, lease_id: int) -> None:
+        """A standalone ack, when stopping; one try: an unacknowledged batch is leased again and stored once."""
+        if self._call({"v": 1, "t": "ack", "lease": lease_id}, "acked", threading.Event()) is not None:
+            return
         log.warning("ack of lease %d not confirmed; the batch may be written again (idempotent)", lease_id)
 
     def write_batch(self, blocks: list[Block], stop: threading.Event | None = None) -> str:
@@ -180,10 +180,14 @@ class WriterService:
                     next_status = now + 1.0
                     telemetry.publish(**self.figures())
                 self._maybe_replay(stop)
-                reply = self._call({"v": 1, "t": "lease", "max": s.buffer_batch_size}, "batch", stop)
+                request: dict[str, Any] = {"v": 1, "t": "lease", "max": s.buffer_batch_size}
+                if self._unacked is not None:
+                    request["ack"] = self._unacked
+                reply = self._call(request, "batch", stop)
                 if reply is None:
                     stop.wait(s.buffer_write_interval)
                     continue
+                self._unacked = None
                 try:
                     blocks = [Block.from_wire(b) for b in reply.get("blocks", [])]
                 except MessageError as error:
@@ -194,9 +198,11 @@ class WriterService:
                 if blocks:
                     # Even when stopping, the batch we hold is committed or backed up, then acknowledged.
                     self.write_batch(blocks, stop)
-                    self._acknowledge(reply["lease"], stop.is_set())
+                    self._unacked = reply["lease"]
                 if count < s.buffer_batch_size:
                     stop.wait(s.buffer_write_interval)
+            if self._unacked is not None:
+                self._acknowledge(self._unacked)
         finally:
             telemetry.publish(**{**self.figures(), "is_running": False})
             telemetry.close()
