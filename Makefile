@@ -40,6 +40,7 @@ run: install
 	else $(BIN)/supervisord -c supervisord.conf; fi
 	@sleep 3; $(SUPERVISORCTL) status || true
 	@echo
+	@echo "  dashboard  http://$(SCADA_API_HOST):$(SCADA_API_PORT)/"
 	@echo "  API        http://$(SCADA_API_HOST):$(SCADA_API_PORT)/api/polling/status"
 	@echo "  API docs   http://$(SCADA_API_HOST):$(SCADA_API_PORT)/docs"
 	@echo "  historian  $(SCADA_DATA_DIR)/tag_data.db (table TAG_DATA)"
