@@ -1,6 +1,6 @@
 """Benchmark: `scada db import` of a plant with 20,000 tags into an empty config store.
 
-    .venv/bin/python bench/import_tags.py [--tags 20000]
+    .venv/bin/python -m bench.import_tags [--tags 20000]   (from the project directory)
 
 Prints the time to validate and apply the import, and to re-import the same
 files (which must change nothing).
@@ -9,11 +9,11 @@ files (which must change nothing).
 from __future__ import annotations
 
 import argparse
-import csv
 import tempfile
 import time
 from pathlib import Path
 
+from bench.plant import write_csv
 from common.config_store import open_store
 from common.config_store.csv_import import import_csv
 
@@ -22,23 +22,13 @@ def write_plant(folder: Path, tags: int) -> None:
     plcs = max(1, tags // 2000)
     groups_per_plc = 10
     per_group = tags // (plcs * groups_per_plc)
-
-    def write(name: str, header: list[str], rows: list[list[object]]) -> None:
-        with (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:
-            out = csv.writer(handle)
-            out.writerow(header)
-            out.writerows(rows)
-
-    write("lines", ["line_code", "line_name"], [["L1", "라인 1"]])
-    write("processes", ["process_code", "line_code", "process_name"], [["P1", "L1", "공정 1"]])
     codes = [f"KRBENCH{n:07d}" for n in range(plcs)]
-    write("plcs", ["plc_code", "process_code", "host", "port", "protocol", "pool_size", "ports", "timeout_ms",
-                   "is_active", "description"],
-          [[c, "P1", f"10.0.{n // 250}.{n % 250 + 1}", 5000, "MC3E_BINARY", 5, "", 3000, 1, ""]
-           for n, c in enumerate(codes)])
-    write("polling_groups", ["group_name", "plc_code", "mode", "interval_ms", "trigger_device", "ack_device",
-                             "is_active"],
-          [[f"G{g:02d}", c, "FIXED", 1000, "", "", 1] for c in codes for g in range(groups_per_plc)])
+    write_csv(folder, "lines", [["L1", "라인 1"]])
+    write_csv(folder, "processes", [["P1", "L1", "공정 1"]])
+    write_csv(folder, "plcs", [[c, "P1", f"10.0.{n // 250}.{n % 250 + 1}", 5000, "MC3E_BINARY", 5, "", 3000, 1, ""]
+                               for n, c in enumerate(codes)])
+    write_csv(folder, "polling_groups", [[f"G{g:02d}", c, "FIXED", 1000, "", "", 1]
+                                         for c in codes for g in range(groups_per_plc)])
     rows = []
     kinds = [("D", "INT16"), ("W", "UINT16"), ("M", "BIT"), ("D", "FLOAT32"), ("ZR", "INT32")]
     for c in codes:
@@ -48,8 +38,7 @@ def write_plant(folder: Path, tags: int) -> None:
                 number = (g * per_group + i) * 2
                 address = f"{device}{number:X}" if device in ("W", "ZR") else f"{device}{number}"
                 rows.append([c, f"G{g:02d}", f"T{g:02d}_{i:05d}", address, dtype, "", "", "", "태그"])
-    write("tags", ["plc_code", "group_name", "tag_name", "address", "data_type", "scale", "offset", "unit",
-                   "description"], rows)
+    write_csv(folder, "tags", rows)
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ supervisord into the SQLite historian; after a warm-up it measures:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sqlite3
@@ -26,6 +25,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.plant import write_csv
 from tests.helpers import free_port, scada, scada_env, short_tmp, wait_for
 from tests.supervisor_run import Supervisor
 
@@ -36,25 +36,13 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def write_plant(folder: Path, interval_ms: int) -> None:
     folder.mkdir(parents=True)
     codes = [f"KRBENCH{n:03d}PIPE"[:14] for n in range(PLCS)]
-
-    def write(name: str, header: list[str], rows: list[list[object]]) -> None:
-        with (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:
-            out = csv.writer(handle)
-            out.writerow(header)
-            out.writerows(rows)
-
-    write("lines", ["line_code", "line_name"], [["B1", "bench"]])
-    write("processes", ["process_code", "line_code", "process_name"], [["BP", "B1", "bench"]])
-    write("plcs", ["plc_code", "process_code", "host", "port", "protocol", "pool_size", "ports", "timeout_ms",
-                   "is_active", "description"],
-          [[c, "BP", "127.0.0.1", free_port(), "MC3E_BINARY", 5, "", 3000, 1, ""] for c in codes])
-    write("polling_groups", ["group_name", "plc_code", "mode", "interval_ms", "trigger_device", "ack_device",
-                             "is_active"],
-          [[f"G{g}", c, "FIXED", interval_ms, "", "", 1] for c in codes for g in range(GROUPS)])
-    write("tags", ["plc_code", "group_name", "tag_name", "address", "data_type", "scale", "offset", "unit",
-                   "description"],
-          [[c, f"G{g}", f"T{g}_{i:04d}", f"D{g * 1000 + i}", "INT16", "", "", "", ""]
-           for c in codes for g in range(GROUPS) for i in range(TAGS)])
+    write_csv(folder, "lines", [["B1", "bench"]])
+    write_csv(folder, "processes", [["BP", "B1", "bench"]])
+    write_csv(folder, "plcs", [[c, "BP", "127.0.0.1", free_port(), "MC3E_BINARY", 5, "", 3000, 1, ""] for c in codes])
+    write_csv(folder, "polling_groups", [[f"G{g}", c, "FIXED", interval_ms, "", "", 1]
+                                         for c in codes for g in range(GROUPS)])
+    write_csv(folder, "tags", [[c, f"G{g}", f"T{g}_{i:04d}", f"D{g * 1000 + i}", "INT16", "", "", "", ""]
+                               for c in codes for g in range(GROUPS) for i in range(TAGS)])
 
 
 def cpu_and_rss(pid: int) -> tuple[float, int]:

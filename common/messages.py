@@ -74,7 +74,7 @@ class PollingData:
     def to_wire(self) -> dict[str, Any]:
         return {"v": WIRE_VERSION, "t": "polling_data", "plc": self.plc_code, "group": self.group,
                 "seq": self.seq, "ts": self.ts_ms, "dur": self.duration_ms, "err": self.error,
-                "values": [list(v) for v in self.values]}
+                "values": self.values}  # TagValues pack as msgpack arrays; no copy on the hot path
 
     @classmethod
     def from_wire(cls, m: dict[str, Any]) -> PollingData:

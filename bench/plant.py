@@ -1,0 +1,16 @@
+"""Writing generated plants for the benchmarks, in the config store's CSV form."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from common.config_store.csv_rules import TABLES_BY_NAME
+
+
+def write_csv(folder: Path, table: str, rows: list[list[object]]) -> None:
+    """``table``.csv with the config store's own header for that table."""
+    with (folder / f"{table}.csv").open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(TABLES_BY_NAME[table].header)
+        out.writerows(rows)
