@@ -59,6 +59,10 @@ def data_topic(plc_code: str, group: str) -> bytes:
     return f"data.{plc_code}.{group}".encode()
 
 
+def ack_topic(plc_code: str) -> bytes:
+    return f"ack.{plc_code}".encode()
+
+
 class Telemetry:
     """Publishes one stage's status on the gateway's telemetry SUB, never blocking."""
 

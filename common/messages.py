@@ -28,6 +28,12 @@ its request and a reply with another id is ignored::
     writer: {"v": 1, "t": "ack", "id": 8, "lease": 31}   # alone, only when the writer stops
     buffer: {"v": 1, "t": "acked", "id": 8, "lease": 31, "known": true}
 
+Ingest confirmation (buffer -> poller, on the live PUB, topic ``ack.<plc_code>``):
+these cycles are journaled; the poller forgets them. A cycle not confirmed
+within POLLER_ACK_TIMEOUT is sent again (a duplicate is stored once)::
+
+    {"v": 1, "t": "ingested", "plc": "KRCWO12ELOA101", "keys": [["FAST_1S", 1763868000123], ...]}
+
 Acknowledging a batch inside the next lease request costs no round trip of
 its own; a batch whose acknowledgement never arrives is leased again after
 the lease timeout and stored once (the insert is idempotent).
@@ -103,10 +109,14 @@ class Block:
     ts_ms: int
     count: int
     packed: bytes
+    #: the buffer's journal number of the cycle and the index of this slice's first value in it
+    number: int = 0
+    first: int = 0
 
     @classmethod
-    def of_values(cls, plc_code: str, group: str, seq: int, ts_ms: int, values: list[list[Any]]) -> Block:
-        return cls(plc_code, group, seq, ts_ms, len(values), pack_values(values))
+    def of_values(cls, plc_code: str, group: str, seq: int, ts_ms: int, values: list[list[Any]],
+                  number: int = 0, first: int = 0) -> Block:
+        return cls(plc_code, group, seq, ts_ms, len(values), pack_values(values), number, first)
 
     def values(self) -> list[list[Any]]:
         values: list[list[Any]] = msgpack.unpackb(self.packed, raw=False, use_list=True)
@@ -115,8 +125,9 @@ class Block:
     def split(self, n: int) -> tuple[Block, Block]:
         """The first ``n`` values and the rest, as two blocks of the same cycle."""
         values = self.values()
-        head = Block.of_values(self.plc_code, self.group, self.seq, self.ts_ms, values[:n])
-        return head, Block.of_values(self.plc_code, self.group, self.seq, self.ts_ms, values[n:])
+        head = Block.of_values(self.plc_code, self.group, self.seq, self.ts_ms, values[:n], self.number, self.first)
+        return head, Block.of_values(self.plc_code, self.group, self.seq, self.ts_ms, values[n:],
+                                     self.number, self.first + n)
 
     def to_wire(self) -> list[Any]:
         return [self.plc_code, self.group, self.seq, self.ts_ms, self.count, self.packed]
@@ -185,12 +196,22 @@ def block_from_frame(frame: bytes) -> Block:
     return Block(plc, group, seq, ts, len(values), pack_values(values))
 
 
+def ingested(plc_code: str, keys: list[list[Any]]) -> dict[str, Any]:
+    return {"v": WIRE_VERSION, "t": "ingested", "plc": plc_code, "keys": keys}
+
+
 def status(stage: str, **figures: Any) -> dict[str, Any]:
     return {"v": WIRE_VERSION, "t": "status", "stage": stage, "ts": now_ms(), "pid": os.getpid(), **figures}
 
 
 def now_ms() -> int:
     return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def ms_of_iso(text: str) -> int:
+    """The inverse of :func:`iso_ms`."""
+    at = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return int(at.timestamp()) * 1000 + at.microsecond // 1000
 
 
 def iso_ms(ts_ms: int) -> str:

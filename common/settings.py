@@ -48,7 +48,15 @@ class Settings(BaseSettings):
     buffer_batch_size: int = 500
     buffer_write_interval: float = 0.5
     buffer_lease_timeout: float = 30.0
+    buffer_journal_sync: bool = Field(
+        default=True,
+        description="fsync the buffer's journal once per turn of its loop, before pollers hear their cycles "
+        "are in (off: a killed buffer still loses nothing, a power cut may lose the last moments)",
+    )
     data_queue_size: int = 10_000
+    poller_ack_timeout: float = Field(
+        default=5.0, description="a PollingData the buffer has not confirmed in this many seconds is sent again")
+    ledger_keep_days: int = 14
     oracle_retry_max: int = 3
     backup_file_path: Path | None = None
 
@@ -86,8 +94,15 @@ class Settings(BaseSettings):
         return self.backup_file_path or self.scada_data_dir / "backup"
 
     @property
-    def buffer_state_file(self) -> Path:
-        return self.scada_data_dir / "buffer_ring.msgpack"
+    def buffer_journal_file(self) -> Path:
+        return self.scada_data_dir / "buffer.journal"
+
+    def poller_outbox_file(self, plc_code: str) -> Path:
+        return self.scada_data_dir / f"poller_{plc_code}.outbox"
+
+    @property
+    def ledger_dir(self) -> Path:
+        return self.scada_data_dir / "ledger"
 
     @property
     def supervisor_socket(self) -> Path:

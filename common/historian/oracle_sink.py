@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import oracledb
 
-from common.historian.rows import Row, insert_statement
-from common.historian.sink import SinkUnavailable, WriteResult
+from common.historian.rows import ADDRESSES, CYCLE_COUNTS, Row, insert_statement
+from common.historian.sink import CycleKey, SinkUnavailable, WriteResult
 from common.settings import Settings
 
 log = logging.getLogger("writer.oracle")
@@ -37,6 +37,7 @@ DUPLICATE = 1  # ORA-00001: unique constraint violated
 DEAD_CONNECTION = {"DPY-1001", "DPY-4011", "DPY-4024", "DPY-6005", "ORA-03113", "ORA-03114", "ORA-03135",
                    "ORA-02396", "ORA-12170", "ORA-12541", "ORA-12514"}
 CALL_TIMEOUT_MS = 10_000
+EPOCH = datetime(1970, 1, 1)
 PING_INTERVAL_S = 30
 
 
@@ -49,6 +50,15 @@ def bind(row: Row) -> tuple[Any, ...]:
     elif isinstance(value, bool):
         value = int(value)
     return (ts, row.plc_code, row.tag_address, value, text, row.quality, row.group_name, row.seq)
+
+
+def naive_utc(ts_ms: int) -> datetime:
+    """Unix ms as the naive UTC datetime a TIMESTAMP column holds."""
+    return EPOCH + timedelta(milliseconds=ts_ms)
+
+
+def ms_of_naive_utc(at: datetime) -> int:
+    return (at - EPOCH) // timedelta(milliseconds=1)
 
 
 def _error_of(exc: BaseException) -> Any:
@@ -133,6 +143,23 @@ class OracleSink:
                 connection.rollback()
             raise
         return WriteResult(len(rows) - duplicates - len(rejected), duplicates, rejected)
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        connection = self._acquire()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                rows: list[tuple[Any, ...]] = cursor.fetchall()
+        finally:
+            self._give_back(connection, False)
+        return rows
+
+    def cycle_counts(self, since_ms: int, until_ms: int) -> dict[CycleKey, int]:
+        rows = self._query(CYCLE_COUNTS.format(a=":1", b=":2"), (naive_utc(since_ms), naive_utc(until_ms)))
+        return {(plc, group, ms_of_naive_utc(ts)): int(n) for plc, group, ts, n in rows}
+
+    def addresses(self, plc_code: str, ts_ms: int) -> set[str]:
+        return {a for (a,) in self._query(ADDRESSES.format(a=":1", b=":2"), (plc_code, naive_utc(ts_ms)))}
 
     def _give_back(self, connection: Any, dead: bool) -> None:
         try:

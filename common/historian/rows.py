@@ -32,6 +32,11 @@ class Row(NamedTuple):
     seq: int
 
 
+CYCLE_COUNTS = ("SELECT plc_code, group_name, ts, COUNT(*) FROM TAG_DATA WHERE ts >= {a} AND ts < {b} "
+                "GROUP BY plc_code, group_name, ts")
+ADDRESSES = "SELECT tag_address FROM TAG_DATA WHERE plc_code = {a} AND ts = {b}"
+
+
 def insert_statement(columns: tuple[str, ...], placeholder: str, verb: str = "INSERT") -> str:
     """The insert both sinks use; ``placeholder`` is ``?`` (SQLite) or ``:{n}`` (Oracle)."""
     marks = ", ".join(placeholder.format(n=i + 1) for i in range(len(columns)))

@@ -26,9 +26,20 @@ class WriteResult:
     rejected: list[tuple[Row, str]] = field(default_factory=list)
 
 
+CycleKey = tuple[str, str, int]  # (plc_code, group_name, ts in Unix ms): one PollingData
+
+
 class Sink(Protocol):
     name: str
 
     def write(self, rows: list[Row]) -> WriteResult: ...
+
+    def cycle_counts(self, since_ms: int, until_ms: int) -> dict[CycleKey, int]:
+        """Rows stored per cycle read in [since_ms, until_ms), for ``scada account``."""
+        ...
+
+    def addresses(self, plc_code: str, ts_ms: int) -> set[str]:
+        """The tag addresses stored for one PLC at one cycle time."""
+        ...
 
     def close(self) -> None: ...

@@ -14,8 +14,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from common.historian.rows import COLUMNS, Row, insert_statement
-from common.historian.sink import SinkUnavailable, WriteResult
+from common.historian.rows import ADDRESSES, COLUMNS, CYCLE_COUNTS, Row, insert_statement
+from common.historian.sink import CycleKey, SinkUnavailable, WriteResult
+from common.messages import iso_ms, ms_of_iso
 
 DDL = """
 CREATE TABLE IF NOT EXISTS TAG_DATA (
@@ -79,6 +80,14 @@ class SqliteSink:
             raise SinkUnavailable(f"SQLite {self.path}: {error}") from None
         inserted = conn.total_changes - before
         return WriteResult(inserted, len(rows) - inserted - len(rejected), rejected)
+
+    def cycle_counts(self, since_ms: int, until_ms: int) -> dict[CycleKey, int]:
+        rows = self._connection().execute(CYCLE_COUNTS.format(a="?", b="?"), (iso_ms(since_ms), iso_ms(until_ms)))
+        return {(plc, group, ms_of_iso(ts)): n for plc, group, ts, n in rows}
+
+    def addresses(self, plc_code: str, ts_ms: int) -> set[str]:
+        rows = self._connection().execute(ADDRESSES.format(a="?", b="?"), (plc_code, iso_ms(ts_ms)))
+        return {address for (address,) in rows}
 
     @staticmethod
     def _row_by_row(conn: sqlite3.Connection, rows: list[Row]) -> list[tuple[Row, str]]:

@@ -50,32 +50,30 @@ class Ring:
         self.overflow_count = 0
         self.window = OverflowWindow(clock)
 
-    def append(self, block: Block) -> int:
-        """Add a cycle's values; returns how many old values were dropped to make room."""
+    def append(self, block: Block) -> list[Block]:
+        """Add a cycle's values; returns the oldest values dropped to make room (usually none)."""
         n = block.count
         if n == 0:
-            return 0
+            return []
         self.blocks.append(block)
         self.size += n
         self.received += n
         dropped = self._trim()
-        self.window.add(n, dropped)
+        self.window.add(n, sum(b.count for b in dropped))
         return dropped
 
-    def _trim(self) -> int:
-        dropped = 0
+    def _trim(self) -> list[Block]:
+        dropped: list[Block] = []
         while self.size > self.max_values:
             excess = self.size - self.max_values
             head = self.blocks[0]
             if head.count <= excess:
-                self.blocks.popleft()
-                dropped += head.count
-                self.size -= head.count
+                dropped.append(self.blocks.popleft())
             else:
-                self.blocks[0] = head.split(excess)[1]
-                dropped += excess
-                self.size -= excess
-        self.overflow_count += dropped
+                gone, self.blocks[0] = head.split(excess)
+                dropped.append(gone)
+            self.size -= dropped[-1].count
+            self.overflow_count += dropped[-1].count
         return dropped
 
     def take(self, max_values: int) -> list[Block]:
@@ -95,13 +93,13 @@ class Ring:
         self.size -= max_values - want
         return out
 
-    def put_back(self, blocks: list[Block]) -> int:
+    def put_back(self, blocks: list[Block]) -> list[Block]:
         """Return unacknowledged blocks to the front, in order; may drop the oldest to fit."""
         for block in reversed(blocks):
             self.blocks.appendleft(block)
             self.size += block.count
         dropped = self._trim()
-        self.window.add(0, dropped)
+        self.window.add(0, sum(b.count for b in dropped))
         return dropped
 
     @property

@@ -2,9 +2,12 @@
 
 Strategy: one thread, one zmq.Poller loop with a short timeout, so ingest,
 leases, lease expiry and the once-a-second status all run without locks. A
-frame that does not decode is counted and logged, never fatal. On stop the
-ring and every unacknowledged lease are saved to a file that the next start
-loads, so a restart by supervisorctl loses nothing.
+frame that does not decode is counted and logged, never fatal. Every cycle
+taken in, and every slice of one committed or dropped, goes to the journal
+(see journal.py) once per turn of the loop; only then does the poller hear,
+on the live PUB under ``ack.<plc_code>``, that its cycles are in, so a
+buffer killed at any instant loses nothing: what it had journaled comes back
+at the next start, and what it had not is sent again by its poller.
 """
 
 from __future__ import annotations
@@ -12,19 +15,18 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import msgpack
 import zmq
 
 from common import bus, messages
+from common.ledger import Ledger
 from common.messages import Block, MessageError
 from common.settings import Settings
+from services.buffer.journal import RingJournal
 from services.buffer.ring import Ring
 
 log = logging.getLogger("buffer")
@@ -44,6 +46,10 @@ class BufferService:
         self.settings = settings
         self.ctx = ctx or zmq.Context.instance()
         self.ring = Ring(settings.buffer_max_size)
+        self.journal = RingJournal(settings.buffer_journal_file, settings.buffer_journal_sync)
+        self.ledger = Ledger(settings.ledger_dir, "buffer", settings.ledger_keep_days)
+        self._unconfirmed: dict[str, list[list[Any]]] = {}
+        self._loaded = False
         self.leases: dict[int, Lease] = {}
         self._lease_ids = itertools.count(1)
         self.bad_frames = 0
@@ -55,36 +61,34 @@ class BufferService:
 
     # -- persistence ---------------------------------------------------------
     def load_state(self) -> None:
-        path = self.settings.buffer_state_file
-        if not path.exists():
+        """Take back what the journal holds: the ring and the unacknowledged leases of the last run."""
+        if self._loaded:
             return
-        try:
-            raw = msgpack.unpackb(path.read_bytes(), raw=False)
-            blocks = [Block.from_wire(b) for b in raw["blocks"]]
-        except (ValueError, KeyError, TypeError, MessageError) as error:
-            aside = path.with_suffix(".unreadable")
-            path.rename(aside)
-            log.error("saved ring %s unreadable (%s); moved to %s", path, error, aside)
-            return
+        self._loaded = True
+        blocks = self.journal.load()
         for block in blocks:
-            self.ring.append(block)
+            self._dropped(self.ring.append(block))
         self.ring.received = 0  # reloaded values were counted when they first arrived
-        path.unlink()
-        log.info("loaded %d values saved at the last stop", self.ring.size)
+        if blocks:
+            log.info("journal: %d values taken back (ring and unacknowledged leases of the last run)",
+                     self.ring.size)
 
-    def save_state(self) -> None:
-        blocks = [b for lease in sorted(self.leases.values(), key=lambda x: x.lease_id) for b in lease.blocks]
-        blocks += list(self.ring.blocks)
+    def _dropped(self, blocks: list[Block]) -> None:
+        """Values the full ring let go: finished in the journal, counted in the ledger."""
         if not blocks:
             return
-        path: Path = self.settings.buffer_state_file
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as handle:
-            handle.write(msgpack.packb({"blocks": [b.to_wire() for b in blocks]}, use_bin_type=True))
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-        log.info("saved %d values for the next start", sum(b.count for b in blocks))
+        self.journal.finished(blocks)
+        self.ledger.record(*(["overflow", b.plc_code, b.group, b.ts_ms, b.count] for b in blocks))
+        log.debug("ring full: dropped %d oldest values", sum(b.count for b in blocks))
+
+    def _confirm(self, live: zmq.Socket[Any]) -> None:
+        """Journal this turn's records, then tell each poller which of its cycles are in."""
+        self.journal.commit()
+        for plc, keys in self._unconfirmed.items():
+            with contextlib.suppress(zmq.Again):
+                live.send_multipart([bus.ack_topic(plc), messages.pack(messages.ingested(plc, keys))],
+                                    flags=zmq.NOBLOCK)
+        self._unconfirmed.clear()
 
     # -- handlers ------------------------------------------------------------
     def on_ingest(self, frame: bytes, live: zmq.Socket[Any]) -> None:
@@ -95,9 +99,9 @@ class BufferService:
             log.warning("dropped a bad ingest frame (%d so far): %s", self.bad_frames, error)
             return
         self.messages_in += 1
-        dropped = self.ring.append(block)
-        if dropped:
-            log.debug("ring full: dropped %d oldest values", dropped)
+        self.journal.taken_in(block)
+        self._unconfirmed.setdefault(block.plc_code, []).append([block.group, block.ts_ms])
+        self._dropped(self.ring.append(block))
         self._check_alert()
         with contextlib.suppress(zmq.Again):  # a slow tap misses messages; the pipeline does not wait
             live.send_multipart([bus.data_topic(block.plc_code, block.group), frame], flags=zmq.NOBLOCK)
@@ -145,6 +149,7 @@ class BufferService:
             return False
         if lease is not None:
             self.acked_values += lease.values
+            self.journal.finished(lease.blocks)
         return lease is not None
 
     def expire_leases(self) -> None:
@@ -152,7 +157,7 @@ class BufferService:
         expired = [lease for lease in self.leases.values() if lease.expires <= now]
         for lease in sorted(expired, key=lambda x: x.lease_id, reverse=True):
             del self.leases[lease.lease_id]
-            self.ring.put_back(lease.blocks)
+            self._dropped(self.ring.put_back(lease.blocks))
             self.expired_leases += 1
             log.warning("lease %d (%d values) not acknowledged in %.0f s; handed out again",
                         lease.lease_id, lease.values, self.settings.buffer_lease_timeout)
@@ -166,6 +171,7 @@ class BufferService:
             "received_values": ring.received, "messages_in": self.messages_in, "bad_frames": self.bad_frames,
             "leased_batches": len(self.leases), "leased_values": sum(x.values for x in self.leases.values()),
             "acked_values": self.acked_values, "expired_leases": self.expired_leases,
+            "journal_bytes": self.journal.journal.size,
             "alert_threshold_pct": 100 * self.settings.buffer_alert_threshold, "alerting": self._alerting,
             "writers": sum(1 for t in self.writers_seen.values() if time.monotonic() - t < 10),
         }
@@ -173,6 +179,7 @@ class BufferService:
     # -- loop ----------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
         s = self.settings
+        self.load_state()
         ingest = bus.make_socket(self.ctx, zmq.PULL, bind=s.ingest_endpoint)
         live = bus.make_socket(self.ctx, zmq.PUB, bind=s.live_endpoint, hwm=10_000, linger=0)
         lease = bus.make_socket(self.ctx, zmq.ROUTER, bind=s.lease_endpoint)
@@ -203,19 +210,27 @@ class BufferService:
                         reply = self.on_lease_request(parts[0], parts[1])
                         if reply is not None:
                             lease.send_multipart([parts[0], messages.pack(reply)])
+                self._confirm(live)
                 now = time.monotonic()
                 if now >= next_status:
                     next_status = now + 1.0
                     self.expire_leases()
+                    self.journal.compact(self._live_blocks())
+                    self.ledger.sync()
                     telemetry.publish(**self.figures())
-            # Take what is still in flight before saving.
+            # Take what is still in flight before stopping.
             while True:
                 try:
                     self.on_ingest(ingest.recv(zmq.NOBLOCK), live)
                 except zmq.Again:
                     break
+            self._confirm(live)
         finally:
-            self.save_state()
+            self.journal.close()
+            self.ledger.close()
             for sock in (ingest, live, lease):
                 sock.close(linger=0)
             telemetry.close()
+
+    def _live_blocks(self) -> list[Block]:
+        return [b for lease in self.leases.values() for b in lease.blocks] + list(self.ring.blocks)

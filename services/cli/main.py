@@ -6,12 +6,17 @@
     scada db show [--plc CODE]         summary of the plant
     scada supervisor-conf              write the pollers' supervisor include
     scada tap [ENDPOINT] [--topic P]   print live messages as JSON lines
+    scada account [--last 10m | --since T --until T] [--json]
+                                       where every value polled in a window went
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from common.config_store import model, open_store
@@ -108,6 +113,42 @@ def _tap(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(text: str) -> int:
+    """An ISO-8601 time (UTC unless it says otherwise) as Unix ms."""
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
+    return int((at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"not a duration like 90s, 10m, 2h: {text!r}") from None
+
+
+def _account(settings: Settings, args: argparse.Namespace) -> int:
+    from common.historian.oracle_sink import make_sink
+    from services.cli.account import account
+
+    now = int(time.time() * 1000)
+    until = args.until if args.until is not None else now
+    since = args.since if args.since is not None else until - int(args.last * 1000)
+    if since >= until:
+        print("error: --since must be before --until", file=sys.stderr)
+        return 2
+    sink = make_sink(settings)
+    try:
+        result = account(settings.ledger_dir, sink, settings.backup_dir, since, until, settings.scada_data_dir)
+    finally:
+        sink.close()
+    print(json.dumps(result.as_dict(), indent=2) if args.json else result.table())
+    return 1 if result.lost else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scada", description="JSScada collector: operator commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,10 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
         func=_supervisor_conf)
     p = sub.add_parser("tap", help="print live messages from a PUB socket as JSON lines")
     p.add_argument("endpoint", nargs="?", help="default: the buffer's live PUB")
-    p.add_argument("--topic", default="", help="topic prefix, e.g. data.KRCWO12ELOA101")
+    p.add_argument("--topic", default="data.", help="topic prefix (default data.): data.KRCWO12ELOA101 for one "
+                   "PLC, ack. for the buffer's confirmations to the pollers, '' for everything")
     p.add_argument("--count", type=int, help="stop after this many messages")
     p.add_argument("--timeout", type=float, help="stop after this many seconds without a message")
     p.set_defaults(func=_tap)
+    p = sub.add_parser("account", help="where every value polled in a time window went (exit 1 if any was lost)")
+    p.add_argument("--since", type=_when, help="ISO-8601 start (UTC unless it says otherwise)")
+    p.add_argument("--until", type=_when, help="ISO-8601 end (default: now)")
+    p.add_argument("--last", type=_duration, default=600.0, help="window before --until when --since is not given "
+                   "(default 10m)")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    p.set_defaults(func=_account)
     return parser
 
 

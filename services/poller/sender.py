@@ -1,60 +1,179 @@
-"""The poller's send queue: bounded, never blocking the polling, drops counted.
+"""The poller's send queue: bounded, journaled, never blocking the polling, drops counted.
 
-Strategy: PollingData frames wait in a deque of DATA_QUEUE_SIZE; a full queue
-drops its oldest frame and counts it. A sender task moves frames to the PUSH
-socket without blocking. The socket sets ZMQ_IMMEDIATE and a small high-water
-mark, so while the buffer is away frames stay here, where they are counted,
-rather than in ZeroMQ's pipe. What is still queued when the poller stops is
-saved to a file and queued again, first, at the next start.
+Strategy: every PollingData is written to the queue's journal, then waits in
+the queue until the buffer confirms that it has journaled it (an
+``ingested`` message on the live PUB); only then is it forgotten. So a
+poller killed at any instant starts again with what the buffer had not
+confirmed, and a cycle the buffer lost (killed between receiving and
+journaling it) is sent again after POLLER_ACK_TIMEOUT. A duplicate costs
+nothing: the historian stores a cycle once. The queue holds at most
+DATA_QUEUE_SIZE cycles, sent or not; a full queue drops its oldest, counts it
+and puts it in the ledger. The PUSH socket sets ZMQ_IMMEDIATE and a small
+high-water mark, so while the buffer is away cycles stay here, where they
+are counted, rather than in ZeroMQ's pipe.
+
+Journal records: ``[1, group, ts, frame]`` queued, ``[2, [[group, ts], ...]]`` forgotten.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import zmq
 
-from common import bus
+from common import bus, messages
+from common.journal import Journal
+from common.ledger import Ledger
+from common.messages import MessageError
 
 log = logging.getLogger("poller.sender")
 
+QUEUED, FORGOTTEN = 1, 2
+Key = tuple[str, int]  # (group, ts_ms): a cycle of this PLC
+COMPACT_MIN_BYTES = 4 << 20
+
+
+def waiting(journal: Journal, repair: bool = True) -> dict[Key, bytes]:
+    """The cycles a send queue's journal holds unconfirmed, oldest first.
+
+    ``repair=False`` reads a running poller's journal without touching it (``scada account``).
+    """
+    frames: dict[Key, bytes] = {}
+    for record in journal.replay(repair):
+        try:
+            if record[0] == QUEUED:
+                frames[(str(record[1]), int(record[2]))] = bytes(record[3])
+            elif record[0] == FORGOTTEN:
+                for group, ts in record[1]:
+                    frames.pop((str(group), int(ts)), None)
+        except (TypeError, ValueError, IndexError):
+            log.error("%s: a record of an unknown shape skipped", journal.path)
+    return frames
+
+
+class Entry:
+    __slots__ = ("frame", "sent_at", "values")
+
+    def __init__(self, frame: bytes, values: int) -> None:
+        self.frame = frame
+        self.values = values
+        self.sent_at: float | None = None
+
 
 class SendQueue:
-    def __init__(self, ctx: zmq.Context[Any], endpoint: str, capacity: int) -> None:
+    def __init__(self, ctx: zmq.Context[Any], endpoint: str, capacity: int, journal_path: Path,
+                 ledger: Ledger, plc_code: str, ack_timeout: float = 5.0) -> None:
         self.capacity = capacity
-        self.frames: deque[bytes] = deque()
+        self.plc_code = plc_code
+        self.ack_timeout = ack_timeout
+        self.ledger = ledger
+        self.entries: OrderedDict[Key, Entry] = OrderedDict()  # every cycle not confirmed, oldest first
+        self.to_send: deque[Key] = deque()
+        self.journal = Journal(journal_path)
         self.dropped = 0
         self.sent = 0
+        self.resent = 0
+        self.confirmed = 0
+        self.bad_acks = 0
         self._wake = asyncio.Event()
         self.sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=100, linger=0, immediate=True)
 
-    def put(self, frame: bytes) -> None:
-        if len(self.frames) >= self.capacity:
-            self.frames.popleft()
+    # -- journal ---------------------------------------------------------------
+    def load(self) -> int:
+        """Queue again, first, what the last run had not seen confirmed; opens the journal."""
+        for key, frame in waiting(self.journal).items():
+            self.entries[key] = Entry(frame, 0)
+        self.journal.rewrite([QUEUED, k[0], k[1], e.frame] for k, e in self.entries.items())
+        self.to_send.extend(self.entries)
+        return len(self.entries)
+
+    def _compact(self) -> None:
+        live = sum(len(e.frame) + 32 for e in self.entries.values())
+        if self.journal.size > max(COMPACT_MIN_BYTES, 4 * live):
+            self.journal.rewrite([QUEUED, k[0], k[1], e.frame] for k, e in self.entries.items())
+
+    # -- queue -----------------------------------------------------------------
+    def put(self, data: messages.PollingData) -> None:
+        key = (data.group, data.ts_ms)
+        frame = messages.encode_polling_data(data)
+        n = len(data.values)
+        # The ledger first: a cycle is counted as polled before anything can lose it.
+        self.ledger.record(["polled", self.plc_code, data.group, data.seq, data.ts_ms, n])
+        forgotten: list[list[Any]] = []
+        while len(self.entries) >= self.capacity:
+            old_key, old = self.entries.popitem(last=False)
             self.dropped += 1
+            forgotten.append(list(old_key))
+            self.ledger.record(["queue_dropped", self.plc_code, old_key[0], old_key[1], self._count(old)])
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("send queue full (%d): dropped the oldest PollingData (%d so far)",
                             self.capacity, self.dropped)
-        self.frames.append(frame)
+        records: list[list[Any]] = [[FORGOTTEN, forgotten]] if forgotten else []
+        self.journal.append([*records, [QUEUED, key[0], key[1], frame]])
+        self.entries[key] = Entry(frame, n)
+        self.to_send.append(key)
         self._wake.set()
+
+    @staticmethod
+    def _count(entry: Entry) -> int:
+        if entry.values:
+            return entry.values
+        try:  # a cycle reloaded from the journal: count its values once, when it is dropped
+            return len(messages.unpack(entry.frame, "polling_data")["values"])
+        except (MessageError, KeyError, TypeError):
+            return 0
+
+    def confirm(self, frame: bytes) -> int:
+        """The buffer journaled these cycles: forget them. Returns how many were ours."""
+        try:
+            message = messages.unpack(frame, "ingested")
+            keys = [(str(g), int(ts)) for g, ts in message["keys"]]
+        except (MessageError, KeyError, TypeError, ValueError) as error:
+            self.bad_acks += 1
+            log.warning("dropped a bad confirmation (%d so far): %s", self.bad_acks, error)
+            return 0
+        forgotten = [list(k) for k in keys if self.entries.pop(k, None) is not None]
+        if forgotten:
+            self.journal.append([[FORGOTTEN, forgotten]])
+            self.confirmed += len(forgotten)
+        return len(forgotten)
+
+    def resend_unconfirmed(self) -> int:
+        """Queue again what was sent and not confirmed in time (the buffer may have lost it)."""
+        limit = time.monotonic() - self.ack_timeout
+        late = [k for k, e in self.entries.items() if e.sent_at is not None and e.sent_at < limit]
+        for key in late:
+            self.entries[key].sent_at = None
+            self.to_send.append(key)
+        if late:
+            self.resent += len(late)
+            log.warning("%d PollingData not confirmed by the buffer in %.0f s; sending them again",
+                        len(late), self.ack_timeout)
+            self._wake.set()
+        return len(late)
 
     def _send_ready(self) -> bool:
         """Send what the socket takes now; False when it takes no more."""
-        while self.frames:
+        while self.to_send:
+            entry = self.entries.get(self.to_send[0])
+            if entry is None or entry.sent_at is not None:  # confirmed or dropped meanwhile
+                self.to_send.popleft()
+                continue
             try:
-                self.sock.send(self.frames[0], zmq.NOBLOCK)
+                self.sock.send(entry.frame, zmq.NOBLOCK)
             except zmq.Again:
                 return False
-            self.frames.popleft()
+            entry.sent_at = time.monotonic()
+            self.to_send.popleft()
             self.sent += 1
         return True
 
+    # -- tasks -----------------------------------------------------------------
     async def run(self) -> None:
         while True:
             if self._send_ready():
@@ -63,48 +182,36 @@ class SendQueue:
             else:
                 await asyncio.sleep(0.05)
 
+    async def receive_confirmations(self, sock: Any) -> None:
+        """Read ``ingested`` messages from the buffer's live PUB (an asyncio SUB socket)."""
+        while True:
+            parts = await sock.recv_multipart()
+            self.confirm(parts[-1])
+
+    def housekeeping(self) -> None:
+        """Once a second: resend the overdue, sync the journal and ledger, compact."""
+        self.resend_unconfirmed()
+        self.journal.sync()
+        self.ledger.sync()
+        self._compact()
+
     async def flush(self, timeout: float) -> int:
-        """Try to send everything queued within ``timeout``; returns what is left."""
+        """Wait up to ``timeout`` for everything queued to be sent and confirmed; returns what is left."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.frames and loop.time() < deadline:
-            if not self._send_ready():
-                await asyncio.sleep(0.02)
-        return len(self.frames)
-
-    def save(self, path: Path) -> int:
-        """Write what is still queued to ``path`` (for the next start); returns how many frames."""
-        if not self.frames:
-            return 0
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as handle:
-            handle.write(msgpack.packb(list(self.frames), use_bin_type=True))
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-        return len(self.frames)
-
-    def load(self, path: Path) -> int:
-        """Queue the frames a previous run saved, before anything new; returns how many."""
-        if not path.exists():
-            return 0
-        try:
-            frames = msgpack.unpackb(path.read_bytes(), raw=False)
-            if not isinstance(frames, list) or not all(isinstance(f, bytes) for f in frames):
-                raise ValueError("not a list of frames")
-        except (ValueError, msgpack.UnpackException) as error:
-            aside = path.with_suffix(".unreadable")
-            path.rename(aside)
-            log.error("saved send queue %s unreadable (%s); moved to %s", path, error, aside)
-            return 0
-        for frame in frames:
-            self.put(frame)
-        path.unlink()
-        return len(frames)
+        while self.entries and loop.time() < deadline:
+            self._send_ready()
+            await asyncio.sleep(0.02)
+        return len(self.entries)
 
     def figures(self) -> dict[str, Any]:
-        return {"size": len(self.frames), "capacity": self.capacity, "dropped": self.dropped, "sent": self.sent,
-                "utilization_pct": round(100 * len(self.frames) / self.capacity, 2) if self.capacity else 0.0}
+        size = len(self.entries)
+        return {"size": size, "capacity": self.capacity, "dropped": self.dropped, "sent": self.sent,
+                "resent": self.resent, "confirmed": self.confirmed,
+                "unsent": sum(1 for e in self.entries.values() if e.sent_at is None),
+                "utilization_pct": round(100 * size / self.capacity, 2) if self.capacity else 0.0}
 
     def close(self) -> None:
+        self.journal.close()
+        self.ledger.close()
         self.sock.close(linger=0)

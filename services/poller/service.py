@@ -5,9 +5,11 @@ deadline, so a slow or failing group delays nobody else; the PLC client's
 pool lets the groups' requests run side by side. FIXED groups read at every
 deadline; HANDSHAKE groups look at their trigger bit at every deadline and
 read when the PLC asks. PollingData goes to the send queue, which never
-blocks. Commands from the gateway (start, stop, trigger) arrive on the
-control socket. SIGTERM stops the schedules, flushes the queue, closes the
-pool and exits.
+blocks and keeps each cycle (journaled) until the buffer confirms it.
+Commands from the gateway (start, stop, trigger) arrive on the control
+socket. SIGTERM stops the schedules, waits a moment for the queue to be
+confirmed (what is not stays journaled for the next start), closes the pool
+and exits.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import zmq.asyncio
 
 from common import bus, messages
 from common.config_store import model, open_store
+from common.ledger import Ledger
 from common.mc.client import PlcClient
 from common.mc.commands import Codec
 from common.mc.errors import McError
@@ -66,14 +69,13 @@ class PollerService:
         self.timeout = timeout
         self.client: PlcClient | None = None
         self.queue: SendQueue | None = None
-        self.queue_file = settings.scada_data_dir / f"poller_{plc_code}_queue.msgpack"
         self.started = time.time()
 
     # -- cycles --------------------------------------------------------------
     async def _read_and_send(self, runner: GroupRunner) -> messages.PollingData:
         assert self.client is not None and self.queue is not None
         data = await runner.cycle(self.client)
-        self.queue.put(messages.encode_polling_data(data))
+        self.queue.put(data)
         return data
 
     async def run_group(self, runner: GroupRunner, phase: float = 0.0) -> None:
@@ -150,8 +152,10 @@ class PollerService:
 
     async def publish_status(self, telemetry: bus.Telemetry) -> None:
         assert self.client is not None
+        assert self.queue is not None
         while True:
             telemetry.publish(**self.figures())
+            self.queue.housekeeping()
             await self.client.keep_alive(KEEPALIVE_IDLE_S)
             await asyncio.sleep(1.0)
 
@@ -162,10 +166,15 @@ class PollerService:
         actx = zmq.asyncio.Context.instance()
         self.client = PlcClient(self.plc.plc_code, self.plc.host, self.plc.connection_ports, self.codec,
                                 self.timeout)
-        self.queue = SendQueue(ctx, s.ingest_endpoint, s.data_queue_size)
-        loaded = self.queue.load(self.queue_file)
+        code = self.plc.plc_code
+        self.queue = SendQueue(ctx, s.ingest_endpoint, s.data_queue_size, s.poller_outbox_file(code),
+                               Ledger(s.ledger_dir, f"poller_{code}", s.ledger_keep_days), code,
+                               s.poller_ack_timeout)
+        loaded = self.queue.load()
         if loaded:
-            log.info("queued %d PollingData saved at the last stop", loaded)
+            log.info("queued again %d PollingData the buffer had not confirmed at the last stop", loaded)
+        confirmations = bus.make_socket(actx, zmq.SUB, connect=s.live_endpoint, linger=0)
+        confirmations.setsockopt(zmq.SUBSCRIBE, bus.ack_topic(code))
         telemetry = bus.Telemetry(ctx, s.telemetry_endpoint, "poller", self.plc.plc_code)
         control = ControlLink(actx, s.control_endpoint, self.plc.plc_code, list(self.groups), self.on_command)
         if stop is None:
@@ -176,6 +185,7 @@ class PollerService:
         sender = asyncio.create_task(self.queue.run(), name="sender")
         tasks = [asyncio.create_task(self.publish_status(telemetry), name="status"),
                  asyncio.create_task(control.run(), name="control")]
+        receiver = asyncio.create_task(self.queue.receive_confirmations(confirmations), name="confirmations")
         count = len(self.groups)
         tasks += [asyncio.create_task(self.run_group(r, i / count), name=r.name)
                   for i, r in enumerate(self.groups.values())]
@@ -191,14 +201,15 @@ class PollerService:
                 await task
         left = await self.queue.flush(FLUSH_TIMEOUT_S)
         if left:
-            saved = self.queue.save(self.queue_file)
-            log.warning("the buffer did not take %d PollingData; saved to %s for the next start", saved,
-                        self.queue_file)
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender
+            log.warning("the buffer has not confirmed %d PollingData; they stay in %s for the next start",
+                        left, self.queue.journal.path)
+        for task in (sender, receiver):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         telemetry.publish(**self.figures(), stopped=True)
         self.client.close()
         self.queue.close()
+        confirmations.close()
         control.close()
         telemetry.close()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import zmq
 
-from common import messages
+from common import bus, messages
 from common.config_store import open_store
 from common.config_store.csv_import import import_csv
 from common.messages import PollingData
@@ -43,25 +44,49 @@ Poller = EmbeddedPoller
 
 
 class Ingest:
-    """The test plays the buffer: a PULL socket on the poller's ingest endpoint."""
+    """The test plays the buffer: a thread with a PULL socket on the poller's ingest endpoint,
+    and a PUB on the live endpoint confirming what it received (unless ``confirm`` is False)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.sock = zmq.Context.instance().socket(zmq.PULL)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.bind(settings.ingest_endpoint)
+    def __init__(self, settings: Settings, confirm: bool = True) -> None:
+        self.settings = settings
+        self.confirm = confirm
         self.received: list[PollingData] = []
+        self._stop = threading.Event()
+        self._bound = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="ingest")
+        self._thread.start()
+        self._bound.wait(5)
+
+    def _run(self) -> None:
+        ctx = zmq.Context.instance()
+        pull = ctx.socket(zmq.PULL)
+        pull.setsockopt(zmq.LINGER, 0)
+        pull.bind(self.settings.ingest_endpoint)
+        live = ctx.socket(zmq.PUB)
+        live.setsockopt(zmq.LINGER, 0)
+        live.bind(self.settings.live_endpoint)
+        self._bound.set()
+        try:
+            while not self._stop.is_set():
+                if not pull.poll(50):
+                    continue
+                data = messages.decode_polling_data(pull.recv())
+                self.received.append(data)
+                if self.confirm:
+                    live.send_multipart([bus.ack_topic(data.plc_code),
+                                         messages.pack(messages.ingested(data.plc_code, [[data.group, data.ts_ms]]))])
+        finally:
+            pull.close(linger=0)
+            live.close(linger=0)
 
     def drain(self, seconds: float = 0.0) -> list[PollingData]:
-        deadline = time.monotonic() + seconds
-        while True:
-            remaining = max(0.0, deadline - time.monotonic())
-            if not self.sock.poll(int(remaining * 1000)):
-                break
-            self.received.append(messages.decode_polling_data(self.sock.recv()))
+        """Everything received so far, after waiting ``seconds``."""
+        time.sleep(seconds)
         return self.received
 
     def of(self, group: str) -> list[PollingData]:
         return [d for d in self.received if d.group == group]
 
     def close(self) -> None:
-        self.sock.close(linger=0)
+        self._stop.set()
+        self._thread.join(5)

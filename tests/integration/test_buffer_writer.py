@@ -13,7 +13,7 @@ import msgpack
 import pytest
 import zmq
 
-from common import messages
+from common import ledger, messages
 from common.messages import PollingData, TagValue
 from common.settings import Settings
 from services.buffer.service import BufferService
@@ -127,15 +127,49 @@ def test_writing_a_batch_twice_stores_it_once(settings: Settings) -> None:
 def test_ring_survives_a_restart(settings: Settings) -> None:
     settings.make_dirs()
     first = BufferService(settings, zmq.Context())
+    first.load_state()
     stage = Stage(first.run)
     push(settings, [cycle(s) for s in range(1, 4)])
     wait_for(lambda: first.ring.size == 150, 5, what="values in the ring")
     stage.end()
-    assert Path(settings.buffer_state_file).exists()
+    assert Path(settings.buffer_journal_file).stat().st_size > 0
     second = BufferService(settings, zmq.Context())
     second.load_state()
     assert second.ring.size == 150 and [b.seq for b in second.ring.blocks] == [1, 2, 3]
-    assert not Path(settings.buffer_state_file).exists()
+    assert second.ring.received == 0  # counted once, when they first arrived
+
+
+def test_a_killed_buffer_keeps_its_ring_and_unacknowledged_leases_and_forgets_committed_values(
+        settings: Settings) -> None:
+    """What a SIGKILL leaves: the journal as written, nothing closed, nothing saved."""
+    settings.make_dirs()
+    settings.buffer_max_size = 180
+    first = BufferService(settings, zmq.Context())
+    first.load_state()
+    for s in range(1, 5):  # 200 values into a ring of 180: the first 20 of cycle 1 overflow
+        first.on_ingest(cycle(s), _nowhere())
+    committed = first.on_lease_request(b"w1", messages.pack({"v": 1, "t": "lease", "id": 1, "max": 70}))
+    kept = first.on_lease_request(b"w1", messages.pack({"v": 1, "t": "lease", "id": 2, "max": 40,
+                                                        "ack": committed["lease"]}))  # type: ignore[index]
+    assert kept is not None and kept["lease"] is not None
+    first.journal.commit()  # the end of a loop turn; then the process dies without closing anything
+    second = BufferService(settings, zmq.Context())
+    second.load_state()
+    # 20 overflowed, the next 70 committed: values 90..199 remain, the unacknowledged lease first
+    values = [v[1] for b in second.ring.blocks for v in b.values()]
+    expected = [s * 1000 + i for s in range(1, 5) for i in range(50)][90:]
+    assert values == expected and second.ring.size == 110
+    overflow = [r for r in ledger.read(settings.ledger_dir, 0, 4_000_000_000_000) if r[0] == "overflow"]
+    assert overflow == [["overflow", "KRCWO12ELOA101", "FAST_1S", 1_800_000_001_000, 20]]
+    # the next start numbers new cycles after the old ones, and compacts the file to what is live
+    second.on_ingest(cycle(5), _nowhere())
+    assert second.ring.blocks[-1].number == 5
+
+
+def _nowhere() -> zmq.Socket[Any]:
+    sock = zmq.Context.instance().socket(zmq.PUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    return sock
 
 
 def test_sqlite_locked_past_the_retries_backs_up_then_replays(settings: Settings,

@@ -161,16 +161,16 @@ def test_buffer_absent_then_present() -> None:
             time.sleep(1.0)  # ~10 cycles queued, nobody to take them
             queue = poller.service.queue
             assert queue is not None
-            assert 5 <= len(queue.frames) <= 15 and queue.dropped == 0
+            assert 5 <= len(queue.entries) <= 15 and queue.dropped == 0
             time.sleep(1.0)  # ~20 cycles: the queue overflows, oldest dropped and counted
-            assert len(queue.frames) == 15 and queue.dropped > 0
+            assert len(queue.entries) == 15 and queue.dropped > 0
             ingest = Ingest(settings)  # the buffer arrives
             try:
                 wait_for(lambda: len(ingest.drain(0.2)) >= 15, 5, what="the queued data")
                 seqs = [d.seq for d in ingest.received]
                 assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
                 assert seqs[0] == queue.dropped + 1  # exactly the oldest were dropped
-                assert not queue.frames or len(queue.frames) < 3
+                wait_for(lambda: len(queue.entries) < 3, 2, what="the buffer's confirmations")
             finally:
                 ingest.close()
         finally:
@@ -187,7 +187,7 @@ def test_sigterm_path_flushes_and_stops_within_two_seconds() -> None:
         took = poller.end()
         assert took < 2.0
         ingest.drain(0.5)
-        assert ingest.received and poller.service.queue is not None and not poller.service.queue.frames
+        assert ingest.received and poller.service.queue is not None and not poller.service.queue.entries
         ingest.close()
 
 
@@ -199,9 +199,9 @@ def test_what_the_buffer_did_not_take_survives_a_restart() -> None:
         time.sleep(0.8)  # no buffer: cycles queue up
         poller.end()
         queue = poller.service.queue
-        assert queue is not None and queue.frames
-        saved = len(queue.frames)
-        assert poller.service.queue_file.exists()
+        assert queue is not None and queue.entries
+        saved = len(queue.entries)
+        assert settings.poller_outbox_file(PLC).stat().st_size > 0
         ingest = Ingest(settings)
         again = Poller(settings, PLC).start()  # the next start sends the saved ones first
         try:
@@ -209,7 +209,33 @@ def test_what_the_buffer_did_not_take_survives_a_restart() -> None:
             seqs = [d.seq for d in ingest.received]
             assert seqs[:saved] == list(range(1, saved + 1))  # the first run's cycles, in order
             assert seqs[saved] == 1  # then the new run's
-            assert not poller.service.queue_file.exists()
+            queue = again.service.queue
+            assert queue is not None
+            wait_for(lambda: len(queue.entries) <= 1, 2, what="the confirmations")
         finally:
             again.end()
+            ingest.close()
+
+
+def test_a_cycle_the_buffer_does_not_confirm_is_sent_again_until_it_is() -> None:
+    with Server(memory=Memory()) as server:
+        settings = make_store(short_tmp(), server.address[1], "FIX,KRTEST00PLC001,FIXED,200,,,1\n",
+                              tags("FIX", ["D0"]))
+        settings.poller_ack_timeout = 0.5
+        ingest = Ingest(settings, confirm=False)  # receives, journals nothing, confirms nothing
+        poller = Poller(settings, PLC).start()
+        try:
+            wait_for(lambda: poller.service.queue is not None, 5, what="the poller's queue")
+            queue = poller.service.queue
+            assert queue is not None
+            wait_for(lambda: queue.resent > 0 and len(ingest.drain(0.1)) > len({d.ts_ms for d in ingest.received}),
+                     5, what="a cycle sent twice")
+            ingest.confirm = True
+            wait_for(lambda: not ingest.drain(0.1) or len(queue.entries) <= 1, 5, what="everything confirmed")
+            assert queue.dropped == 0
+            # what the buffer received covers every cycle the poller made, in order of first arrival
+            first_seen = list(dict.fromkeys(d.seq for d in ingest.received))
+            assert first_seen == sorted(first_seen) and first_seen[0] == 1
+        finally:
+            poller.end()
             ingest.close()

@@ -1,0 +1,201 @@
+"""Chaos: every stage killed and restarted under steady load, the historian away, the PLCs away; nothing lost.
+
+    .venv/bin/python -m bench.chaos [--rounds 3] [--outage 20]     (the long run; make bench runs it)
+
+The sample plant runs under a real supervisord into the SQLite historian.
+Scenarios, one after the other, each a window of time:
+
+- each stage (a poller, the buffer, the writer, the gateway) killed with
+  SIGKILL, then with SIGTERM, and restarted by supervisord (autorestart);
+- the historian locked by another process for longer than the writer's
+  retries (its batches go to backup files), then released (they are replayed);
+- the simulator (every PLC) stopped and started: the pollers store BAD values
+  for the downtime, which is the PLC's, not loss;
+- the buffer stopped longer than a poller's send queue holds (DATA_QUEUE_SIZE
+  is set small for this): the oldest cycles are dropped at the queue, counted;
+- the writer stopped until the buffer's ring (BUFFER_MAX_SIZE, set small)
+  overflows: the oldest values are dropped by the buffer, counted.
+
+Then the pollers are stopped, the pipeline drains, and ``scada account``
+answers for each window: polled, stored, backed up, in flight, dropped, lost.
+Lost must be 0 everywhere; drops may appear only in the two scenarios made
+for them, and only of their kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from common.messages import iso_ms, now_ms
+from tests.helpers import scada, wait_for
+from tests.supervisor_run import Supervisor, running_plant
+
+SAMPLE_VALUES_PER_S = 552  # the sample plant's FIXED groups: 3 x (150/1 s + 120/5 s + 100/10 s)
+QUEUE_CYCLES = 12  # DATA_QUEUE_SIZE for the run: ~9 s of a sample PLC's cycles
+
+
+@dataclass
+class Scenario:
+    name: str
+    since_ms: int
+    until_ms: int = 0
+    allowed: tuple[str, ...] = ()  # the drop counters this scenario may raise
+    account: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        a = self.account
+        drops_ok = all(a[k] == 0 for k in ("queue_dropped", "overflow_dropped") if k not in self.allowed)
+        return bool(a) and a["lost"] == 0 and a["in_flight"] == 0 and drops_ok and a["polled"] > 0
+
+
+def _pid(sup: Supervisor, program: str) -> int:
+    group, _, name = program.rpartition(":")
+    info = sup.rpc.supervisor.getProcessInfo(f"{group}:{name}" if group else name)
+    return int(info["pid"])
+
+
+def restart_by_signal(sup: Supervisor, program: str, sig: signal.Signals) -> None:
+    """Signal the program's process and wait for supervisord to have it running again, under a new pid."""
+    old = _pid(sup, program)
+    os.kill(old, sig)
+
+    def again() -> bool:
+        try:
+            info = sup.rpc.supervisor.getProcessInfo(program)
+        except OSError:
+            return False
+        return bool(info["statename"] == "RUNNING" and info["pid"] not in (0, old))
+
+    wait_for(again, 30, interval=0.2, what=f"{program} restarted after {sig.name}")
+
+
+def lock_historian(env: dict[str, str], seconds: float) -> None:
+    """Another process holds the historian's write lock: the writer's batches fail past their retries."""
+    db = sqlite3.connect(Path(env["SCADA_DATA_DIR"]) / "tag_data.db", timeout=30, isolation_level=None)
+    db.execute("BEGIN EXCLUSIVE")
+    time.sleep(seconds)
+    db.execute("ROLLBACK")
+    db.close()
+
+
+def account(env: dict[str, str], since_ms: int, until_ms: int) -> dict[str, Any]:
+    result = scada(env, "account", "--since", iso_ms(since_ms), "--until", iso_ms(until_ms), "--json", check=False)
+    answer: dict[str, Any] = json.loads(result.stdout)
+    return answer
+
+
+def run_scenarios(sup: Supervisor, env: dict[str, str], rounds: int, pause: float, outage: float,
+                  ring_values: int, say: Callable[[str], None]) -> list[Scenario]:
+    poller = next(p for p in sup.states() if p.startswith("pollers:"))
+    scenarios: list[Scenario] = []
+
+    def scenario(name: str, action: Callable[[], None], allowed: tuple[str, ...] = ()) -> None:
+        s = Scenario(name, now_ms(), allowed=allowed)
+        say(f"  {name} ...")
+        action()
+        time.sleep(pause)
+        s.until_ms = now_ms()
+        scenarios.append(s)
+
+    for n in range(1, rounds + 1):
+        prefix = f"round {n}: " if rounds > 1 else ""
+        for program in (poller, "buffer", "writer", "gateway"):
+            for sig in (signal.SIGKILL, signal.SIGTERM):
+                scenario(f"{prefix}{program} {sig.name}", lambda p=program, g=sig: restart_by_signal(sup, p, g))
+        scenario(f"{prefix}historian locked {outage:.0f} s", lambda: lock_historian(env, outage))
+
+        def plc_away() -> None:
+            sup.ctl("stop", "simulator")
+            time.sleep(pause)
+            sup.ctl("start", "simulator")
+
+        scenario(f"{prefix}PLCs stopped and started", plc_away)
+
+        def buffer_away() -> None:
+            sup.ctl("stop", "buffer")
+            time.sleep(QUEUE_CYCLES * 1.1)  # longer than a poller's queue holds
+            sup.ctl("start", "buffer")
+
+        scenario(f"{prefix}buffer away past the poller queue", buffer_away, allowed=("queue_dropped",))
+
+        def writer_away() -> None:
+            sup.ctl("stop", "writer")
+            time.sleep(ring_values / SAMPLE_VALUES_PER_S * 1.3)
+            sup.ctl("start", "writer")
+
+        scenario(f"{prefix}writer away past the ring", writer_away, allowed=("overflow_dropped",))
+    return scenarios
+
+
+def drain(sup: Supervisor, env: dict[str, str], since_ms: int) -> dict[str, Any]:
+    """Stop the pollers and wait until nothing is in flight and every backup is replayed."""
+    sup.ctl("stop", "pollers:*")
+    until = now_ms()
+
+    def settled() -> dict[str, Any] | None:
+        a = account(env, since_ms, until)
+        return a if a["in_flight"] == 0 and a["backed_up"] == 0 else None
+
+    result: dict[str, Any] = wait_for(settled, 90, interval=1, what="the pipeline to drain")
+    return result
+
+
+def chaos(rounds: int = 1, pause: float = 3.0, outage: float = 6.0, retries: int = 1, ring_values: int = 8000,
+          say: Callable[[str], None] = print) -> tuple[list[Scenario], dict[str, Any]]:
+    """Run the scenarios; ``ring_values`` must hold what arrives while the historian is locked."""
+    env = {"ORACLE_RETRY_MAX": str(retries), "DATA_QUEUE_SIZE": str(QUEUE_CYCLES),
+           "BUFFER_MAX_SIZE": str(ring_values), "BUFFER_LEASE_TIMEOUT": "5", "POLLER_ACK_TIMEOUT": "3"}
+    with running_plant(**env) as (sup, env):
+        sup.wait_running()
+        start = now_ms()
+        time.sleep(pause)
+        scenarios = run_scenarios(sup, env, rounds, pause, outage, ring_values, say)
+        total = drain(sup, env, start)
+        for s in scenarios:
+            s.account = account(env, s.since_ms, s.until_ms)
+        replayed = list((Path(env["SCADA_DATA_DIR"]) / "backup" / "replayed").glob("backup_*.csv"))
+        total["backup_files_replayed"] = len(replayed)
+    return scenarios, total
+
+
+def table(scenarios: list[Scenario], total: dict[str, Any]) -> str:
+    head = (f"| {'scenario':<44} | {'polled':>8} | {'stored':>8} | {'backed up':>9} | {'queue drop':>10} "
+            f"| {'overflow':>8} | {'lost':>4} | ok |")
+    lines = [head, "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"]
+    for s in [*scenarios, Scenario("whole run", 0, 0, account=total)]:
+        a = s.account
+        ok = "yes" if (s.ok if s.name != "whole run" else a["lost"] == 0) else "NO"
+        lines.append(f"| {s.name:<44} | {a['polled']:>8,} | {a['stored']:>8,} | {a['backed_up']:>9,} "
+                     f"| {a['queue_dropped']:>10,} | {a['overflow_dropped']:>8,} | {a['lost']:>4,} | {ok} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pause", type=float, default=5.0, help="seconds of steady load after each fault")
+    parser.add_argument("--outage", type=float, default=20.0,
+                        help="seconds the historian stays locked (past 1+2+4 s of retries and their timeouts)")
+    args = parser.parse_args()
+    started = time.monotonic()
+    scenarios, total = chaos(args.rounds, args.pause, args.outage, retries=3, ring_values=30_000)
+    print(table(scenarios, total))
+    print(f"\nbackup files written and replayed: {total['backup_files_replayed']}; "
+          f"{time.monotonic() - started:.0f} s")
+    bad = [s.name for s in scenarios if not s.ok]
+    if bad or total["lost"]:
+        raise SystemExit(f"FAILED: {', '.join(bad) or 'whole run'}")
+
+
+if __name__ == "__main__":
+    main()
