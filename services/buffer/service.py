@@ -49,6 +49,8 @@ class BufferService:
         self.journal = RingJournal(settings.buffer_journal_file, settings.buffer_journal_sync)
         self.ledger = Ledger(settings.ledger_dir, "buffer", settings.ledger_keep_days)
         self._unconfirmed: dict[str, list[list[Any]]] = {}
+        self._recent: dict[str, list[list[Any]]] = {}  # confirmed this second, per PLC
+        self._previous: dict[str, list[list[Any]]] = {}  # ...and the second before
         self._loaded = False
         self.leases: dict[int, Lease] = {}
         self._lease_ids = itertools.count(1)
@@ -85,10 +87,22 @@ class BufferService:
         """Journal this turn's records, then tell each poller which of its cycles are in."""
         self.journal.commit()
         for plc, keys in self._unconfirmed.items():
-            with contextlib.suppress(zmq.Again):
-                live.send_multipart([bus.ack_topic(plc), messages.pack(messages.ingested(plc, keys))],
-                                    flags=zmq.NOBLOCK)
+            self._publish_confirmations(live, plc, keys)
+            self._recent.setdefault(plc, []).extend(keys)
         self._unconfirmed.clear()
+
+    def _publish_confirmations(self, live: zmq.Socket[Any], plc: str, keys: list[list[Any]]) -> None:
+        with contextlib.suppress(zmq.Again):
+            live.send_multipart([bus.ack_topic(plc), messages.pack(messages.ingested(plc, keys))], flags=zmq.NOBLOCK)
+
+    def _confirm_again(self, live: zmq.Socket[Any]) -> None:
+        """Once a second, the last two seconds' confirmations again: a poller that was (re)connecting
+        when they were first sent (a PUB does not wait for its subscribers) hears them now, rather
+        than sending those cycles again after POLLER_ACK_TIMEOUT."""
+        for plc, keys in self._recent.items():
+            if keys:
+                self._publish_confirmations(live, plc, self._previous.get(plc, []) + keys)
+        self._previous, self._recent = self._recent, {}
 
     # -- handlers ------------------------------------------------------------
     def on_ingest(self, frame: bytes, live: zmq.Socket[Any]) -> None:
@@ -215,6 +229,7 @@ class BufferService:
                 if now >= next_status:
                     next_status = now + 1.0
                     self.expire_leases()
+                    self._confirm_again(live)
                     self.journal.compact(self._live_blocks())
                     self.ledger.sync()
                     telemetry.publish(**self.figures())

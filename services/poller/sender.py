@@ -7,8 +7,8 @@ poller killed at any instant starts again with what the buffer had not
 confirmed, and a cycle the buffer lost (killed between receiving and
 journaling it) is sent again after POLLER_ACK_TIMEOUT. A duplicate costs
 nothing: the historian stores a cycle once. The queue holds at most
-DATA_QUEUE_SIZE cycles, sent or not; a full queue drops its oldest, counts it
-and puts it in the ledger. The PUSH socket sets ZMQ_IMMEDIATE and a small
+DATA_QUEUE_SIZE cycles, sent or not; a full queue drops its oldest unsent
+cycle, counts it and puts it in the ledger. The PUSH socket sets ZMQ_IMMEDIATE and a small
 high-water mark, so while the buffer is away cycles stay here, where they
 are counted, rather than in ZeroMQ's pipe.
 
@@ -106,7 +106,7 @@ class SendQueue:
         self.ledger.record(["polled", self.plc_code, data.group, data.seq, data.ts_ms, n])
         forgotten: list[list[Any]] = []
         while len(self.entries) >= self.capacity:
-            old_key, old = self.entries.popitem(last=False)
+            old_key, old = self._oldest_undelivered()
             self.dropped += 1
             forgotten.append(list(old_key))
             self.ledger.record(["queue_dropped", self.plc_code, old_key[0], old_key[1], self._count(old)])
@@ -118,6 +118,17 @@ class SendQueue:
         self.entries[key] = Entry(frame, n)
         self.to_send.append(key)
         self._wake.set()
+
+    def _oldest_undelivered(self) -> tuple[Key, Entry]:
+        """Remove and return the oldest cycle not sent yet; if every one was sent, the oldest.
+
+        A cycle sent and waiting for its confirmation has most likely arrived:
+        dropping it would count as dropped a cycle that is stored.
+        """
+        for key, entry in self.entries.items():
+            if entry.sent_at is None:
+                return key, self.entries.pop(key)
+        return self.entries.popitem(last=False)
 
     @staticmethod
     def _count(entry: Entry) -> int:

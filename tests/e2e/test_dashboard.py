@@ -53,6 +53,7 @@ def browser() -> Iterator[object]:
 
 def test_dashboard_shows_the_plant_and_a_trigger_makes_a_cycle(plant: tuple[Supervisor, dict[str, str]],
                                                                 browser: object) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     driver = browser
@@ -63,8 +64,13 @@ def test_dashboard_shows_the_plant_and_a_trigger_makes_a_cycle(plant: tuple[Supe
         return driver.find_elements(By.CSS_SELECTOR, "#groups tbody tr")  # type: ignore[attr-defined, no-any-return]
 
     def cycles_of(key: str) -> int:
-        row = driver.find_element(By.CSS_SELECTOR, f'#groups tr[data-group="{key}"]')  # type: ignore[attr-defined]
-        return int(row.find_element(By.CSS_SELECTOR, "td.cycles").text)
+        for _ in range(20):
+            try:
+                row = driver.find_element(By.CSS_SELECTOR, f'#groups tr[data-group="{key}"]')  # type: ignore[attr-defined]
+                return int(row.find_element(By.CSS_SELECTOR, "td.cycles").text)
+            except StaleElementReferenceException:
+                continue  # redrawn between the two finds
+        raise AssertionError(f"the row of {key} kept being redrawn")
 
     wait_for(lambda: len(rows()) == 12, 20, what="12 groups on the dashboard")
     wait_for(lambda: cycles_of("KRCWO12ELOA101/FAST_1S") > 1, 20, what="live cycle counts")
@@ -75,8 +81,16 @@ def test_dashboard_shows_the_plant_and_a_trigger_makes_a_cycle(plant: tuple[Supe
              what="latest values")
     key = "KRCWO12ELOA102/BATCH_HS"
     before = cycles_of(key)
-    row = driver.find_element(By.CSS_SELECTOR, f'#groups tr[data-group="{key}"]')  # type: ignore[attr-defined]
-    row.find_element(By.CSS_SELECTOR, "button.trigger").click()
+
+    def click_trigger() -> bool:
+        try:  # the table is redrawn every second: an element found just before may be gone
+            row = driver.find_element(By.CSS_SELECTOR, f'#groups tr[data-group="{key}"]')  # type: ignore[attr-defined]
+            row.find_element(By.CSS_SELECTOR, "button.trigger").click()
+        except StaleElementReferenceException:
+            return False
+        return True
+
+    wait_for(click_trigger, 5, interval=0.05, what="a click on the trigger button")
     wait_for(lambda: "cycle" in driver.find_element(By.ID, "toast").text, 10,  # type: ignore[attr-defined]
              what="the trigger's answer")
     wait_for(lambda: cycles_of(key) == before + 1, 10, what="the new cycle in the table")

@@ -66,18 +66,27 @@ class Ingest:
         live.setsockopt(zmq.LINGER, 0)
         live.bind(self.settings.live_endpoint)
         self._bound.set()
+        again = time.monotonic()
         try:
             while not self._stop.is_set():
+                if time.monotonic() >= again and self.confirm and self.received:
+                    again = time.monotonic() + 0.5  # as the buffer does, for a poller that missed them
+                    self._confirm(live, self.received[-50:])
                 if not pull.poll(50):
                     continue
                 data = messages.decode_polling_data(pull.recv())
                 self.received.append(data)
                 if self.confirm:
-                    live.send_multipart([bus.ack_topic(data.plc_code),
-                                         messages.pack(messages.ingested(data.plc_code, [[data.group, data.ts_ms]]))])
+                    self._confirm(live, [data])
         finally:
             pull.close(linger=0)
             live.close(linger=0)
+
+    @staticmethod
+    def _confirm(live: zmq.Socket[bytes], cycles: list[PollingData]) -> None:
+        plc = cycles[0].plc_code
+        live.send_multipart([bus.ack_topic(plc), messages.pack(messages.ingested(plc, [[d.group, d.ts_ms]
+                                                                                       for d in cycles]))])
 
     def drain(self, seconds: float = 0.0) -> list[PollingData]:
         """Everything received so far, after waiting ``seconds``."""
