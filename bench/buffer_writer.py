@@ -3,7 +3,8 @@
     .venv/bin/python bench/buffer_writer.py
 
 - ingest: PollingData of 500 values PUSHed over ipc to a running buffer
-  (decode, ring append, live republish), values per second;
+  (decode, journal, ring append, live republish, confirmations), values per
+  second, with the journal fsynced, only written, and skipped;
 - writer: SqliteSink.write (one executemany + commit per batch, WAL) of
   200,000 rows at batch sizes 100, 500, 1,000 and 5,000, values per second;
 - memory: a ring holding 100,000 values (200 cycles of 500), measured with
@@ -35,13 +36,17 @@ def cycle(seq: int, n: int = 500, plc: str = "KRCWO12ELOA101") -> PollingData:
     return PollingData(plc, "FAST_1S", seq, 1_800_000_000_000 + 1000 * seq, 3.2, values)
 
 
-def bench_ingest(cycles: int = 2000) -> float:
+def bench_ingest(journal: str, cycles: int = 2000) -> float:
+    """``journal``: "sync" (the default: written, fsynced every 20 ms), "write" (BUFFER_JOURNAL_SYNC=false),
+    or "none" (journal writes skipped: what the buffer cost before it was durable)."""
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         settings = Settings(scada_data_dir=Path(tmp) / "d", scada_run_dir=Path(tmp) / "r",
                             scada_log_dir=Path(tmp) / "l", buffer_max_size=10_000_000,
-                            _env_file=None)  # type: ignore[call-arg]
+                            buffer_journal_sync=journal == "sync", _env_file=None)  # type: ignore[call-arg]
         settings.make_dirs()
         service = BufferService(settings, zmq.Context())
+        if journal == "none":
+            service.journal.taken_in = lambda block: None  # type: ignore[method-assign]
         stop = threading.Event()
         thread = threading.Thread(target=service.run, args=(stop,))
         thread.start()
@@ -58,7 +63,6 @@ def bench_ingest(cycles: int = 2000) -> float:
         push.close(linger=0)
         stop.set()
         thread.join()
-        settings.buffer_state_file.unlink(missing_ok=True)
     return cycles * 500 / elapsed
 
 
@@ -93,8 +97,11 @@ def bench_memory(values: int = 100_000) -> tuple[float, float]:
 
 
 def main() -> None:
-    rate = bench_ingest()
-    print(f"buffer ingest over ipc (500-value PollingData): {rate:,.0f} values/s")
+    print("buffer ingest over ipc (500-value PollingData), values/s:")
+    for journal, what in (("sync", "journal fsynced every 20 ms (default)"),
+                          ("write", "journal written, not fsynced (BUFFER_JOURNAL_SYNC=false)"),
+                          ("none", "no journal (not durable; for comparison)")):
+        print(f"  {bench_ingest(journal):>10,.0f}  {what}")
     print(f"{'writer batch':>12} {'values/s':>12} {'ms/batch':>10}")
     for batch in (100, 500, 1000, 5000):
         per_second, latency = bench_writer(batch)

@@ -73,7 +73,7 @@ def api(env: dict[str, str], path: str) -> Any:
 
 def stored_rows(env: dict[str, str]) -> int:
     with sqlite3.connect(Path(env["SCADA_DATA_DIR"]) / "tag_data.db", timeout=10) as db:
-        return int(db.execute("SELECT coalesce(max(rowid), 0) FROM TAG_DATA").fetchone()[0])
+        return int(db.execute("SELECT count(*) FROM TAG_DATA").fetchone()[0])
 
 
 def run_rate(interval_ms: int, seconds: float, warmup: float, batch: int) -> dict[str, Any]:

@@ -24,7 +24,8 @@ Lease protocol (writer DEALER <-> buffer ROUTER); ``id`` pairs a reply with
 its request and a reply with another id is ignored::
 
     writer: {"v": 1, "t": "lease", "id": 7, "max": 500, "ack": 30}   # "ack": the previous batch, committed
-    buffer: {"v": 1, "t": "batch", "id": 7, "lease": 31, "blocks": [block, ...]}   # blocks may be []
+    buffer: {"v": 1, "t": "batch", "id": 7, "lease": 31, "blocks": [block, ...], "backlog": 12000}
+            # blocks may be []; backlog: the values still in the ring (a writer behind takes larger batches)
     writer: {"v": 1, "t": "ack", "id": 8, "lease": 31}   # alone, only when the writer stops
     buffer: {"v": 1, "t": "acked", "id": 8, "lease": 31, "known": true}
 
@@ -47,7 +48,7 @@ as msgpack bytes (``bin``) of ``[[address, value, quality], ...]``::
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -112,6 +113,8 @@ class Block:
     #: the buffer's journal number of the cycle and the index of this slice's first value in it
     number: int = 0
     first: int = 0
+    #: the values, once a writer has unpacked (and checked) them
+    unpacked: list[list[Any]] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of_values(cls, plc_code: str, group: str, seq: int, ts_ms: int, values: list[list[Any]],
@@ -119,6 +122,8 @@ class Block:
         return cls(plc_code, group, seq, ts_ms, len(values), pack_values(values), number, first)
 
     def values(self) -> list[list[Any]]:
+        if self.unpacked is not None:
+            return self.unpacked
         values: list[list[Any]] = msgpack.unpackb(self.packed, raw=False, use_list=True)
         return values
 
@@ -143,6 +148,7 @@ class Block:
             raise MessageError(f"block of the wrong shape: {error}") from None
         if len(values) != block.count or not all(isinstance(v, list) and len(v) == 3 for v in values):
             raise MessageError("block values must be [address, value, quality] triples, as many as counted")
+        block.unpacked = values
         return block
 
 

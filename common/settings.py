@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     buffer_max_size: int = 100_000
     buffer_alert_threshold: float = 0.8
     buffer_batch_size: int = 500
+    buffer_catchup_size: int = Field(
+        default=5000, description="while the buffer holds more than a batch, the writer takes up to this many "
+        "values at once, so it catches up instead of falling further behind")
     buffer_write_interval: float = 0.5
     buffer_lease_timeout: float = 30.0
     buffer_journal_sync: bool = Field(
@@ -53,6 +56,9 @@ class Settings(BaseSettings):
         description="fsync the buffer's journal once per turn of its loop, before pollers hear their cycles "
         "are in (off: a killed buffer still loses nothing, a power cut may lose the last moments)",
     )
+    buffer_journal_sync_ms: float = Field(
+        default=20.0, description="the longest a confirmation waits for the journal's next fsync (one fsync for "
+        "every cycle taken in meanwhile)")
     data_queue_size: int = 10_000
     poller_ack_timeout: float = Field(
         default=5.0, description="a PollingData the buffer has not confirmed in this many seconds is sent again")

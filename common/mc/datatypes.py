@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -63,6 +64,22 @@ class DataType:
             return raw.split(b"\x00", 1)[0].decode("utf-8", errors="replace")
         value: int | float = struct.unpack(_STRUCT[self.kind], raw)[0]
         return value
+
+    def decoder(self) -> Callable[[list[int], int], Value]:
+        """``decode`` as a function of (words, index), compiled once per tag for the polling hot path."""
+        kind = self.kind
+        if kind is Kind.UINT16:
+            return lambda w, i: w[i]
+        if kind is Kind.INT16:
+            return lambda w, i: v - 0x10000 if (v := w[i]) & 0x8000 else v
+        if kind is Kind.BIT:
+            return lambda w, i: w[i] & 1
+        if kind is Kind.UINT32:
+            return lambda w, i: w[i] | w[i + 1] << 16
+        if kind is Kind.INT32:
+            return lambda w, i: v - 0x1_0000_0000 if (v := w[i] | w[i + 1] << 16) & 0x8000_0000 else v
+        n = self.words
+        return lambda w, i: self.decode(w[i:i + n])
 
     def encode(self, value: Value) -> list[int]:
         """The words that hold ``value``; the inverse of :meth:`decode`."""

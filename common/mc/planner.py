@@ -15,8 +15,9 @@ maps the replies back to values.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from common.mc.commands import MAX_RANDOM_POINTS, MAX_WORD_POINTS, BatchRead, DevicePoint, RandomRead
 from common.mc.datatypes import DataType, Kind, Value
@@ -64,25 +65,34 @@ class ReadPlan:
             return flat
         return reply
 
+    @cached_property
+    def _decoders(self) -> list[tuple[int, int, Callable[[list[int], int], Value]]]:
+        """Per tag: its request, its word in the reply, and the function that reads its value there."""
+        return [(slot.request, slot.word, _decoder(slot, tag)) for slot, tag in zip(self.slots, self.tags, strict=True)]
+
     def decode(self, replies: Sequence[list[int] | BaseException]) -> list[Value | BaseException]:
         """Each tag's value, or the exception of the request that should have carried it."""
         flats: list[list[int] | BaseException] = [
             r if isinstance(r, BaseException) else self.words_of(i, r) for i, r in enumerate(replies)
         ]
+        if not any(isinstance(f, BaseException) for f in flats):
+            return [fn(flats[request], word) for request, word, fn in self._decoders]  # type: ignore[arg-type]
         out: list[Value | BaseException] = []
-        for slot, tag in zip(self.slots, self.tags, strict=True):
-            words = flats[slot.request]
-            if isinstance(words, BaseException):
-                out.append(words)
-                continue
-            if slot.bit is not None:
-                out.append((words[slot.word] >> slot.bit) & 1)
-                continue
-            value = tag.data_type.decode(words[slot.word : slot.word + slot.words])
-            if tag.data_type.is_numeric and (tag.scale is not None or tag.offset is not None):
-                value = float(value) * (1.0 if tag.scale is None else tag.scale) + (tag.offset or 0.0)
-            out.append(value)
+        for request, word, fn in self._decoders:
+            words = flats[request]
+            out.append(words if isinstance(words, BaseException) else fn(words, word))
         return out
+
+
+def _decoder(slot: Slot, tag: TagRead) -> Callable[[list[int], int], Value]:
+    if slot.bit is not None:
+        bit = slot.bit
+        return lambda w, i: (w[i] >> bit) & 1
+    read = tag.data_type.decoder()
+    if not tag.data_type.is_numeric or (tag.scale is None and tag.offset is None):
+        return read
+    scale, offset = (1.0 if tag.scale is None else tag.scale), (tag.offset or 0.0)
+    return lambda w, i: float(read(w, i)) * scale + offset
 
 
 @dataclass

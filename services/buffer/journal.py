@@ -11,9 +11,10 @@ from the middle of a cycle is named exactly. Finished means committed (the
 writer acknowledged it) or dropped by the ring's overflow (and in the
 ledger). Replay keeps what was taken in and not finished, oldest first, so a
 buffer killed with SIGKILL starts again with its ring and its unacknowledged
-leases. Records are written once per turn of the buffer's loop, and synced
-then when ``BUFFER_JOURNAL_SYNC`` is on, before the pollers hear that their
-cycles are in.
+leases. Records are written once per turn of the buffer's loop and, when
+``BUFFER_JOURNAL_SYNC`` is on, synced at most every ``BUFFER_JOURNAL_SYNC_MS``
+(one fsync for all the cycles of that moment), before the pollers hear that
+their cycles are in.
 """
 
 from __future__ import annotations
@@ -116,15 +117,17 @@ class RingJournal:
     def finished(self, blocks: Iterable[Block]) -> None:
         self._pending.extend([FINISHED, b.number, b.first, b.count] for b in blocks)
 
-    def commit(self) -> bool:
-        """Write what this turn journaled (and sync it); True when something was written."""
-        if not self._pending:
-            return False
-        self.journal.append(self._pending)
-        self._pending = []
+    def write(self) -> None:
+        """Hand what was journaled to the operating system: from here a SIGKILL cannot lose it."""
+        if self._pending:
+            self.journal.append(self._pending)
+            self._pending = []
+
+    def commit(self) -> None:
+        """Write, and fsync when BUFFER_JOURNAL_SYNC is on: from here a power cut cannot lose it."""
+        self.write()
         if self.sync:
             self.journal.sync()
-        return True
 
     def compact(self, live: Iterable[Block]) -> bool:
         """Rewrite the file with the live blocks alone, when it has grown well past them."""

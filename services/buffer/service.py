@@ -52,6 +52,7 @@ class BufferService:
         self._recent: dict[str, list[list[Any]]] = {}  # confirmed this second, per PLC
         self._previous: dict[str, list[list[Any]]] = {}  # ...and the second before
         self._loaded = False
+        self._last_sync = 0.0
         self.leases: dict[int, Lease] = {}
         self._lease_ids = itertools.count(1)
         self.bad_frames = 0
@@ -83,13 +84,28 @@ class BufferService:
         self.ledger.record(*(["overflow", b.plc_code, b.group, b.ts_ms, b.count] for b in blocks))
         log.debug("ring full: dropped %d oldest values", sum(b.count for b in blocks))
 
-    def _confirm(self, live: zmq.Socket[Any]) -> None:
-        """Journal this turn's records, then tell each poller which of its cycles are in."""
-        self.journal.commit()
+    def _confirm(self, live: zmq.Socket[Any], force: bool = False) -> float:
+        """Journal this turn's records, then tell each poller which of its cycles are in.
+
+        With BUFFER_JOURNAL_SYNC the confirmations wait for an fsync, and fsyncs
+        come at most every BUFFER_JOURNAL_SYNC_MS: returns how long until the
+        next one is due (the loop's poll timeout), or 0.1 s when nothing waits.
+        """
+        self.journal.write()
+        if not self._unconfirmed:
+            return 0.1
+        if self.journal.sync:
+            now = time.monotonic()
+            due = self._last_sync + self.settings.buffer_journal_sync_ms / 1000
+            if now < due and not force:
+                return due - now
+            self.journal.commit()
+            self._last_sync = now
         for plc, keys in self._unconfirmed.items():
             self._publish_confirmations(live, plc, keys)
             self._recent.setdefault(plc, []).extend(keys)
         self._unconfirmed.clear()
+        return 0.1
 
     def _publish_confirmations(self, live: zmq.Socket[Any], plc: str, keys: list[list[Any]]) -> None:
         with contextlib.suppress(zmq.Again):
@@ -147,13 +163,13 @@ class BufferService:
         wanted = max(1, min(int(request.get("max", self.settings.buffer_batch_size)), 100_000))
         blocks = self.ring.take(wanted)
         if not blocks:
-            return {"v": 1, "t": "batch", "id": request_id, "lease": None, "blocks": []}
+            return {"v": 1, "t": "batch", "id": request_id, "lease": None, "blocks": [], "backlog": 0}
         lease = Lease(next(self._lease_ids), writer, blocks, sum(b.count for b in blocks),
                       time.monotonic() + self.settings.buffer_lease_timeout)
         self.leases[lease.lease_id] = lease
         self._check_alert()
         return {"v": 1, "t": "batch", "id": request_id, "lease": lease.lease_id,
-                "blocks": [b.to_wire() for b in blocks]}
+                "blocks": [b.to_wire() for b in blocks], "backlog": self.ring.size}
 
     def _ack(self, lease_id: Any) -> bool:
         try:
@@ -203,9 +219,10 @@ class BufferService:
         poller.register(lease, zmq.POLLIN)
         log.info("ingest %s, live %s, leases %s", s.ingest_endpoint, s.live_endpoint, s.lease_endpoint)
         next_status = 0.0
+        wait = 0.1
         try:
             while not stop.is_set():
-                events = dict(poller.poll(100))
+                events = dict(poller.poll(max(1, int(wait * 1000))))
                 if ingest in events:
                     for _ in range(1000):  # drain in bursts, but let leases in
                         try:
@@ -224,7 +241,7 @@ class BufferService:
                         reply = self.on_lease_request(parts[0], parts[1])
                         if reply is not None:
                             lease.send_multipart([parts[0], messages.pack(reply)])
-                self._confirm(live)
+                wait = self._confirm(live)
                 now = time.monotonic()
                 if now >= next_status:
                     next_status = now + 1.0
@@ -239,7 +256,7 @@ class BufferService:
                     self.on_ingest(ingest.recv(zmq.NOBLOCK), live)
                 except zmq.Again:
                     break
-            self._confirm(live)
+            self._confirm(live, force=True)
         finally:
             self.journal.close()
             self.ledger.close()

@@ -173,6 +173,7 @@ class WriterService:
         log.info("leasing from %s into %s (retries %s s, backups in %s)", s.lease_endpoint, self.sink.name,
                  "/".join(f"{d:.0f}" for d in self.retry_delays), self.backups.folder)
         next_status = 0.0
+        wanted = s.buffer_batch_size
         try:
             while not stop.is_set():
                 now = time.monotonic()
@@ -180,7 +181,7 @@ class WriterService:
                     next_status = now + 1.0
                     telemetry.publish(**self.figures())
                 self._maybe_replay(stop)
-                request: dict[str, Any] = {"v": 1, "t": "lease", "max": s.buffer_batch_size}
+                request: dict[str, Any] = {"v": 1, "t": "lease", "max": wanted}
                 if self._unacked is not None:
                     request["ack"] = self._unacked
                 reply = self._call(request, "batch", stop)
@@ -195,6 +196,10 @@ class WriterService:
                     log.error("buffer sent a malformed batch (lease %s): %s", reply.get("lease"), error)
                     continue
                 count = sum(b.count for b in blocks)
+                # Behind (the buffer holds more than a batch): take up to BUFFER_CATCHUP_SIZE at once,
+                # so the cost of a batch (lease, commit) is shared by more values; back to normal after.
+                backlog = int(reply.get("backlog") or 0)
+                wanted = max(s.buffer_batch_size, min(backlog, s.buffer_catchup_size))
                 if blocks:
                     # Even when stopping, the batch we hold is committed or backed up, then acknowledged.
                     self.write_batch(blocks, stop)

@@ -116,3 +116,12 @@ def test_word_order_is_low_word_first() -> None:
         parse_data_type("STRING[1]").encode("ABC")
     with pytest.raises(McLocalError):
         parse_data_type("INT16").encode(40000)
+
+
+@given(name=st.sampled_from(["BIT", "INT16", "UINT16", "INT32", "UINT32", "FLOAT32", "FLOAT64", "STRING[3]"]),
+       words=st.lists(st.integers(0, 0xFFFF), min_size=6, max_size=6), at=st.integers(0, 2))
+def test_the_compiled_decoder_reads_what_decode_reads(name: str, words: list[int], at: int) -> None:
+    dtype = parse_data_type(name)
+    expected = dtype.decode(words[at:at + dtype.words])
+    got = dtype.decoder()(words, at)
+    assert got == expected or (isinstance(got, float) and math.isnan(got) and math.isnan(expected))  # type: ignore[arg-type]

@@ -1,0 +1,64 @@
+"""Benchmark: the historian's SQLite table with a rowid and a unique index, against WITHOUT ROWID.
+
+    .venv/bin/python -m bench.sqlite_layout
+
+100,000 rows (100 cycles of 1,000 tags, the pipeline benchmark's shape) into a
+fresh file, WAL, synchronous=NORMAL, the writer's own INSERT ... ON CONFLICT
+DO NOTHING, in transactions of 500 and 5,000 rows, three runs each.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from common.historian.sqlite_sink import DDL, INSERT
+from common.messages import iso_ms
+
+COLUMNS = ("ts TEXT NOT NULL, plc_code TEXT NOT NULL, tag_address TEXT NOT NULL, tag_value, quality TEXT NOT NULL, "
+           "group_name TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL DEFAULT 0")
+LAYOUTS = {
+    "rowid table + UNIQUE (ts, plc_code, tag_address)":
+        f"CREATE TABLE TAG_DATA ({COLUMNS}, UNIQUE (ts, plc_code, tag_address))",
+    "WITHOUT ROWID, PRIMARY KEY (ts, plc_code, tag_address) (the sink's)": DDL,
+}
+
+
+def rows(cycles: int = 100, tags: int = 1000) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = []
+    for c in range(cycles):
+        ts = iso_ms(1_800_000_000_000 + c * 160)
+        out += [(ts, "KRBENCH000PIPE", f"D{j}", j * 7, "GOOD", f"G{c % 4}", c) for j in range(tags)]
+    return out
+
+
+def run(ddl: str, batch: int, data: list[tuple[object, ...]]) -> float:
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        db = sqlite3.connect(Path(tmp) / "t.db", isolation_level=None)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute(ddl)
+        started = time.perf_counter()
+        for start in range(0, len(data), batch):
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(INSERT, data[start : start + batch])
+            db.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        db.close()
+    return len(data) / elapsed
+
+
+def main() -> None:
+    data = rows()
+    print(f"{'layout':<70} {'batch':>6} {'rows/s (median of 3)':>22}")
+    for name, ddl in LAYOUTS.items():
+        for batch in (500, 5000):
+            rate = statistics.median(run(ddl, batch, data) for _ in range(3))
+            print(f"{name:<70} {batch:>6,} {rate:>22,.0f}")
+
+
+if __name__ == "__main__":
+    main()
