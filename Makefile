@@ -61,9 +61,11 @@ status:
 test: install
 	@$(BIN)/python -m pytest -q
 
-# The end-to-end benchmark (minutes): the whole pipeline at increasing rates; see docs/BENCHMARKS.md.
+# The end-to-end benchmarks (~15 minutes): the whole pipeline at increasing rates, then the long chaos
+# run (every stage killed three times over; nothing may be lost); see docs/BENCHMARKS.md.
 bench: install
 	@$(BIN)/python -m bench.pipeline
+	@$(BIN)/python -m bench.chaos
 
 lint: install
 	@$(BIN)/ruff check common services tests bench

@@ -106,6 +106,9 @@ def run_scenarios(sup: Supervisor, env: dict[str, str], rounds: int, pause: floa
         time.sleep(pause)
         s.until_ms = now_ms()
         scenarios.append(s)
+        # The next fault waits until this window's cycles have all arrived somewhere (stored, or
+        # counted dropped), so each window shows what its own fault did.
+        wait_for(lambda: settled(env, s.since_ms, s.until_ms), 90, interval=1, what=f"{name}: the pipeline to drain")
 
     for n in range(1, rounds + 1):
         prefix = f"round {n}: " if rounds > 1 else ""
@@ -137,16 +140,18 @@ def run_scenarios(sup: Supervisor, env: dict[str, str], rounds: int, pause: floa
     return scenarios
 
 
+def settled(env: dict[str, str], since_ms: int, until_ms: int) -> dict[str, Any] | None:
+    """The window's account once nothing of it is in flight and every backup is replayed."""
+    a = account(env, since_ms, until_ms)
+    return a if a["in_flight"] == 0 and a["backed_up"] == 0 else None
+
+
 def drain(sup: Supervisor, env: dict[str, str], since_ms: int) -> dict[str, Any]:
     """Stop the pollers and wait until nothing is in flight and every backup is replayed."""
     sup.ctl("stop", "pollers:*")
     until = now_ms()
-
-    def settled() -> dict[str, Any] | None:
-        a = account(env, since_ms, until)
-        return a if a["in_flight"] == 0 and a["backed_up"] == 0 else None
-
-    result: dict[str, Any] = wait_for(settled, 90, interval=1, what="the pipeline to drain")
+    result: dict[str, Any] = wait_for(lambda: settled(env, since_ms, until), 90, interval=1,
+                                      what="the pipeline to drain")
     return result
 
 

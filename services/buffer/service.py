@@ -54,7 +54,9 @@ class BufferService:
         self._loaded = False
         self._last_sync = 0.0
         self.leases: dict[int, Lease] = {}
-        self._lease_ids = itertools.count(1)
+        # Lease ids go on from where the last run's could have reached (ms since the epoch, x1000), so a
+        # writer's late acknowledgement of the last run's lease never names a lease of this run.
+        self._lease_ids = itertools.count(int(time.time() * 1000) * 1000)
         self.bad_frames = 0
         self.messages_in = 0
         self.acked_values = 0

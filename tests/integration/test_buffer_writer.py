@@ -282,3 +282,23 @@ def test_writer_killed_mid_batch_loses_nothing(settings: Settings, buffer: Buffe
     rows = stored(settings)
     assert kills == 3
     assert len(rows) == total and len({(r[1], r[2]) for r in rows}) == total  # each value exactly once
+
+
+def test_a_writer_behind_takes_larger_batches_then_returns_to_the_normal_size(settings: Settings,
+                                                                             buffer: BufferService) -> None:
+    settings.buffer_catchup_size = 1500
+    push(settings, [cycle(s) for s in range(1, 61)])  # 3,000 values waiting: the writer is behind
+    wait_for(lambda: buffer.ring.size == 3000, 5, what="a backlog")
+    writer = WriterService(settings, ctx=zmq.Context())
+    stage = Stage(writer.run)
+    try:
+        wait_for(lambda: len(stored(settings)) == 3000, 10, what="the backlog stored")
+        push(settings, [cycle(s) for s in range(61, 65)])  # then a normal trickle
+        wait_for(lambda: len(stored(settings)) == 3200, 10, what="the trickle stored")
+    finally:
+        stage.end()
+    sizes = [e.values for e in writer.metrics.events if e.ok and e.values]
+    # the first lease asks for a normal batch and learns the backlog; then up to 1,500 at once
+    assert sizes[:3] == [500, 1500, 1000]
+    assert sizes[3:] and all(s <= 200 for s in sizes[3:])  # the trickle goes as it comes
+    assert sum(sizes) == 3200
