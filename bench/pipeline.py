@@ -76,9 +76,9 @@ def stored_rows(env: dict[str, str]) -> int:
         return int(db.execute("SELECT count(*) FROM TAG_DATA").fetchone()[0])
 
 
-def run_rate(interval_ms: int, seconds: float, warmup: float, batch: int) -> dict[str, Any]:
+def run_rate(interval_ms: int, seconds: float, warmup: float, batch: int, journal_sync: bool = True) -> dict[str, Any]:
     base = short_tmp("bench-")
-    env = scada_env(base, BUFFER_BATCH_SIZE=str(batch))
+    env = scada_env(base, BUFFER_BATCH_SIZE=str(batch), BUFFER_JOURNAL_SYNC=str(journal_sync).lower())
     write_plant(base / "csv", interval_ms)
     scada(env, "db", "init")
     scada(env, "db", "import", str(base / "csv"))
@@ -134,11 +134,15 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=8.0)
     parser.add_argument("--intervals", default="1000,500,250,160,100")
     parser.add_argument("--batch", type=int, default=500, help="BUFFER_BATCH_SIZE for the run")
+    parser.add_argument("--no-journal-sync", action="store_true",
+                        help="BUFFER_JOURNAL_SYNC=false: what the buffer's fsyncs cost end to end")
     args = parser.parse_args()
+    sync = not args.no_journal_sync
     print(f"{PLCS} PLCs x {GROUPS} groups x {TAGS} tags (virtual-plc, binary 3E), SQLite historian, "
-          f"{args.seconds:.0f} s per rate after {args.warmup:.0f} s warm-up, BUFFER_BATCH_SIZE {args.batch}, 2 cores")
+          f"{args.seconds:.0f} s per rate after {args.warmup:.0f} s warm-up, BUFFER_BATCH_SIZE {args.batch}, "
+          f"buffer journal {'fsynced' if sync else 'not fsynced'}, {os.cpu_count()} cores")
     for interval in (int(i) for i in args.intervals.split(",")):
-        r = run_rate(interval, args.seconds, args.warmup, args.batch)
+        r = run_rate(interval, args.seconds, args.warmup, args.batch, sync)
         print(f"\ninterval {interval} ms: offered {r['offered']:,.0f} values/s, stored {r['stored']:,.0f} values/s, "
               f"commit age p50 {r['age_p50']} ms p99 {r['age_p99']} ms; writer batches {r['batch']} values, "
               f"{r['write_ms']} ms each")
