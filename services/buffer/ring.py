@@ -3,9 +3,11 @@
 Strategy: values arrive a cycle at a time, so the ring keeps blocks (one
 PollingData's values each, packed) and counts values, not blocks: appending
 and leasing touch a block per cycle, not a Python object per value. When
-full, values are dropped from the oldest block (splitting it when needed). A lease
-takes up to N values from the front; a lease that comes back unacknowledged
-is put back at the front, so it is written before anything newer.
+full, the oldest cycles are dropped whole (a cycle is kept or dropped as
+one, and nothing is unpacked to drop it). A lease takes up to N values from
+the front in whole cycles, splitting one only when the first cycle alone is
+larger than N; a lease that comes back unacknowledged is put back at the
+front, so it is written before anything newer.
 """
 
 from __future__ import annotations
@@ -65,13 +67,7 @@ class Ring:
     def _trim(self) -> list[Block]:
         dropped: list[Block] = []
         while self.size > self.max_values:
-            excess = self.size - self.max_values
-            head = self.blocks[0]
-            if head.count <= excess:
-                dropped.append(self.blocks.popleft())
-            else:
-                gone, self.blocks[0] = head.split(excess)
-                dropped.append(gone)
+            dropped.append(self.blocks.popleft())
             self.size -= dropped[-1].count
             self.overflow_count += dropped[-1].count
         return dropped
@@ -80,16 +76,13 @@ class Ring:
         """Remove and return up to ``max_values`` values from the front, as blocks."""
         out: list[Block] = []
         want = max_values
-        while want > 0 and self.blocks:
-            head = self.blocks[0]
-            if head.count <= want:
-                self.blocks.popleft()
-                out.append(head)
-                want -= head.count
-            else:
-                first, self.blocks[0] = head.split(want)
-                out.append(first)
-                want = 0
+        while self.blocks and self.blocks[0].count <= want:
+            out.append(self.blocks.popleft())
+            want -= out[-1].count
+        if not out and self.blocks:  # the first cycle alone is larger than a lease: split it
+            first, self.blocks[0] = self.blocks[0].split(want)
+            out.append(first)
+            want = 0
         self.size -= max_values - want
         return out
 

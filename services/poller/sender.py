@@ -7,8 +7,10 @@ poller killed at any instant starts again with what the buffer had not
 confirmed, and a cycle the buffer lost (killed between receiving and
 journaling it) is sent again after POLLER_ACK_TIMEOUT. A duplicate costs
 nothing: the historian stores a cycle once. The queue holds at most
-DATA_QUEUE_SIZE cycles, sent or not; a full queue drops its oldest unsent
-cycle, counts it and puts it in the ledger. The PUSH socket sets ZMQ_IMMEDIATE and a small
+DATA_QUEUE_SIZE cycles waiting to be sent (a cycle sent and waiting for its
+confirmation is in flight, not queued, until POLLER_ACK_TIMEOUT makes it
+due again); a full queue drops its oldest unsent cycle, counts it and puts
+it in the ledger. The PUSH socket sets ZMQ_IMMEDIATE and a small
 high-water mark, so while the buffer is away cycles stay here, where they
 are counted, rather than in ZeroMQ's pipe.
 
@@ -36,6 +38,7 @@ log = logging.getLogger("poller.sender")
 QUEUED, FORGOTTEN = 1, 2
 Key = tuple[str, int]  # (group, ts_ms): a cycle of this PLC
 COMPACT_MIN_BYTES = 4 << 20
+HARD_LIMIT = 2  # sent or not, never more than twice DATA_QUEUE_SIZE cycles (a buffer that never confirms)
 
 
 def waiting(journal: Journal, repair: bool = True) -> dict[Key, bytes]:
@@ -80,6 +83,7 @@ class SendQueue:
         self.resent = 0
         self.confirmed = 0
         self.bad_acks = 0
+        self._in_flight = 0  # entries sent, waiting for their confirmation
         self._wake = asyncio.Event()
         self.sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=100, linger=0, immediate=True)
 
@@ -105,7 +109,7 @@ class SendQueue:
         # The ledger first: a cycle is counted as polled before anything can lose it.
         self.ledger.record(["polled", self.plc_code, data.group, data.seq, data.ts_ms, n])
         forgotten: list[list[Any]] = []
-        while len(self.entries) >= self.capacity:
+        while self._queued() >= self.capacity or len(self.entries) >= HARD_LIMIT * self.capacity:
             old_key, old = self._oldest_undelivered()
             self.dropped += 1
             forgotten.append(list(old_key))
@@ -119,6 +123,10 @@ class SendQueue:
         self.to_send.append(key)
         self._wake.set()
 
+    def _queued(self) -> int:
+        """Cycles waiting to be sent; those sent and waiting for their confirmation are in flight, not queued."""
+        return len(self.entries) - self._in_flight
+
     def _oldest_undelivered(self) -> tuple[Key, Entry]:
         """Remove and return the oldest cycle not sent yet; if every one was sent, the oldest.
 
@@ -128,7 +136,9 @@ class SendQueue:
         for key, entry in self.entries.items():
             if entry.sent_at is None:
                 return key, self.entries.pop(key)
-        return self.entries.popitem(last=False)
+        key, entry = self.entries.popitem(last=False)
+        self._in_flight -= 1
+        return key, entry
 
     @staticmethod
     def _count(entry: Entry) -> int:
@@ -148,7 +158,12 @@ class SendQueue:
             self.bad_acks += 1
             log.warning("dropped a bad confirmation (%d so far): %s", self.bad_acks, error)
             return 0
-        forgotten = [list(k) for k in keys if self.entries.pop(k, None) is not None]
+        forgotten = []
+        for key in keys:
+            entry = self.entries.pop(key, None)
+            if entry is not None:
+                forgotten.append(list(key))
+                self._in_flight -= entry.sent_at is not None
         if forgotten:
             self.journal.append([[FORGOTTEN, forgotten]])
             self.confirmed += len(forgotten)
@@ -161,6 +176,7 @@ class SendQueue:
         for key in late:
             self.entries[key].sent_at = None
             self.to_send.append(key)
+        self._in_flight -= len(late)
         if late:
             self.resent += len(late)
             log.warning("%d PollingData not confirmed by the buffer in %.0f s; sending them again",
@@ -180,6 +196,7 @@ class SendQueue:
             except zmq.Again:
                 return False
             entry.sent_at = time.monotonic()
+            self._in_flight += 1
             self.to_send.popleft()
             self.sent += 1
         return True
@@ -216,10 +233,9 @@ class SendQueue:
         return len(self.entries)
 
     def figures(self) -> dict[str, Any]:
-        size = len(self.entries)
+        size = self._queued()
         return {"size": size, "capacity": self.capacity, "dropped": self.dropped, "sent": self.sent,
-                "resent": self.resent, "confirmed": self.confirmed,
-                "unsent": sum(1 for e in self.entries.values() if e.sent_at is None),
+                "in_flight": self._in_flight, "resent": self.resent, "confirmed": self.confirmed,
                 "utilization_pct": round(100 * size / self.capacity, 2) if self.capacity else 0.0}
 
     def close(self) -> None:

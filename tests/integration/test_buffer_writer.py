@@ -98,9 +98,9 @@ def test_unacknowledged_lease_is_handed_out_again_and_stored_once(settings: Sett
     ghost.send(messages.pack({"v": 1, "t": "lease", "id": 1, "max": 120}))
     assert ghost.poll(3000)
     batch = messages.unpack(ghost.recv(), "batch")
-    assert sum(b[4] for b in batch["blocks"]) == 120
+    assert sum(b[4] for b in batch["blocks"]) == 100  # whole cycles of 50, up to 120
     ghost.close(linger=0)
-    assert buffer.ring.size == 80
+    assert buffer.ring.size == 100
     wait_for(lambda: buffer.expired_leases == 1, 5, what="the lease to expire")
     assert buffer.ring.size == 200 and buffer.ring.blocks[0].seq == 1  # back at the front
     writer = WriterService(settings, ctx=zmq.Context())
@@ -146,7 +146,7 @@ def test_a_killed_buffer_keeps_its_ring_and_unacknowledged_leases_and_forgets_co
     settings.buffer_max_size = 180
     first = BufferService(settings, zmq.Context())
     first.load_state()
-    for s in range(1, 5):  # 200 values into a ring of 180: the first 20 of cycle 1 overflow
+    for s in range(1, 5):  # 200 values into a ring of 180: cycle 1 overflows, whole
         first.on_ingest(cycle(s), _nowhere())
     committed = first.on_lease_request(b"w1", messages.pack({"v": 1, "t": "lease", "id": 1, "max": 70}))
     kept = first.on_lease_request(b"w1", messages.pack({"v": 1, "t": "lease", "id": 2, "max": 40,
@@ -155,12 +155,13 @@ def test_a_killed_buffer_keeps_its_ring_and_unacknowledged_leases_and_forgets_co
     first.journal.commit()  # the end of a loop turn; then the process dies without closing anything
     second = BufferService(settings, zmq.Context())
     second.load_state()
-    # 20 overflowed, the next 70 committed: values 90..199 remain, the unacknowledged lease first
+    # cycle 1 overflowed, cycle 2 was committed (a lease takes whole cycles: 50 of the 70 asked),
+    # 40 values of cycle 3 were leased and not acknowledged: cycles 3 and 4 remain, in order
     values = [v[1] for b in second.ring.blocks for v in b.values()]
-    expected = [s * 1000 + i for s in range(1, 5) for i in range(50)][90:]
-    assert values == expected and second.ring.size == 110
+    expected = [s * 1000 + i for s in range(3, 5) for i in range(50)]
+    assert values == expected and second.ring.size == 100
     overflow = [r for r in ledger.read(settings.ledger_dir, 0, 4_000_000_000_000) if r[0] == "overflow"]
-    assert overflow == [["overflow", "KRCWO12ELOA101", "FAST_1S", 1_800_000_001_000, 20]]
+    assert overflow == [["overflow", "KRCWO12ELOA101", "FAST_1S", 1_800_000_001_000, 50]]
     # the next start numbers new cycles after the old ones, and compacts the file to what is live
     second.on_ingest(cycle(5), _nowhere())
     assert second.ring.blocks[-1].number == 5

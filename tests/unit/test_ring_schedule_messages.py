@@ -28,21 +28,23 @@ def test_ring_keeps_order_and_leases_slices() -> None:
     ring.append(block(1, 30))
     ring.append(block(2, 30))
     taken = ring.take(40)
-    assert [(b.seq, b.count) for b in taken] == [(1, 30), (2, 10)]
-    assert taken[1].values()[0][0] == "D0"
-    assert ring.size == 20 and ring.blocks[0].values()[0][0] == "D10"
+    assert [(b.seq, b.count) for b in taken] == [(1, 30)]  # whole cycles, up to the lease size
+    assert ring.size == 30
     ring.put_back(taken)
     assert ring.size == 60
-    assert [(b.seq, b.count) for b in ring.take(100)] == [(1, 30), (2, 10), (2, 20)]
+    first = ring.take(20)  # a cycle larger than the lease is split
+    assert [(b.seq, b.count, b.first) for b in first] == [(1, 20, 0)]
+    assert ring.size == 40 and ring.blocks[0].values()[0][0] == "D20" and ring.blocks[0].first == 20
+    ring.put_back(first)
+    assert [(b.seq, b.count) for b in ring.take(100)] == [(1, 20), (1, 10), (2, 30)]
 
 
 def test_ring_drops_oldest_values_when_full_and_counts_them() -> None:
     ring = Ring(100)
-    for seq in range(1, 5):
-        ring.append(block(seq, 30))
-    assert ring.size == 100 and ring.overflow_count == 20
-    first = ring.blocks[0]
-    assert first.seq == 1 and first.count == 10 and first.values()[0][0] == "D20"
+    dropped = [ring.append(block(seq, 30)) for seq in range(1, 5)]
+    assert ring.size == 90 and ring.overflow_count == 30  # the oldest cycle went, whole
+    assert [[b.seq for b in d] for d in dropped] == [[], [], [], [1]]
+    assert ring.blocks[0].seq == 2
     assert ring.received == 120
 
 
