@@ -73,7 +73,10 @@ def api(env: dict[str, str], path: str) -> Any:
 
 def stored_rows(env: dict[str, str]) -> int:
     with sqlite3.connect(Path(env["SCADA_DATA_DIR"]) / "tag_data.db", timeout=10) as db:
-        return int(db.execute("SELECT count(*) FROM TAG_DATA").fetchone()[0])
+        try:
+            return int(db.execute("SELECT count(*) FROM TAG_DATA").fetchone()[0])
+        except sqlite3.OperationalError:  # the writer has not created the table yet
+            return 0
 
 
 def run_rate(interval_ms: int, seconds: float, warmup: float, batch: int, journal_sync: bool = True) -> dict[str, Any]:

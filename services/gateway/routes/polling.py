@@ -26,7 +26,7 @@ def polling_status(telemetry: TelemetryStore) -> dict[str, Any]:
     """The engine status: every poller, every group, the send queues."""
     pollers = []
     groups = []
-    queue = {"size": 0, "capacity": 0, "dropped": 0, "sent": 0}
+    queue = {"size": 0, "capacity": 0, "dropped": 0, "sent": 0, "in_flight": 0, "resent": 0, "confirmed": 0}
     for status in telemetry.prefixed("status.poller."):
         body = status.body
         alive = status.fresh and not body.get("stopped", False)
