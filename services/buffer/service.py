@@ -117,9 +117,10 @@ class BufferService:
         """Once a second, the last two seconds' confirmations again: a poller that was (re)connecting
         when they were first sent (a PUB does not wait for its subscribers) hears them now, rather
         than sending those cycles again after POLLER_ACK_TIMEOUT."""
-        for plc, keys in self._recent.items():
+        for plc in self._recent.keys() | self._previous.keys():
+            keys = self._previous.get(plc, []) + self._recent.get(plc, [])
             if keys:
-                self._publish_confirmations(live, plc, self._previous.get(plc, []) + keys)
+                self._publish_confirmations(live, plc, keys)
         self._previous, self._recent = self._recent, {}
 
     # -- handlers ------------------------------------------------------------

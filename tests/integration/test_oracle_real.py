@@ -13,6 +13,7 @@ import pytest
 
 from common.historian.oracle_sink import OracleSink
 from common.historian.rows import Row
+from common.messages import ms_of_iso
 
 DSN = os.environ.get("ORACLE_DSN")
 pytestmark = pytest.mark.skipif(
@@ -50,6 +51,11 @@ def test_real_oracle_insert_duplicates_and_types() -> None:
             cursor.execute("SELECT tag_value, tag_text FROM TAG_DATA WHERE plc_code = :1 ORDER BY seq", [PLC])
             stored = cursor.fetchall()
         assert stored[:4] == [(1.5, None), (7, None), (None, "TEXT"), (None, None)]
+        # what scada account asks: rows per cycle in a window, the addresses of one cycle
+        t0 = ms_of_iso("2026-11-23T03:36:00.000Z")
+        counts = {k: n for k, n in sink.cycle_counts(t0, t0 + 10).items() if k[0] == PLC}
+        assert counts == {(PLC, "G", t0 + i): 1 for i in range(10)}
+        assert sink.addresses(PLC, t0 + 3) == {"D3"}
     finally:
         sink.close()
         with oracledb.connect(user=user, password=password, dsn=DSN) as conn, conn.cursor() as cursor:

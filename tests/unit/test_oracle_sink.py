@@ -63,6 +63,22 @@ class FakeCursor:
     def getbatcherrors(self) -> list[_Error]:
         return self.batch_errors
 
+    def execute(self, sql: str, params: tuple[Any, ...]) -> None:
+        """The two queries of scada account, answered from the committed rows as Oracle would."""
+        table = self.connection.pool.table.values()
+        self.connection.pool.statements.append((sql, [params]))
+        if "GROUP BY" in sql:
+            counts: dict[tuple[Any, ...], int] = {}
+            for row in table:
+                if params[0] <= row[0] < params[1]:
+                    counts[(row[1], row[6], row[0])] = counts.get((row[1], row[6], row[0]), 0) + 1
+            self.result = [(*k, n) for k, n in counts.items()]
+        else:
+            self.result = [(row[2],) for row in table if row[1] == params[0] and row[0] == params[1]]
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.result
+
 
 class FakeConnection:
     def __init__(self, pool: FakePool, number: int) -> None:
@@ -223,3 +239,18 @@ def test_oracle_binds_convert_every_kind_of_value() -> None:
     assert bind(row)[0] == datetime(2026, 11, 23, 3, 36, 0, 123000)
     assert bind(row)[3:6] == (None, None, "BAD_TIMEOUT")
     assert bind(row._replace(tag_value=7))[3:5] == (7, None)
+
+
+def test_the_accounting_queries_bind_naive_utc_timestamps_and_give_back_unix_ms() -> None:
+    from common.messages import ms_of_iso
+
+    pool = FakePool()
+    sink = OracleSink(lambda: pool)
+    sink.write(rows(5))
+    t0 = ms_of_iso("2026-11-23T03:36:00.000Z")
+    assert sink.cycle_counts(t0 + 1, t0 + 4) == {("KRCWO12ELOA101", "FAST_1S", t0 + i): 1 for i in (1, 2, 3)}
+    sql, [params] = pool.statements[-1]
+    assert "GROUP BY plc_code, group_name, ts" in sql and ":1" in sql
+    assert params == (datetime(2026, 11, 23, 3, 36, 0, 1000), datetime(2026, 11, 23, 3, 36, 0, 4000))
+    assert sink.addresses("KRCWO12ELOA101", t0 + 2) == {"D2"}
+    assert pool.released and not pool.dropped  # every connection went back to the pool
