@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from common.messages import iso_ms, now_ms
-from tests.helpers import scada, wait_for
+from tests.helpers import remove_short_tmps, scada, short_tmps, wait_for
 from tests.supervisor_run import Supervisor, running_plant
 
 SAMPLE_VALUES_PER_S = 552  # the sample plant's FIXED groups: 3 x (150/1 s + 120/5 s + 100/10 s)
@@ -199,7 +199,9 @@ def main() -> None:
           f"{time.monotonic() - started:.0f} s")
     bad = [s.name for s in scenarios if not s.ok]
     if bad or total["lost"]:
-        raise SystemExit(f"FAILED: {', '.join(bad) or 'whole run'}")
+        raise SystemExit(f"FAILED: {', '.join(bad) or 'whole run'}; the plant's logs, ledger and journals are "
+                         f"kept in {' '.join(str(p) for p in short_tmps())}")
+    remove_short_tmps()
 
 
 if __name__ == "__main__":

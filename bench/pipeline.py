@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import time
 import urllib.request
@@ -104,6 +105,7 @@ def run_rate(interval_ms: int, seconds: float, warmup: float, batch: int, journa
         buffer = api(env, "/api/buffer/status")
     finally:
         sup.stop()
+        shutil.rmtree(base, ignore_errors=True)  # a fast run leaves hundreds of MB of historian
     elapsed = t1 - t0
     cpu = {n: 100 * (usage[n][0] - cpu0[n]) / elapsed for n in pids}
     overruns = sum(g["overruns"] for g in polling1["groups"]) - sum(g["overruns"] for g in polling0["groups"])

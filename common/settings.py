@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     scada_run_dir: Path = Path("run")
     scada_log_dir: Path = Path("logs")
     scada_api_host: str = "127.0.0.1"
-    scada_api_port: int = 8000
+    scada_api_port: int = Field(default=8000, ge=1, le=65535)
     scada_api_token: SecretStr | None = None
     scada_cors_origins: str = ""  # comma-separated, e.g. http://dashboard.plant.local:3000
 
@@ -40,46 +40,61 @@ class Settings(BaseSettings):
         description="ASCII frames: hex device numbers for hex devices (the manual); false = decimal "
         "(virtual-plc, pymcprotocol)",
     )
-    plc_timeout_ms: int = 3000
+    plc_timeout_ms: int = Field(default=3000, gt=0)
 
     # Pipeline figures (names from the seeds)
-    buffer_max_size: int = 100_000
-    buffer_alert_threshold: float = 0.8
-    buffer_batch_size: int = 500
+    buffer_max_size: int = Field(default=100_000, gt=0)
+    buffer_alert_threshold: float = Field(default=0.8, gt=0, le=1)
+    buffer_batch_size: int = Field(default=500, gt=0)
     buffer_catchup_size: int = Field(
-        default=5000, description="while the buffer holds more than a batch, the writer takes up to this many "
+        default=5000, gt=0, description="while the buffer holds more than a batch, the writer takes up to this many "
         "values at once, so it catches up instead of falling further behind")
-    buffer_write_interval: float = 0.5
-    buffer_lease_timeout: float = 30.0
+    buffer_write_interval: float = Field(default=0.5, gt=0)
+    buffer_lease_timeout: float = Field(default=30.0, gt=0)
     buffer_journal_sync: bool = Field(
         default=True,
         description="fsync the buffer's journal once per turn of its loop, before pollers hear their cycles "
         "are in (off: a killed buffer still loses nothing, a power cut may lose the last moments)",
     )
     buffer_journal_sync_ms: float = Field(
-        default=20.0, description="the longest a confirmation waits for the journal's next fsync (one fsync for "
+        default=20.0, ge=0, description="the longest a confirmation waits for the journal's next fsync (one fsync for "
         "every cycle taken in meanwhile)")
-    data_queue_size: int = 10_000
+    data_queue_size: int = Field(default=10_000, gt=0)
     poller_ack_timeout: float = Field(
-        default=5.0, description="a PollingData the buffer has not confirmed in this many seconds is sent again")
-    ledger_keep_days: int = 14
-    oracle_retry_max: int = 3
+        default=5.0, gt=0, description="a PollingData the buffer has not confirmed in this many seconds is sent again")
+    ledger_keep_days: int = Field(default=14, ge=1)
+    oracle_retry_max: int = Field(default=3, ge=0)
     backup_file_path: Path | None = None
 
     # Oracle (used when ORACLE_HOST is set)
     oracle_host: str = ""
-    oracle_port: int = 1521
+    oracle_port: int = Field(default=1521, ge=1, le=65535)
     oracle_service_name: str = ""
     oracle_username: str = ""
     oracle_password: SecretStr = SecretStr("")
-    oracle_pool_min: int = 2
-    oracle_pool_max: int = 5
+    oracle_pool_min: int = Field(default=2, ge=1)
+    oracle_pool_max: int = Field(default=5, ge=1)
 
     @field_validator("scada_api_token", mode="before")
     @classmethod
     def _no_empty_token(cls, value: object) -> object:
         # SCADA_API_TOKEN= (empty, as in a copied .env) means no token, never "the empty token".
         return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+    @model_validator(mode="after")
+    def _pool_sizes(self) -> Settings:
+        if self.oracle_pool_max < self.oracle_pool_min:
+            raise ValueError(f"ORACLE_POOL_MAX ({self.oracle_pool_max}) is below ORACLE_POOL_MIN "
+                             f"({self.oracle_pool_min})")
+        return self
+
+    @classmethod
+    def load(cls) -> Settings:
+        """The settings of this process; a bad value stops it with one line per variable, no traceback."""
+        try:
+            return cls()
+        except ValidationError as error:
+            raise SystemExit(settings_error(error)) from None
 
     @field_validator("scada_data_dir", "scada_run_dir", "scada_log_dir", "backup_file_path")
     @classmethod
@@ -151,3 +166,14 @@ class Settings(BaseSettings):
             path.mkdir(parents=True, exist_ok=True)
         self.scada_run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.scada_run_dir.chmod(0o700)
+
+
+def settings_error(error: ValidationError) -> str:
+    """``settings: DATA_QUEUE_SIZE='0': Input should be greater than 0`` and so on, one line each."""
+    lines = ["settings (environment or .env) refused:"]
+    for problem in error.errors():
+        name = "_".join(str(part) for part in problem["loc"]).upper()
+        secret = "PASSWORD" in name or "TOKEN" in name
+        given = "" if secret or not name or isinstance(problem["input"], dict) else f"={problem['input']!r}"
+        lines.append(f"  {name or 'settings'}{given}: {problem['msg']}")
+    return "\n".join(lines)

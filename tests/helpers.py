@@ -24,9 +24,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_made: list[Path] = []
+
+
 def short_tmp(prefix: str = "scada-") -> Path:
-    """A temporary directory with a short path: ipc:// paths must stay under ~100 characters."""
-    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    """A temporary directory with a short path: ipc:// paths must stay under ~100 characters.
+
+    Removed by ``remove_short_tmps`` (at the end of a test session that passed, or by a benchmark).
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    _made.append(path)
+    return path
+
+
+def short_tmps() -> list[Path]:
+    """The directories ``short_tmp`` made that still exist."""
+    return [path for path in _made if path.exists()]
+
+
+def remove_short_tmps() -> int:
+    """Remove every directory ``short_tmp`` made (logs, databases, journals); returns how many."""
+    removed = 0
+    while _made:
+        path = _made.pop()
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def sample_on_free_ports(folder: Path) -> dict[str, int]:

@@ -7,7 +7,7 @@ from services.buffer.service import BufferService
 
 def main() -> None:
     setup_logging("buffer")
-    settings = Settings()
+    settings = Settings.load()
     settings.make_dirs()
     service = BufferService(settings)
     service.load_state()

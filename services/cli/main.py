@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    settings = Settings.load()
     try:
         code: int = args.func(settings, args)
     except StoreVersionError as error:

@@ -23,7 +23,7 @@ def is_loopback(host: str) -> bool:
 
 def main() -> None:
     log = setup_logging("gateway")
-    settings = Settings()
+    settings = Settings.load()
     settings.make_dirs()
     if not is_loopback(settings.scada_api_host) and settings.scada_api_token is None:
         log.error("refusing to listen on %s without SCADA_API_TOKEN: set a token or use 127.0.0.1",

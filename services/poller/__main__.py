@@ -13,7 +13,7 @@ def main() -> None:
     parser.add_argument("--plc", required=True, help="the PLC's 14-character equipment code")
     args = parser.parse_args()
     setup_logging(f"poller.{args.plc}")
-    settings = Settings()
+    settings = Settings.load()
     settings.make_dirs()
     asyncio.run(PollerService(settings, args.plc).run())
 

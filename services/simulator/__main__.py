@@ -84,7 +84,7 @@ async def main_async(settings: Settings) -> None:
 
 def main() -> None:
     setup_logging("simulator")
-    settings = Settings()
+    settings = Settings.load()
     settings.make_dirs()
     asyncio.run(main_async(settings))
 

@@ -7,7 +7,7 @@ from services.writer.service import WriterService
 
 def main() -> None:
     setup_logging("writer")
-    settings = Settings()
+    settings = Settings.load()
     settings.make_dirs()
     service = WriterService(settings)
     settle_memory()
