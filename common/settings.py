@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     buffer_lease_timeout: float = Field(default=30.0, gt=0)
     buffer_journal_sync: bool = Field(
         default=True,
-        description="fsync the buffer's journal once per turn of its loop, before pollers hear their cycles "
+        description="fsync the buffer's journal (grouped, see BUFFER_JOURNAL_SYNC_MS) before pollers hear their cycles "
         "are in (off: a killed buffer still loses nothing, a power cut may lose the last moments)",
     )
     buffer_journal_sync_ms: float = Field(
@@ -169,7 +169,7 @@ class Settings(BaseSettings):
 
 
 def settings_error(error: ValidationError) -> str:
-    """``settings: DATA_QUEUE_SIZE='0': Input should be greater than 0`` and so on, one line each."""
+    """A heading, then ``  DATA_QUEUE_SIZE='0': Input should be greater than 0`` and so on, one line each."""
     lines = ["settings (environment or .env) refused:"]
     for problem in error.errors():
         name = "_".join(str(part) for part in problem["loc"]).upper()
