@@ -1,6 +1,6 @@
 """End-to-end benchmark: the whole pipeline under supervisord at increasing rates.
 
-    make bench        (or: .venv/bin/python -m bench.pipeline [--seconds 20] [--intervals 1000,500,250,160,100])
+    make bench        (or: .venv/bin/python -m bench.pipeline [--seconds 20] [--intervals 1000,500,250,160,125,100])
 
 A generated plant of 4 simulated PLCs (virtual-plc, binary 3E), 4 FIXED groups
 of 1,000 tags each per PLC, so 16,000 values per round; the interval sets the
@@ -137,7 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=8.0)
-    parser.add_argument("--intervals", default="1000,500,250,160,100")
+    parser.add_argument("--intervals", default="1000,500,250,160,125,100")
     parser.add_argument("--batch", type=int, default=500, help="BUFFER_BATCH_SIZE for the run")
     parser.add_argument("--no-journal-sync", action="store_true",
                         help="BUFFER_JOURNAL_SYNC=false: what the buffer's fsyncs cost end to end")
