@@ -85,6 +85,15 @@ class Journal:
             os.fsync(self._fd)
             self.dirty = False
 
+    def sync_handle(self) -> int | None:
+        """For an fsync away from the owner's thread: a duplicate of the file's descriptor, to give to
+        :func:`fsync_and_close`, or None when nothing was appended since the last sync. The duplicate
+        stays valid if the owner closes or rewrites the journal meanwhile."""
+        if not self.dirty or self._fd is None:
+            return None
+        self.dirty = False  # before the fsync: an append during it marks the journal dirty again
+        return os.dup(self._fd)
+
     def rewrite(self, records: Iterable[Any]) -> None:
         """Replace the file with ``records`` alone, atomically."""
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -110,3 +119,12 @@ class Journal:
                 self.dirty = False
             os.close(self._fd)
             self._fd = None
+
+
+def fsync_and_close(handles: Iterable[int]) -> None:
+    """fsync and close the descriptors :meth:`Journal.sync_handle` gave (in a worker thread)."""
+    for fd in handles:
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

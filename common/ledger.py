@@ -64,6 +64,10 @@ class Ledger:
         if self._journal is not None:
             self._journal.sync()
 
+    def sync_handle(self) -> int | None:
+        """See :meth:`Journal.sync_handle`."""
+        return self._journal.sync_handle() if self._journal is not None else None
+
     def close(self) -> None:
         if self._journal is not None:
             self._journal.close()

@@ -29,7 +29,7 @@ from typing import Any
 import zmq
 
 from common import bus, messages
-from common.journal import Journal
+from common.journal import Journal, fsync_and_close
 from common.ledger import Ledger
 from common.messages import MessageError
 
@@ -216,11 +216,16 @@ class SendQueue:
             parts = await sock.recv_multipart()
             self.confirm(parts[-1])
 
-    def housekeeping(self) -> None:
-        """Once a second: resend the overdue, sync the journal and ledger, compact."""
+    async def housekeeping(self) -> None:
+        """Once a second: resend the overdue, fsync the journal and ledger, compact.
+
+        The fsyncs run in a worker thread: on a slow disk they take tens of
+        milliseconds, which must not delay the polling schedules on this loop.
+        """
         self.resend_unconfirmed()
-        self.journal.sync()
-        self.ledger.sync()
+        handles = [h for h in (self.journal.sync_handle(), self.ledger.sync_handle()) if h is not None]
+        if handles:
+            await asyncio.to_thread(fsync_and_close, handles)
         self._compact()
 
     async def flush(self, timeout: float) -> int:

@@ -155,7 +155,7 @@ class PollerService:
         assert self.queue is not None
         while True:
             telemetry.publish(**self.figures())
-            self.queue.housekeeping()
+            await self.queue.housekeeping()
             await self.client.keep_alive(KEEPALIVE_IDLE_S)
             await asyncio.sleep(1.0)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import msgpack
 import pytest
 
-from common.journal import Journal
+from common.journal import Journal, fsync_and_close
 from common.messages import Block
 from services.buffer.journal import RingJournal, _remaining
 
@@ -19,6 +20,25 @@ def test_records_come_back_in_order_after_reopening(tmp_path: Path) -> None:
     journal.append([[3, None]])
     # no close(): a killed process closes nothing
     assert list(Journal(tmp_path / "j").replay()) == [[1, "a"], [2, b"\x00\x01"], [3, None]]
+
+
+def test_a_sync_handle_outlives_a_rewrite_and_is_closed_after_its_fsync(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    journal.open()
+    assert journal.sync_handle() is None  # nothing appended: nothing to sync
+    journal.append([[1, "a"]])
+    handle = journal.sync_handle()
+    assert handle is not None and journal.sync_handle() is None  # one handle per group of appends
+    journal.rewrite([[2, "b"]])  # the owner closes and reopens its descriptor meanwhile
+    journal.append([[3, "c"]])
+    late = journal.sync_handle()
+    assert late is not None  # appended during the fsync: dirty again
+    fsync_and_close([handle, late])
+    for fd in (handle, late):
+        with pytest.raises(OSError):
+            os.fstat(fd)
+    journal.close()
+    assert list(Journal(tmp_path / "j").replay()) == [[2, "b"], [3, "c"]]
 
 
 def test_a_record_cut_short_by_a_crash_is_dropped_and_the_file_goes_on(tmp_path: Path) -> None:
