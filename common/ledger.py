@@ -3,8 +3,12 @@
 Strategy: one small msgpack record per event, appended (one ``write``) to a
 file per stage and UTC day under ``data/ledger/``, so a killed process keeps
 what it recorded; files older than ``LEDGER_KEEP_DAYS`` are deleted when a
-new day starts. A cycle is identified by (plc_code, group, ts): ``seq``
-starts again at 1 when a poller restarts, the cycle's read-start time does not.
+new day starts. A record the disk does not take (full, failing) is kept in
+memory, in order, and written with the next record or ``flush`` once it
+does (tried at most every RETRY_S meanwhile): a count is never lost because
+the ledger could not be written, and the stage never stops for it. A cycle
+is identified by (plc_code, group, ts): ``seq`` starts again at 1 when a
+poller restarts, the cycle's read-start time does not.
 
 Records::
 
@@ -22,11 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from common.disk import DiskState
 from common.journal import Journal
 
 log = logging.getLogger("ledger")
 
 KINDS = ("polled", "queue_dropped", "overflow")
+RETRY_S = 1.0
 
 
 def _day(at: float) -> str:
@@ -34,26 +40,57 @@ def _day(at: float) -> str:
 
 
 class Ledger:
-    def __init__(self, folder: Path, source: str, keep_days: int = 14) -> None:
+    def __init__(self, folder: Path, source: str, keep_days: int = 14, disk: DiskState | None = None) -> None:
         self.folder = folder
         self.source = source
         self.keep_days = keep_days
+        self.disk = disk or DiskState()
+        self.pending: list[list[Any]] = []  # records the disk has not taken yet, oldest first
+        self._failed_at: float | None = None
         self._day = ""
         self._journal: Journal | None = None
 
     def record(self, *records: list[Any]) -> None:
-        day = _day(time.time())
+        """Append records; never raises for the disk (see the module's docstring)."""
+        self.pending.extend(records)
+        if self._failed_at is None or time.monotonic() - self._failed_at >= RETRY_S:
+            self.flush()
+
+    def flush(self) -> bool:
+        """Write what is pending; False when the disk did not take it (it stays pending)."""
+        if not self.pending:
+            return True
+        path = self.folder / f"{self.source}_{_day(time.time())}.ledger"
+        try:
+            journal = self._open(path)
+            journal.append(self.pending)
+        except OSError as error:
+            self._failed_at = time.monotonic()
+            self.disk.failed(path, error)
+            return False
+        self.pending = []
+        if self._failed_at is not None:
+            self._failed_at = None
+            self.disk.written(path)
+        return True
+
+    def _open(self, path: Path) -> Journal:
+        if self._journal is not None and self._journal.path == path and self._journal.is_open:
+            return self._journal
+        day = path.stem.rsplit("_", 1)[-1]
         if day != self._day:
             self._roll(day)
         assert self._journal is not None
-        self._journal.append(records)
+        if not self._journal.is_open:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._journal.open()
+        return self._journal
 
     def _roll(self, day: str) -> None:
         if self._journal is not None:
             self._journal.close()
         self._day = day
         self._journal = Journal(self.folder / f"{self.source}_{day}.ledger")
-        self._journal.open()
         oldest = _day(time.time() - self.keep_days * 86400)
         for path in self.folder.glob(f"{self.source}_*.ledger"):
             if path.stem.rsplit("_", 1)[-1] < oldest:
@@ -62,13 +99,19 @@ class Ledger:
 
     def sync(self) -> None:
         if self._journal is not None:
-            self._journal.sync()
+            try:
+                self._journal.sync()
+            except OSError as error:
+                self.disk.failed(self._journal.path, error)
 
     def sync_handle(self) -> int | None:
         """See :meth:`Journal.sync_handle`."""
         return self._journal.sync_handle() if self._journal is not None else None
 
     def close(self) -> None:
+        if not self.flush():
+            log.error("%d ledger records could not be written (disk full?) and are lost with this process",
+                      len(self.pending))
         if self._journal is not None:
             self._journal.close()
             self._journal = None

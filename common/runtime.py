@@ -1,13 +1,30 @@
-"""What every stage process does the same way: logging and a clean stop on SIGTERM/SIGINT."""
+"""What every stage process does the same way: logging, a clean stop on SIGTERM/SIGINT, and
+supervised tasks.
+
+Every task that runs for the life of a process is started through
+:func:`supervise`: a task that raises is logged with its traceback and
+started again after a backoff (0.5 s doubling to 30 s, back to 0.5 s once it
+ran a minute), or, when it cannot be restarted in place, the process is
+stopped so that supervisord starts it again. Nothing dies silently while the
+status says RUNNING.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import signal
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from types import FrameType
+
+log = logging.getLogger("runtime")
+
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+HEALTHY_AFTER_S = 60.0  # a task that ran this long before dying starts again at the first backoff
 
 
 def setup_logging(stage: str, level: int = logging.INFO) -> logging.Logger:
@@ -43,3 +60,40 @@ def stop_event() -> threading.Event:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return event
+
+
+def supervise(run: Callable[[], Awaitable[None]], name: str, *, restart: bool = True,
+              stop: Callable[[], None] | None = None, deaths: dict[str, int] | None = None,
+              backoff_first: float = BACKOFF_FIRST_S) -> asyncio.Task[None]:
+    """Start ``run()`` as a task for the life of the process; see the module's docstring.
+
+    ``restart=False``: a death calls ``stop`` (which ends the process, e.g. sets its stop event
+    with a non-zero exit) instead. ``deaths`` (name -> count) is kept up to date for a status.
+    Cancelling the returned task stops it for good.
+    """
+
+    async def guard() -> None:
+        loop = asyncio.get_running_loop()
+        delay = backoff_first
+        while True:
+            started = loop.time()
+            try:
+                await run()
+                raise RuntimeError("returned; it must run for the life of the process")
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if deaths is not None:
+                    deaths[name] = deaths.get(name, 0) + 1
+                if not restart:
+                    log.exception("task %s died; stopping the process (supervisord starts it again)", name)
+                    if stop is not None:
+                        stop()
+                    return
+                if loop.time() - started >= HEALTHY_AFTER_S:
+                    delay = backoff_first
+                log.exception("task %s died; starting it again in %.1f s", name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX_S)
+
+    return asyncio.create_task(guard(), name=name)

@@ -15,6 +15,14 @@ leases. Records are written once per turn of the buffer's loop and, when
 ``BUFFER_JOURNAL_SYNC`` is on, synced at most every ``BUFFER_JOURNAL_SYNC_MS``
 (one fsync for all the cycles of that moment), before the pollers hear that
 their cycles are in.
+
+A full disk is a state, not a crash: a write that fails leaves the file cut
+back to its last whole record (common/journal.py) and makes the journal
+stale: from then on nothing is appended and the buffer confirms nothing
+(what it takes in is kept in its ring, in memory only); once a second
+``restore`` tries to rewrite the file whole from the live blocks, and when
+that succeeds everything held is on file and is confirmed. At start a journal
+that cannot be rewritten is read and reopened in place.
 """
 
 from __future__ import annotations
@@ -24,14 +32,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from common.disk import DiskState
 from common.journal import Journal
 from common.messages import Block
 
 log = logging.getLogger("buffer.journal")
 
 TAKEN_IN, FINISHED = 1, 2
-COMPACT_MIN_BYTES = 32 << 20  # rewrite no more often than every 32 MB written...
-COMPACT_RATIO = 4  # ...and only when the file is four times what is still live
+COMPACT_MIN_BYTES = 32 << 20  # at 100k values/s a smaller journal would be rewritten every few seconds
 
 
 def _remaining(first: int, count: int, done: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -92,17 +100,49 @@ def unfinished(journal: Journal, repair: bool = True) -> tuple[list[Block], int]
 
 
 class RingJournal:
-    def __init__(self, path: Path, sync: bool = True) -> None:
-        self.journal = Journal(path)
+    def __init__(self, path: Path, sync: bool = True, disk: DiskState | None = None) -> None:
+        self.journal = Journal(path, COMPACT_MIN_BYTES)
         self.sync = sync
+        self.disk = disk or DiskState()
+        self.stale = False  # a write failed: nothing is appended until ``restore`` rewrote the file
         self.next_number = 1
         self._pending: list[list[Any]] = []
 
     def load(self) -> list[Block]:
-        """The blocks taken in and not finished at the last stop or crash; opens the journal."""
+        """The blocks taken in and not finished at the last stop or crash; opens the journal
+        (in place, when the disk is too full to rewrite it)."""
         blocks, self.next_number = unfinished(self.journal)
-        self.journal.rewrite(self._taken_in(b) for b in blocks)
+        try:
+            self.journal.rewrite(self._taken_in(b) for b in blocks)
+        except OSError as error:
+            self.disk.failed(self.journal.path, error)
+            log.error("journal not rewritten at start (%s); read and kept in place", error)
+            try:
+                self.journal.open()
+            except OSError:
+                self.stale = True
         return blocks
+
+    def _failed(self, error: OSError) -> None:
+        self.stale = True
+        self._pending = []  # restore() rewrites what is live; these records are part of it or finished
+        self.disk.failed(self.journal.path, error)
+
+    def restore(self, live: Iterable[Block]) -> bool:
+        """Rewrite a stale journal from the live blocks; True when the journal is writable again."""
+        if not self.stale:
+            return True
+        blocks = sorted(live, key=lambda b: (b.number, b.first))
+        try:
+            self.journal.rewrite(self._taken_in(b) for b in blocks)
+        except OSError as error:
+            self.disk.failed(self.journal.path, error)
+            return False
+        self.stale = False
+        self._pending = []
+        self.disk.written(self.journal.path)
+        log.warning("journal written again: %d values live", sum(b.count for b in blocks))
+        return True
 
     @staticmethod
     def _taken_in(b: Block) -> list[Any]:
@@ -117,29 +157,46 @@ class RingJournal:
     def finished(self, blocks: Iterable[Block]) -> None:
         self._pending.extend([FINISHED, b.number, b.first, b.count] for b in blocks)
 
-    def write(self) -> None:
-        """Hand what was journaled to the operating system: from here a SIGKILL cannot lose it."""
-        if self._pending:
-            self.journal.append(self._pending)
+    def write(self) -> bool:
+        """Hand what was journaled to the operating system: from here a SIGKILL cannot lose it.
+        False while the journal is stale (nothing written: confirm nothing)."""
+        if self.stale:
             self._pending = []
+            return False
+        if self._pending:
+            try:
+                self.journal.append(self._pending)
+            except OSError as error:
+                self._failed(error)
+                return False
+            self._pending = []
+        return True
 
-    def commit(self) -> None:
+    def commit(self) -> bool:
         """Write, and fsync when BUFFER_JOURNAL_SYNC is on: from here a power cut cannot lose it."""
-        self.write()
+        if not self.write():
+            return False
         if self.sync:
-            self.journal.sync()
+            try:
+                self.journal.sync()
+            except OSError as error:
+                self._failed(error)
+                return False
+        return True
 
     def compact(self, live: Iterable[Block]) -> bool:
         """Rewrite the file with the live blocks alone, when it has grown well past them."""
-        if self.journal.size < COMPACT_MIN_BYTES:
+        if self.stale or self.journal.size < COMPACT_MIN_BYTES:
             return False
         blocks = sorted(live, key=lambda b: (b.number, b.first))
-        live_bytes = sum(len(b.packed) + 48 for b in blocks)
-        if self.journal.size < COMPACT_RATIO * live_bytes:
+        if not self.journal.should_compact(sum(len(b.packed) + 48 for b in blocks)) or not self.commit():
             return False
-        self.commit()
         before = self.journal.size
-        self.journal.rewrite(self._taken_in(b) for b in blocks)
+        try:
+            self.journal.rewrite(self._taken_in(b) for b in blocks)
+        except OSError as error:  # the old file is intact; compaction waits for room
+            log.warning("journal not compacted: %s", error)
+            return False
         log.info("journal compacted: %.1f MB -> %.1f MB (%d values live)", before / 1e6,
                  self.journal.size / 1e6, sum(b.count for b in blocks))
         return True

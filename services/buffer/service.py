@@ -8,6 +8,14 @@ taken in, and every slice of one committed or dropped, goes to the journal
 on the live PUB under ``ack.<plc_code>``, that its cycles are in, so a
 buffer killed at any instant loses nothing: what it had journaled comes back
 at the next start, and what it had not is sent again by its poller.
+
+A full disk is a state, not a crash: while the journal cannot be written the
+buffer goes on taking cycles into its ring and handing them to the writer,
+but confirms none of them (they are not on file); a poller's resend of a
+cycle it already holds unconfirmed is not taken twice. Once a second it
+tries to rewrite the journal from what is live; when that works everything
+held is confirmed. Its status carries ``disk`` (see common/disk.py) and is
+published once a second whatever the rest of the loop does.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from typing import Any
 import zmq
 
 from common import bus, messages
+from common.disk import DiskState
 from common.ledger import Ledger
 from common.messages import Block, MessageError
 from common.settings import Settings
@@ -46,9 +55,12 @@ class BufferService:
         self.settings = settings
         self.ctx = ctx or zmq.Context.instance()
         self.ring = Ring(settings.buffer_max_size)
-        self.journal = RingJournal(settings.buffer_journal_file, settings.buffer_journal_sync)
-        self.ledger = Ledger(settings.ledger_dir, "buffer", settings.ledger_keep_days)
+        self.disk = DiskState()
+        self.journal = RingJournal(settings.buffer_journal_file, settings.buffer_journal_sync, self.disk)
+        self.ledger = Ledger(settings.ledger_dir, "buffer", settings.ledger_keep_days, self.disk)
         self._unconfirmed: dict[str, list[list[Any]]] = {}
+        self._held: set[tuple[str, str, int]] = set()  # the keys of _unconfirmed: a resend of one is not taken
+        self.resends_held = 0
         self._recent: dict[str, list[list[Any]]] = {}  # confirmed this second, per PLC
         self._previous: dict[str, list[list[Any]]] = {}  # ...and the second before
         self._loaded = False
@@ -93,20 +105,21 @@ class BufferService:
         come at most every BUFFER_JOURNAL_SYNC_MS: returns how long until the
         next one is due (the loop's poll timeout), or 0.1 s when nothing waits.
         """
-        self.journal.write()
-        if not self._unconfirmed:
-            return 0.1
+        if not self.journal.write() or not self._unconfirmed:
+            return 0.1  # stale (a full disk): nothing is confirmed until restore() rewrote the journal
         if self.journal.sync:
             now = time.monotonic()
             due = self._last_sync + self.settings.buffer_journal_sync_ms / 1000
             if now < due and not force:
                 return due - now
-            self.journal.commit()
             self._last_sync = now
+            if not self.journal.commit():
+                return 0.1
         for plc, keys in self._unconfirmed.items():
             self._publish_confirmations(live, plc, keys)
             self._recent.setdefault(plc, []).extend(keys)
         self._unconfirmed.clear()
+        self._held.clear()
         return 0.1
 
     def _publish_confirmations(self, live: zmq.Socket[Any], plc: str, keys: list[list[Any]]) -> None:
@@ -131,9 +144,14 @@ class BufferService:
             self.bad_frames += 1
             log.warning("dropped a bad ingest frame (%d so far): %s", self.bad_frames, error)
             return
+        held = (block.plc_code, block.group, block.ts_ms)
+        if held in self._held:  # sent again by a poller while the journal is stale: already here
+            self.resends_held += 1
+            return
         self.messages_in += 1
         self.journal.taken_in(block)
         self._unconfirmed.setdefault(block.plc_code, []).append([block.group, block.ts_ms])
+        self._held.add(held)
         self._dropped(self.ring.append(block))
         self._check_alert()
         with contextlib.suppress(zmq.Again):  # a slow tap misses messages; the pipeline does not wait
@@ -204,7 +222,9 @@ class BufferService:
             "received_values": ring.received, "messages_in": self.messages_in, "bad_frames": self.bad_frames,
             "leased_batches": len(self.leases), "leased_values": sum(x.values for x in self.leases.values()),
             "acked_values": self.acked_values, "expired_leases": self.expired_leases,
-            "journal_bytes": self.journal.journal.size,
+            "journal_bytes": self.journal.journal.size, "journal_ok": not self.journal.stale,
+            "unconfirmed_cycles": len(self._held), "resends_held": self.resends_held,
+            "ledger_pending": len(self.ledger.pending), "disk": self.disk.figures(),
             "alert_threshold_pct": 100 * self.settings.buffer_alert_threshold, "alerting": self._alerting,
             "writers": sum(1 for t in self.writers_seen.values() if time.monotonic() - t < 10),
         }
@@ -248,10 +268,7 @@ class BufferService:
                 now = time.monotonic()
                 if now >= next_status:
                     next_status = now + 1.0
-                    self.expire_leases()
-                    self._confirm_again(live)
-                    self.journal.compact(self._live_blocks())
-                    self.ledger.sync()
+                    self.every_second(live)
                     telemetry.publish(**self.figures())
             # Take what is still in flight before stopping.
             while True:
@@ -266,6 +283,14 @@ class BufferService:
             for sock in (ingest, live, lease):
                 sock.close(linger=0)
             telemetry.close()
+
+    def every_second(self, live: zmq.Socket[Any]) -> None:
+        self.expire_leases()
+        self._confirm_again(live)
+        self.journal.restore(self._live_blocks())
+        self.journal.compact(self._live_blocks())
+        self.ledger.flush()
+        self.ledger.sync()
 
     def _live_blocks(self) -> list[Block]:
         return [b for lease in self.leases.values() for b in lease.blocks] + list(self.ring.blocks)

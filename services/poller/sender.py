@@ -1,4 +1,4 @@
-"""The poller's send queue: bounded, journaled, never blocking the polling, drops counted.
+"""The poller's send queue: the outbox's policy wired to a PUSH socket, a journal and the ledger.
 
 Strategy: every PollingData is written to the queue's journal, then waits in
 the queue until the buffer confirms that it has journaled it (an
@@ -6,13 +6,19 @@ the queue until the buffer confirms that it has journaled it (an
 poller killed at any instant starts again with what the buffer had not
 confirmed, and a cycle the buffer lost (killed between receiving and
 journaling it) is sent again after POLLER_ACK_TIMEOUT. A duplicate costs
-nothing: the historian stores a cycle once. The queue holds at most
-DATA_QUEUE_SIZE cycles waiting to be sent (a cycle sent and waiting for its
-confirmation is in flight, not queued, until POLLER_ACK_TIMEOUT makes it
-due again); a full queue drops its oldest unsent cycle, counts it and puts
-it in the ledger. The PUSH socket sets ZMQ_IMMEDIATE and a small
-high-water mark, so while the buffer is away cycles stay here, where they
-are counted, rather than in ZeroMQ's pipe.
+nothing: the historian stores a cycle once. What to keep, send, send again
+and drop is decided by :class:`~services.poller.outbox.Outbox`; this module
+does the I/O. The PUSH socket sets ZMQ_IMMEDIATE and a small high-water
+mark, so while the buffer is away cycles stay here, where they are counted,
+rather than in ZeroMQ's pipe.
+
+A full disk is a state, not a crash: a journal write that fails leaves the
+file cut back to its last whole record (see common/journal.py); from then on
+the queue keeps its cycles in memory only (``unjournaled`` in its figures,
+``disk`` in the poller's status), polling goes on, and once a second it
+tries to rewrite the journal whole from what it holds; when that succeeds
+every cycle is on file again. The ledger keeps its records in memory
+meanwhile (common/ledger.py).
 
 Journal records: ``[1, group, ts, frame]`` queued, ``[2, [[group, ts], ...]]`` forgotten.
 """
@@ -22,23 +28,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict, deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import zmq
 
 from common import bus, messages
+from common.disk import DiskState
 from common.journal import Journal, fsync_and_close
 from common.ledger import Ledger
 from common.messages import MessageError
+from services.poller.outbox import Key, Outbox
 
 log = logging.getLogger("poller.sender")
 
 QUEUED, FORGOTTEN = 1, 2
-Key = tuple[str, int]  # (group, ts_ms): a cycle of this PLC
-COMPACT_MIN_BYTES = 4 << 20
-HARD_LIMIT = 2  # sent or not, never more than twice DATA_QUEUE_SIZE cycles (a buffer that never confirms)
 
 
 def waiting(journal: Journal, repair: bool = True) -> dict[Key, bytes]:
@@ -59,47 +64,75 @@ def waiting(journal: Journal, repair: bool = True) -> dict[Key, bytes]:
     return frames
 
 
-class Entry:
-    __slots__ = ("frame", "sent_at", "values")
-
-    def __init__(self, frame: bytes, values: int) -> None:
-        self.frame = frame
-        self.values = values
-        self.sent_at: float | None = None
-
-
 class SendQueue:
     def __init__(self, ctx: zmq.Context[Any], endpoint: str, capacity: int, journal_path: Path,
-                 ledger: Ledger, plc_code: str, ack_timeout: float = 5.0) -> None:
-        self.capacity = capacity
+                 ledger: Ledger, plc_code: str, ack_timeout: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.plc_code = plc_code
-        self.ack_timeout = ack_timeout
         self.ledger = ledger
-        self.entries: OrderedDict[Key, Entry] = OrderedDict()  # every cycle not confirmed, oldest first
-        self.to_send: deque[Key] = deque()
+        self.disk: DiskState = ledger.disk
+        self.clock = clock
+        self.outbox = Outbox(capacity, ack_timeout)
         self.journal = Journal(journal_path)
-        self.dropped = 0
-        self.sent = 0
-        self.resent = 0
-        self.confirmed = 0
+        self.stale = False  # a journal write failed: what is live is rewritten whole once the disk takes it
         self.bad_acks = 0
-        self._in_flight = 0  # entries sent, waiting for their confirmation
         self._wake = asyncio.Event()
         self.sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=100, linger=0, immediate=True)
 
     # -- journal ---------------------------------------------------------------
     def load(self) -> int:
-        """Queue again, first, what the last run had not seen confirmed; opens the journal."""
-        for key, frame in waiting(self.journal).items():
-            self.entries[key] = Entry(frame, 0)
-        self.journal.rewrite([QUEUED, k[0], k[1], e.frame] for k, e in self.entries.items())
-        self.to_send.extend(self.entries)
-        return len(self.entries)
+        """Queue again, first, what the last run had not seen confirmed; opens the journal.
+
+        On a disk too full to rewrite it, the journal is read in place and opened as it is (or, in the
+        previous release's format, left unopened until it can be converted): the poller starts anyway.
+        """
+        self.outbox.reload(waiting(self.journal).items())
+        try:
+            self._rewrite()
+        except OSError as error:
+            self.disk.failed(self.journal.path, error)
+            try:
+                self.journal.open()
+            except OSError:
+                self.stale = True
+        return len(self.outbox)
+
+    def _rewrite(self) -> None:
+        self.journal.rewrite([QUEUED, k[0], k[1], frame] for k, frame in self.outbox.live())
+        self.outbox.all_journaled()
+
+    def _journal(self, records: list[list[Any]]) -> bool:
+        if self.stale:
+            return False
+        try:
+            self.journal.append(records)
+        except OSError as error:
+            self.stale = True
+            self.disk.failed(self.journal.path, error)
+            return False
+        return True
+
+    def restore(self) -> bool:
+        """After a failed write: the journal rewritten from what the queue holds, once the disk takes it."""
+        if not self.stale:
+            return True
+        try:
+            self._rewrite()
+        except OSError as error:
+            self.disk.failed(self.journal.path, error)
+            return False
+        self.stale = False
+        self.disk.written(self.journal.path)
+        log.warning("send queue journal written again: %d PollingData on file", len(self.outbox))
+        return True
 
     def _compact(self) -> None:
-        live = sum(len(e.frame) + 32 for e in self.entries.values())
-        if self.journal.size > max(COMPACT_MIN_BYTES, 4 * live):
-            self.journal.rewrite([QUEUED, k[0], k[1], e.frame] for k, e in self.entries.items())
+        if self.stale or not self.journal.should_compact(self.outbox.live_bytes()):
+            return
+        try:
+            self._rewrite()
+        except OSError as error:  # the old file is intact; compaction waits for room
+            log.warning("send queue journal not compacted: %s", error)
 
     # -- queue -----------------------------------------------------------------
     def put(self, data: messages.PollingData) -> None:
@@ -108,46 +141,16 @@ class SendQueue:
         n = len(data.values)
         # The ledger first: a cycle is counted as polled before anything can lose it.
         self.ledger.record(["polled", self.plc_code, data.group, data.seq, data.ts_ms, n])
-        forgotten: list[list[Any]] = []
-        while self._queued() >= self.capacity or len(self.entries) >= HARD_LIMIT * self.capacity:
-            old_key, old = self._oldest_undelivered()
-            self.dropped += 1
-            forgotten.append(list(old_key))
-            self.ledger.record(["queue_dropped", self.plc_code, old_key[0], old_key[1], self._count(old)])
-            if self.dropped == 1 or self.dropped % 1000 == 0:
+        dropped = self.outbox.put(key, frame, n)
+        for old_key, old in dropped:
+            self.ledger.record(["queue_dropped", self.plc_code, old_key[0], old_key[1], old.count()])
+            if self.outbox.dropped == 1 or self.outbox.dropped % 1000 == 0:
                 log.warning("send queue full (%d): dropped the oldest PollingData (%d so far)",
-                            self.capacity, self.dropped)
-        records: list[list[Any]] = [[FORGOTTEN, forgotten]] if forgotten else []
-        self.journal.append([*records, [QUEUED, key[0], key[1], frame]])
-        self.entries[key] = Entry(frame, n)
-        self.to_send.append(key)
+                            self.outbox.capacity, self.outbox.dropped)
+        records: list[list[Any]] = [[FORGOTTEN, [list(k) for k, _ in dropped]]] if dropped else []
+        if not self._journal([*records, [QUEUED, key[0], key[1], frame]]):
+            self.outbox.entries[key].journaled = False
         self._wake.set()
-
-    def _queued(self) -> int:
-        """Cycles waiting to be sent; those sent and waiting for their confirmation are in flight, not queued."""
-        return len(self.entries) - self._in_flight
-
-    def _oldest_undelivered(self) -> tuple[Key, Entry]:
-        """Remove and return the oldest cycle not sent yet; if every one was sent, the oldest.
-
-        A cycle sent and waiting for its confirmation has most likely arrived:
-        dropping it would count as dropped a cycle that is stored.
-        """
-        for key, entry in self.entries.items():
-            if entry.sent_at is None:
-                return key, self.entries.pop(key)
-        key, entry = self.entries.popitem(last=False)
-        self._in_flight -= 1
-        return key, entry
-
-    @staticmethod
-    def _count(entry: Entry) -> int:
-        if entry.values:
-            return entry.values
-        try:  # a cycle reloaded from the journal: count its values once, when it is dropped
-            return len(messages.unpack(entry.frame, "polling_data")["values"])
-        except (MessageError, KeyError, TypeError):
-            return 0
 
     def confirm(self, frame: bytes) -> int:
         """The buffer journaled these cycles: forget them. Returns how many were ours."""
@@ -158,47 +161,29 @@ class SendQueue:
             self.bad_acks += 1
             log.warning("dropped a bad confirmation (%d so far): %s", self.bad_acks, error)
             return 0
-        forgotten = []
-        for key in keys:
-            entry = self.entries.pop(key, None)
-            if entry is not None:
-                forgotten.append(list(key))
-                self._in_flight -= entry.sent_at is not None
+        forgotten = self.outbox.confirm(keys)
         if forgotten:
-            self.journal.append([[FORGOTTEN, forgotten]])
-            self.confirmed += len(forgotten)
+            self._journal([[FORGOTTEN, [list(k) for k in forgotten]]])
         return len(forgotten)
 
     def resend_unconfirmed(self) -> int:
         """Queue again what was sent and not confirmed in time (the buffer may have lost it)."""
-        limit = time.monotonic() - self.ack_timeout
-        late = [k for k, e in self.entries.items() if e.sent_at is not None and e.sent_at < limit]
-        for key in late:
-            self.entries[key].sent_at = None
-            self.to_send.append(key)
-        self._in_flight -= len(late)
+        late = self.outbox.due(self.clock())
         if late:
-            self.resent += len(late)
             log.warning("%d PollingData not confirmed by the buffer in %.0f s; sending them again",
-                        len(late), self.ack_timeout)
+                        len(late), self.outbox.ack_timeout)
             self._wake.set()
         return len(late)
 
     def _send_ready(self) -> bool:
         """Send what the socket takes now; False when it takes no more."""
-        while self.to_send:
-            entry = self.entries.get(self.to_send[0])
-            if entry is None or entry.sent_at is not None:  # confirmed or dropped meanwhile
-                self.to_send.popleft()
-                continue
+        while (next_frame := self.outbox.next_frame()) is not None:
+            key, frame = next_frame
             try:
-                self.sock.send(entry.frame, zmq.NOBLOCK)
+                self.sock.send(frame, zmq.NOBLOCK)
             except zmq.Again:
                 return False
-            entry.sent_at = time.monotonic()
-            self._in_flight += 1
-            self.to_send.popleft()
-            self.sent += 1
+            self.outbox.sent(key, self.clock())
         return True
 
     # -- tasks -----------------------------------------------------------------
@@ -217,31 +202,41 @@ class SendQueue:
             self.confirm(parts[-1])
 
     async def housekeeping(self) -> None:
-        """Once a second: resend the overdue, fsync the journal and ledger, compact.
+        """Once a second: resend the overdue, rewrite a journal that failed, write the ledger's pending
+        records, fsync the journal and ledger, compact.
 
         The fsyncs run in a worker thread: on a slow disk they take tens of
         milliseconds, which must not delay the polling schedules on this loop.
         """
         self.resend_unconfirmed()
+        self.restore()
+        self.ledger.flush()
         handles = [h for h in (self.journal.sync_handle(), self.ledger.sync_handle()) if h is not None]
         if handles:
-            await asyncio.to_thread(fsync_and_close, handles)
+            try:
+                await asyncio.to_thread(fsync_and_close, handles)
+            except OSError as error:  # what was written may not be on the disk: write it all again
+                self.stale = True
+                self.disk.failed(self.journal.path, error)
         self._compact()
 
     async def flush(self, timeout: float) -> int:
         """Wait up to ``timeout`` for everything queued to be sent and confirmed; returns what is left."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.entries and loop.time() < deadline:
+        while self.outbox.entries and loop.time() < deadline:
             self._send_ready()
             await asyncio.sleep(0.02)
-        return len(self.entries)
+        self.restore()
+        return len(self.outbox)
 
     def figures(self) -> dict[str, Any]:
-        size = self._queued()
-        return {"size": size, "capacity": self.capacity, "dropped": self.dropped, "sent": self.sent,
-                "in_flight": self._in_flight, "resent": self.resent, "confirmed": self.confirmed,
-                "utilization_pct": round(100 * size / self.capacity, 2) if self.capacity else 0.0}
+        o = self.outbox
+        size = o.queued
+        return {"size": size, "capacity": o.capacity, "dropped": o.dropped, "sent": o.sent_count,
+                "in_flight": o.in_flight, "resent": o.resent, "confirmed": o.confirmed,
+                "unjournaled": o.unjournaled if self.stale else 0, "ledger_pending": len(self.ledger.pending),
+                "utilization_pct": round(100 * size / o.capacity, 2) if o.capacity else 0.0}
 
     def close(self) -> None:
         self.journal.close()

@@ -9,13 +9,19 @@ blocks and keeps each cycle (journaled) until the buffer confirms it.
 Commands from the gateway (start, stop, trigger) arrive on the control
 socket. SIGTERM stops the schedules, waits a moment for the queue to be
 confirmed (what is not stays journaled for the next start), closes the pool
-and exits.
+and exits. Every task (each group, the sender, the confirmations, control,
+status, housekeeping) is started through ``runtime.supervise``: one that
+raises is logged with its traceback and started again, and the status
+(published by a task of its own, whatever the others do) counts its deaths.
+A full disk stops nothing: the send queue keeps what it cannot journal in
+memory and the status says so (``disk``, ``queue.unjournaled``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
@@ -26,12 +32,13 @@ import zmq.asyncio
 
 from common import bus, messages
 from common.config_store import model, open_store
+from common.disk import DiskState
 from common.ledger import Ledger
 from common.mc.client import PlcClient
 from common.mc.commands import Codec
 from common.mc.errors import McError
 from common.mc.frames import Encoding
-from common.runtime import settle_memory
+from common.runtime import settle_memory, supervise
 from common.settings import Settings
 from services.poller.control import CommandError, ControlLink
 from services.poller.group import GroupRunner
@@ -70,6 +77,7 @@ class PollerService:
         self.client: PlcClient | None = None
         self.queue: SendQueue | None = None
         self.started = time.time()
+        self.task_deaths: dict[str, int] = {}
 
     # -- cycles --------------------------------------------------------------
     async def _read_and_send(self, runner: GroupRunner) -> messages.PollingData:
@@ -148,13 +156,19 @@ class PollerService:
                 "started_ms": int(self.started * 1000),
                 "groups": [g.figures() for g in self.groups.values()],
                 "queue": self.queue.figures(), "connections": self.client.describe(),
-                "connected": self.client.connected}
+                "connected": self.client.connected, "disk": self.queue.disk.figures(),
+                "task_deaths": dict(self.task_deaths)}
 
     async def publish_status(self, telemetry: bus.Telemetry) -> None:
+        while True:
+            telemetry.publish(**self.figures())
+            await asyncio.sleep(1.0)
+
+    async def housekeeping(self) -> None:
+        """Apart from the status, so that a slow disk or PLC never delays it."""
         assert self.client is not None
         assert self.queue is not None
         while True:
-            telemetry.publish(**self.figures())
             await self.queue.housekeeping()
             await self.client.keep_alive(KEEPALIVE_IDLE_S)
             await asyncio.sleep(1.0)
@@ -168,7 +182,7 @@ class PollerService:
                                 self.timeout)
         code = self.plc.plc_code
         self.queue = SendQueue(ctx, s.ingest_endpoint, s.data_queue_size, s.poller_outbox_file(code),
-                               Ledger(s.ledger_dir, f"poller_{code}", s.ledger_keep_days), code,
+                               Ledger(s.ledger_dir, f"poller_{code}", s.ledger_keep_days, DiskState()), code,
                                s.poller_ack_timeout)
         loaded = self.queue.load()
         if loaded:
@@ -182,12 +196,14 @@ class PollerService:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-        sender = asyncio.create_task(self.queue.run(), name="sender")
-        tasks = [asyncio.create_task(self.publish_status(telemetry), name="status"),
-                 asyncio.create_task(control.run(), name="control")]
-        receiver = asyncio.create_task(self.queue.receive_confirmations(confirmations), name="confirmations")
+        queue, deaths = self.queue, self.task_deaths
+        sender = supervise(queue.run, "sender", deaths=deaths)
+        receiver = supervise(lambda: queue.receive_confirmations(confirmations), "confirmations", deaths=deaths)
+        tasks = [supervise(lambda: self.publish_status(telemetry), "status", deaths=deaths),
+                 supervise(self.housekeeping, "housekeeping", deaths=deaths),
+                 supervise(control.run, "control", deaths=deaths)]
         count = len(self.groups)
-        tasks += [asyncio.create_task(self.run_group(r, i / count), name=r.name)
+        tasks += [supervise(functools.partial(self.run_group, r, i / count), f"group {r.name}", deaths=deaths)
                   for i, r in enumerate(self.groups.values())]
         settle_memory()
         log.info("%s: %d groups, %d tags, %d connections to %s (%s)", self.plc.plc_code, len(self.groups),

@@ -161,16 +161,16 @@ def test_buffer_absent_then_present() -> None:
             time.sleep(1.0)  # ~10 cycles queued, nobody to take them
             queue = poller.service.queue
             assert queue is not None
-            assert 5 <= len(queue.entries) <= 15 and queue.dropped == 0
+            assert 5 <= len(queue.outbox.entries) <= 15 and queue.outbox.dropped == 0
             time.sleep(1.0)  # ~20 cycles: the queue overflows, oldest dropped and counted
-            assert len(queue.entries) == 15 and queue.dropped > 0
+            assert len(queue.outbox.entries) == 15 and queue.outbox.dropped > 0
             ingest = Ingest(settings)  # the buffer arrives
             try:
                 wait_for(lambda: len(ingest.drain(0.2)) >= 15, 5, what="the queued data")
                 seqs = [d.seq for d in ingest.received]
                 assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-                assert seqs[0] == queue.dropped + 1  # exactly the oldest were dropped
-                wait_for(lambda: len(queue.entries) < 3, 2, what="the buffer's confirmations")
+                assert seqs[0] == queue.outbox.dropped + 1  # exactly the oldest were dropped
+                wait_for(lambda: len(queue.outbox.entries) < 3, 2, what="the buffer's confirmations")
             finally:
                 ingest.close()
         finally:
@@ -187,7 +187,7 @@ def test_sigterm_path_flushes_and_stops_within_two_seconds() -> None:
         took = poller.end()
         assert took < 2.0
         ingest.drain(0.5)
-        assert ingest.received and poller.service.queue is not None and not poller.service.queue.entries
+        assert ingest.received and poller.service.queue is not None and not poller.service.queue.outbox.entries
         ingest.close()
 
 
@@ -199,8 +199,8 @@ def test_what_the_buffer_did_not_take_survives_a_restart() -> None:
         time.sleep(0.8)  # no buffer: cycles queue up
         poller.end()
         queue = poller.service.queue
-        assert queue is not None and queue.entries
-        saved = len(queue.entries)
+        assert queue is not None and queue.outbox.entries
+        saved = len(queue.outbox.entries)
         assert settings.poller_outbox_file(PLC).stat().st_size > 0
         ingest = Ingest(settings)
         again = Poller(settings, PLC).start()  # the next start sends the saved ones first
@@ -211,7 +211,7 @@ def test_what_the_buffer_did_not_take_survives_a_restart() -> None:
             assert seqs[saved] == 1  # then the new run's
             queue = again.service.queue
             assert queue is not None
-            wait_for(lambda: len(queue.entries) <= 1, 2, what="the confirmations")
+            wait_for(lambda: len(queue.outbox.entries) <= 1, 2, what="the confirmations")
         finally:
             again.end()
             ingest.close()
@@ -228,11 +228,11 @@ def test_a_cycle_the_buffer_does_not_confirm_is_sent_again_until_it_is() -> None
             wait_for(lambda: poller.service.queue is not None, 5, what="the poller's queue")
             queue = poller.service.queue
             assert queue is not None
-            wait_for(lambda: queue.resent > 0 and len(ingest.drain(0.1)) > len({d.ts_ms for d in ingest.received}),
-                     5, what="a cycle sent twice")
+            wait_for(lambda: queue.outbox.resent > 0
+                     and len(ingest.drain(0.1)) > len({d.ts_ms for d in ingest.received}), 5, what="a cycle sent twice")
             ingest.confirm = True
-            wait_for(lambda: not ingest.drain(0.1) or len(queue.entries) <= 1, 5, what="everything confirmed")
-            assert queue.dropped == 0
+            wait_for(lambda: not ingest.drain(0.1) or len(queue.outbox.entries) <= 1, 5, what="everything confirmed")
+            assert queue.outbox.dropped == 0
             # what the buffer received covers every cycle the poller made, in order of first arrival
             first_seen = list(dict.fromkeys(d.seq for d in ingest.received))
             assert first_seen == sorted(first_seen) and first_seen[0] == 1
