@@ -97,3 +97,14 @@ def supervise(run: Callable[[], Awaitable[None]], name: str, *, restart: bool = 
             delay = min(delay * 2, BACKOFF_MAX_S)
 
     return asyncio.create_task(guard(), name=name)
+
+
+def survive(name: str, step: Callable[..., None], *args: object) -> bool:
+    """Run one turn of a periodic job of a threaded loop (e.g. the buffer's once-a-second work): an
+    exception is logged with its traceback and the loop goes on (its next turn tries again)."""
+    try:
+        step(*args)
+    except Exception:
+        log.exception("%s failed; tried again at its next turn", name)
+        return False
+    return True

@@ -1,18 +1,26 @@
 """python -m services.buffer"""
 
+import sys
+
 from common.runtime import settle_memory, setup_logging, stop_event
 from common.settings import Settings
 from services.buffer.service import BufferService
 
 
 def main() -> None:
-    setup_logging("buffer")
+    log = setup_logging("buffer")
     settings = Settings.load()
     settings.make_dirs()
     service = BufferService(settings)
-    service.load_state()
-    settle_memory()
-    service.run(stop_event())
+    try:
+        service.load_state()
+        settle_memory()
+        service.run(stop_event())
+    except Exception:
+        # The loop is the buffer's one long-lived task: it cannot be restarted in place (its sockets and
+        # ring are in an unknown state), so the process stops and supervisord starts it again.
+        log.exception("the buffer's loop died; exiting for supervisord to start it again")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

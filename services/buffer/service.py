@@ -34,6 +34,7 @@ from common import bus, messages
 from common.disk import DiskState
 from common.ledger import Ledger
 from common.messages import Block, MessageError
+from common.runtime import survive
 from common.settings import Settings
 from services.buffer.journal import RingJournal
 from services.buffer.ring import Ring
@@ -268,8 +269,8 @@ class BufferService:
                 now = time.monotonic()
                 if now >= next_status:
                     next_status = now + 1.0
-                    self.every_second(live)
-                    telemetry.publish(**self.figures())
+                    survive("buffer housekeeping", self.every_second, live)
+                    telemetry.publish(**self.figures())  # on its own schedule, whatever the rest did
             # Take what is still in flight before stopping.
             while True:
                 try:

@@ -18,6 +18,8 @@ from typing import Any
 
 from fastapi import WebSocket
 
+from common.runtime import supervise
+
 log = logging.getLogger("gateway.broadcast")
 
 SEND_TIMEOUT_S = 1.0
@@ -35,7 +37,7 @@ class Broadcaster:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._task = supervise(self._run, f"broadcast {self.name}")
 
     async def serve(self, websocket: WebSocket, key: Any = None) -> None:
         """Hold a client until it goes away; messages come from the broadcast loop."""

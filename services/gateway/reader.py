@@ -8,6 +8,8 @@ from typing import Any
 
 import zmq.asyncio
 
+from common.runtime import supervise
+
 
 class SocketReader:
     """Subclasses make ``self.sock`` and implement ``on_frames``, called with each multipart message."""
@@ -19,7 +21,7 @@ class SocketReader:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._read())
+        self._task = supervise(self._read, type(self).__name__)
 
     async def _read(self) -> None:
         while True:

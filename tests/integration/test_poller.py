@@ -239,3 +239,33 @@ def test_a_cycle_the_buffer_does_not_confirm_is_sent_again_until_it_is() -> None
         finally:
             poller.end()
             ingest.close()
+
+
+def test_a_group_task_that_raises_is_logged_and_started_again(caplog: pytest.LogCaptureFixture) -> None:
+    with Server(memory=Memory()) as server:
+        settings = make_store(short_tmp(), server.address[1], "FIX,KRTEST00PLC001,FIXED,100,,,1\n",
+                              tags("FIX", ["D0"]))
+        ingest = Ingest(settings)
+        poller = Poller(settings, PLC)
+        runner = poller.service.groups["FIX"]
+        real_cycle = runner.cycle
+        calls = 0
+
+        async def cycle_failing_once(client: object) -> object:
+            nonlocal calls
+            calls += 1
+            if calls == 3:
+                raise RuntimeError("a bug in a cycle")
+            return await real_cycle(client)  # type: ignore[arg-type]
+
+        runner.cycle = cycle_failing_once  # type: ignore[method-assign,assignment]
+        poller.start()
+        try:
+            wait_for(lambda: calls > 8 and len(ingest.drain(0.1)) >= 6, 10, what="cycles after the failure")
+            assert poller.service.task_deaths == {"group FIX": 1}
+            died = [r for r in caplog.records if "task group FIX died" in r.getMessage()]
+            assert len(died) == 1 and died[0].exc_info is not None and "a bug in a cycle" in caplog.text
+            assert poller.service.figures()["task_deaths"] == {"group FIX": 1}
+        finally:
+            poller.end()
+            ingest.close()

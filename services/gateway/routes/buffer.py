@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 
+from common.messages import iso_ms
 from services.gateway.deps import TelemetryDep
 from services.gateway.telemetry import TelemetryStore
 
@@ -43,6 +44,27 @@ def writer_figures(telemetry: TelemetryStore) -> dict[str, Any]:
     return {"is_running": True, **{k: body.get(k) for k in WRITER_FIELDS}, "last_seen_ms": body.get("ts")}
 
 
+def disk_problems(telemetry: TelemetryStore) -> list[dict[str, Any]]:
+    """Every file a reporting stage (buffer, pollers) cannot write, as it published it (common/disk.py)."""
+    problems = []
+    for status in [*telemetry.prefixed("status.buffer"), *telemetry.prefixed("status.poller.")]:
+        if not status.fresh:
+            continue
+        stage = status.topic.removeprefix("status.")
+        for problem in (status.body.get("disk") or {}).get("problems", []):
+            problems.append({"stage": stage, **problem})
+    return problems
+
+
+def disk_reason(problem: dict[str, Any]) -> str:
+    free = problem.get("free_bytes")
+    since = problem.get("since_ms")
+    return (f"disk: {problem['stage']} cannot write {problem.get('path')} since "
+            f"{iso_ms(int(since)) if since is not None else '?'} ({problem.get('error')}; "
+            f"{'unknown' if free is None else f'{int(free):,}'} bytes free); "
+            "what it cannot write is kept in memory until the disk takes it")
+
+
 @router.get("/status", summary="Buffer size, utilisation and overflow")
 def get_status(telemetry: TelemetryDep) -> dict[str, Any]:
     return buffer_figures(telemetry)
@@ -70,6 +92,8 @@ def health(telemetry: TelemetryDep) -> JSONResponse:
     pending = int((writer or {}).get("backup_files_pending") or 0)
     if pending:
         reasons.append(f"{pending} backup file(s) waiting to be replayed")
+    disks = disk_problems(telemetry)
+    reasons += [disk_reason(p) for p in disks]
     body = {
         "status": "healthy" if not reasons else "unhealthy",
         "buffer_ok": buffer is not None and not buffer.get("alerting"),
@@ -77,8 +101,9 @@ def health(telemetry: TelemetryDep) -> JSONResponse:
         "oracle_connection_ok": bool(writer and writer.get("database_ok") is not False),
         "database": (writer or {}).get("sink"),
         "reasons": reasons,
+        "disk_ok": not disks,
         "details": {"buffer_utilization_pct": (buffer or {}).get("utilization_pct"),
-                    "backup_file_count": pending},
+                    "backup_file_count": pending, "disk_problems": disks},
     }
     return JSONResponse(body, status_code=200 if not reasons else 503)
 

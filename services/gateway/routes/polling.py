@@ -33,7 +33,8 @@ def polling_status(telemetry: TelemetryStore) -> dict[str, Any]:
         pollers.append({"plc_code": body.get("plc_code"), "alive": alive, "pid": body.get("pid"),
                         "last_seen_ms": body.get("ts"), "protocol": body.get("protocol"),
                         "connected": body.get("connected"), "connections": body.get("connections", []),
-                        "queue": body.get("queue", {})})
+                        "queue": body.get("queue", {}), "disk": body.get("disk"),
+                        "task_deaths": body.get("task_deaths", {})})
         for group in body.get("groups", []):
             groups.append({**group, "state": group.get("state") if alive else "DOWN"})
         for key in queue:
