@@ -14,6 +14,7 @@ from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
 
+from tests.disk_full import mounted_tmpfs
 from tests.helpers import ROOT, sample_on_free_ports, scada, scada_env, short_tmp, wait_for
 
 
@@ -85,21 +86,28 @@ def _alive(pid: int) -> bool:
 
 
 @contextmanager
-def running_plant(**extra_env: str) -> Iterator[tuple[Supervisor, dict[str, str]]]:
-    """The sample plant on free ports, every stage under a foreground supervisord; all stopped after."""
+def running_plant(data_tmpfs_mb: int | None = None, **extra_env: str) -> Iterator[tuple[Supervisor, dict[str, str]]]:
+    """The sample plant on free ports, every stage under a foreground supervisord; all stopped after.
+
+    ``data_tmpfs_mb``: SCADA_DATA_DIR (journals, ledger, historian, config store) on a tmpfs of that
+    size, so that a test can fill it (raises tests.disk_full.MountRefused where mounting is refused).
+    """
     base = short_tmp()
     env = scada_env(base, **extra_env)
-    sample_on_free_ports(base / "csv")
-    scada(env, "db", "init")
-    scada(env, "db", "import", str(base / "csv"))
-    sup = Supervisor(env)
-    sup.start()
-    try:
-        yield sup, env
-    finally:
-        pids: list[int] = []
-        with contextlib.suppress(OSError):
-            pids = sup.pids()
-        sup.stop()
-        for pid in pids:  # every process supervisord started has ended
-            wait_for(lambda pid=pid: not _alive(pid), 15, what=f"pid {pid} to exit")
+    with contextlib.ExitStack() as stack:
+        if data_tmpfs_mb is not None:
+            stack.enter_context(mounted_tmpfs(Path(env["SCADA_DATA_DIR"]), data_tmpfs_mb))
+        sample_on_free_ports(base / "csv")
+        scada(env, "db", "init")
+        scada(env, "db", "import", str(base / "csv"))
+        sup = Supervisor(env)
+        sup.start()
+        try:
+            yield sup, env
+        finally:
+            pids: list[int] = []
+            with contextlib.suppress(OSError):
+                pids = sup.pids()
+            sup.stop()
+            for pid in pids:  # every process supervisord started has ended
+                wait_for(lambda pid=pid: not _alive(pid), 15, what=f"pid {pid} to exit")
