@@ -44,8 +44,17 @@ COMPACT_MIN_BYTES = 4 << 20  # ...and at least this big (an owner may ask for mo
 
 
 def frame(record: Any) -> bytes:
-    payload = msgpack.packb(record, use_bin_type=True)
-    return FRAME.pack(len(payload), zlib.crc32(payload)) + payload
+    return b"".join(_framed_parts([record]))
+
+
+def _framed_parts(records: Iterable[Any]) -> list[bytes]:
+    """Frame headers and payloads, to be joined once (a record's bytes are copied once, not twice)."""
+    parts = []
+    pack = msgpack.Packer(use_bin_type=True).pack
+    for record in records:
+        payload = pack(record)
+        parts += (FRAME.pack(len(payload), zlib.crc32(payload)), payload)
+    return parts
 
 
 def _unpack(payload: bytes | memoryview) -> Any:
@@ -178,7 +187,7 @@ class Journal:
 
     def append(self, records: Iterable[Any]) -> None:
         """Write the records, all or none: on OSError the file is cut back to where it was, then it raises."""
-        data = b"".join(frame(r) for r in records)
+        data = b"".join(_framed_parts(records))
         if not data:
             return
         if self._fd is None:

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from common.disk import DiskState
-from common.journal import Journal
+from common.journal import Journal, fsync_and_close
 from common.messages import Block
 
 log = logging.getLogger("buffer.journal")
@@ -107,6 +108,8 @@ class RingJournal:
         self.stale = False  # a write failed: nothing is appended until ``restore`` rewrote the file
         self.next_number = 1
         self._pending: list[list[Any]] = []
+        self._fsync: Future[None] | None = None
+        self._syncer: ThreadPoolExecutor | None = None
 
     def load(self) -> list[Block]:
         """The blocks taken in and not finished at the last stop or crash; opens the journal
@@ -184,6 +187,31 @@ class RingJournal:
                 return False
         return True
 
+    def start_sync(self) -> bool:
+        """Begin an fsync of what is written in a worker thread, off the buffer's loop. False when there is
+        nothing to sync (written records are on the disk already): no need to wait for ``synced``."""
+        handle = None if self.stale else self.journal.sync_handle()
+        if handle is None:
+            return False
+        if self._syncer is None:
+            self._syncer = ThreadPoolExecutor(1, thread_name_prefix="journal-fsync")
+        self._fsync = self._syncer.submit(fsync_and_close, [handle])
+        return True
+
+    def synced(self, wait: bool = False) -> bool | None:
+        """The fsync ``start_sync`` began: None while it runs, True done, False failed (stale now)."""
+        if self._fsync is None:
+            return not self.stale
+        if not wait and not self._fsync.done():
+            return None
+        future, self._fsync = self._fsync, None
+        try:
+            future.result()
+        except OSError as error:
+            self._failed(error)
+            return False
+        return not self.stale
+
     def compact(self, live: Iterable[Block]) -> bool:
         """Rewrite the file with the live blocks alone, when it has grown well past them."""
         if self.stale or self.journal.size < COMPACT_MIN_BYTES:
@@ -202,5 +230,8 @@ class RingJournal:
         return True
 
     def close(self) -> None:
+        self.synced(wait=True)
+        if self._syncer is not None:
+            self._syncer.shutdown()
         self.commit()
         self.journal.close()

@@ -41,6 +41,8 @@ from services.buffer.ring import Ring
 
 log = logging.getLogger("buffer")
 
+SYNC_POLL_S = 0.001  # the loop's poll timeout while an fsync runs in the worker thread
+
 
 @dataclass
 class Lease:
@@ -60,6 +62,7 @@ class BufferService:
         self.journal = RingJournal(settings.buffer_journal_file, settings.buffer_journal_sync, self.disk)
         self.ledger = Ledger(settings.ledger_dir, "buffer", settings.ledger_keep_days, self.disk)
         self._unconfirmed: dict[str, list[list[Any]]] = {}
+        self._syncing: dict[str, list[list[Any]]] = {}  # written, confirmed once the worker's fsync is done
         self._held: set[tuple[str, str, int]] = set()  # the keys of _unconfirmed: a resend of one is not taken
         self.resends_held = 0
         self._recent: dict[str, list[list[Any]]] = {}  # confirmed this second, per PLC
@@ -102,26 +105,45 @@ class BufferService:
     def _confirm(self, live: zmq.Socket[Any], force: bool = False) -> float:
         """Journal this turn's records, then tell each poller which of its cycles are in.
 
-        With BUFFER_JOURNAL_SYNC the confirmations wait for an fsync, and fsyncs
-        come at most every BUFFER_JOURNAL_SYNC_MS: returns how long until the
-        next one is due (the loop's poll timeout), or 0.1 s when nothing waits.
+        With BUFFER_JOURNAL_SYNC the confirmations wait for an fsync, run in a
+        worker thread so the loop goes on taking cycles meanwhile, and fsyncs
+        start at most every BUFFER_JOURNAL_SYNC_MS. Returns the loop's next poll
+        timeout: short while an fsync runs or one is due soon, 0.1 s when nothing waits.
         """
-        if not self.journal.write() or not self._unconfirmed:
+        if not self.journal.write():
             return 0.1  # stale (a full disk): nothing is confirmed until restore() rewrote the journal
+        if self._syncing:
+            done = self.journal.synced(wait=force)
+            if done is None:
+                return SYNC_POLL_S
+            batch, self._syncing = self._syncing, {}
+            if not done:  # not on the disk: confirmed once restore() rewrote the journal
+                for plc, keys in batch.items():
+                    self._unconfirmed[plc] = keys + self._unconfirmed.get(plc, [])
+                return 0.1
+            self._publish_all(live, batch)
+        if not self._unconfirmed:
+            return 0.1
         if self.journal.sync:
             now = time.monotonic()
             due = self._last_sync + self.settings.buffer_journal_sync_ms / 1000
             if now < due and not force:
                 return due - now
             self._last_sync = now
-            if not self.journal.commit():
-                return 0.1
-        for plc, keys in self._unconfirmed.items():
+            if self.journal.start_sync():
+                self._syncing, self._unconfirmed = self._unconfirmed, {}
+                if not force:
+                    return SYNC_POLL_S
+                return self._confirm(live, force=True)
+        self._publish_all(live, self._unconfirmed)
+        self._unconfirmed = {}
+        return 0.1
+
+    def _publish_all(self, live: zmq.Socket[Any], batch: dict[str, list[list[Any]]]) -> None:
+        for plc, keys in batch.items():
             self._publish_confirmations(live, plc, keys)
             self._recent.setdefault(plc, []).extend(keys)
-        self._unconfirmed.clear()
-        self._held.clear()
-        return 0.1
+            self._held.difference_update((plc, group, ts) for group, ts in keys)
 
     def _publish_confirmations(self, live: zmq.Socket[Any], plc: str, keys: list[list[Any]]) -> None:
         with contextlib.suppress(zmq.Again):
@@ -224,7 +246,8 @@ class BufferService:
             "leased_batches": len(self.leases), "leased_values": sum(x.values for x in self.leases.values()),
             "acked_values": self.acked_values, "expired_leases": self.expired_leases,
             "journal_bytes": self.journal.journal.size, "journal_ok": not self.journal.stale,
-            "unconfirmed_cycles": len(self._held), "resends_held": self.resends_held,
+            "unconfirmed_cycles": sum(map(len, [*self._unconfirmed.values(), *self._syncing.values()])),
+            "resends_held": self.resends_held,
             "ledger_pending": len(self.ledger.pending), "disk": self.disk.figures(),
             "alert_threshold_pct": 100 * self.settings.buffer_alert_threshold, "alerting": self._alerting,
             "writers": sum(1 for t in self.writers_seen.values() if time.monotonic() - t < 10),
