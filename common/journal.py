@@ -49,7 +49,7 @@ def frame(record: Any) -> bytes:
 
 def _framed_parts(records: Iterable[Any]) -> list[bytes]:
     """Frame headers and payloads, to be joined once (a record's bytes are copied once, not twice)."""
-    parts = []
+    parts: list[bytes] = []
     pack = msgpack.Packer(use_bin_type=True).pack
     for record in records:
         payload = pack(record)
