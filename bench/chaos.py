@@ -14,7 +14,12 @@ Scenarios, one after the other, each a window of time:
 - the buffer stopped longer than a poller's send queue holds (DATA_QUEUE_SIZE
   is set small for this): the oldest cycles are dropped at the queue, counted;
 - the writer stopped until the buffer's ring (BUFFER_MAX_SIZE, set small)
-  overflows: the oldest values are dropped by the buffer, counted.
+  overflows: the oldest values are dropped by the buffer, counted;
+- the data disk (SCADA_DATA_DIR on a tmpfs the run mounts: journals, ledger,
+  historian) filled and kept full for ``--disk-full`` seconds, then freed: no
+  stage stops; the pollers' queues, holding cycles the buffer cannot confirm
+  meanwhile, may drop their oldest past twice DATA_QUEUE_SIZE (counted).
+  Where mounting is refused (not root), this scenario is left out, saying why.
 
 Then the pollers are stopped, the pipeline drains, and ``scada account``
 answers for each window: polled, stored, backed up, in flight, dropped, lost.
@@ -36,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from common.messages import iso_ms, now_ms
-from tests.helpers import remove_short_tmps, scada, short_tmps, wait_for
+from tests.disk_full import DiskFiller, mount_refused
+from tests.helpers import remove_short_tmps, scada, short_tmp, short_tmps, wait_for
 from tests.supervisor_run import Supervisor, running_plant
 
 SAMPLE_VALUES_PER_S = 552  # the sample plant's FIXED groups: 3 x (150/1 s + 120/5 s + 100/10 s)
@@ -95,7 +101,7 @@ def account(env: dict[str, str], since_ms: int, until_ms: int) -> dict[str, Any]
 
 
 def run_scenarios(sup: Supervisor, env: dict[str, str], rounds: int, pause: float, outage: float,
-                  ring_values: int, say: Callable[[str], None]) -> list[Scenario]:
+                  ring_values: int, say: Callable[[str], None], disk_full: float = 0.0) -> list[Scenario]:
     poller = next(p for p in sup.states() if p.startswith("pollers:"))
     scenarios: list[Scenario] = []
 
@@ -137,6 +143,14 @@ def run_scenarios(sup: Supervisor, env: dict[str, str], rounds: int, pause: floa
             sup.ctl("start", "writer")
 
         scenario(f"{prefix}writer away past the ring", writer_away, allowed=("overflow_dropped",))
+
+        def data_disk_full() -> None:
+            filler = DiskFiller(Path(env["SCADA_DATA_DIR"])).fill()
+            time.sleep(disk_full)
+            filler.free()
+
+        if disk_full:
+            scenario(f"{prefix}data disk full {disk_full:.0f} s", data_disk_full, allowed=("queue_dropped",))
     return scenarios
 
 
@@ -156,15 +170,22 @@ def drain(sup: Supervisor, env: dict[str, str], since_ms: int) -> dict[str, Any]
 
 
 def chaos(rounds: int = 1, pause: float = 3.0, outage: float = 6.0, retries: int = 1, ring_values: int = 8000,
-          say: Callable[[str], None] = print) -> tuple[list[Scenario], dict[str, Any]]:
-    """Run the scenarios; ``ring_values`` must hold what arrives while the historian is locked."""
+          say: Callable[[str], None] = print, disk_full: float = 0.0) -> tuple[list[Scenario], dict[str, Any]]:
+    """Run the scenarios; ``ring_values`` must hold what arrives while the historian is locked;
+    ``disk_full``: seconds the data disk stays full (0: that scenario left out)."""
     env = {"ORACLE_RETRY_MAX": str(retries), "DATA_QUEUE_SIZE": str(QUEUE_CYCLES),
            "BUFFER_MAX_SIZE": str(ring_values), "BUFFER_LEASE_TIMEOUT": "5", "POLLER_ACK_TIMEOUT": "3"}
-    with running_plant(**env) as (sup, env):
+    refused = mount_refused() if disk_full else None
+    if refused:
+        say(f"  (data disk full: left out, this machine refuses to mount a tmpfs: {refused})")
+        disk_full = 0.0
+    if disk_full:  # backups elsewhere, as a plant would keep them: the historian is on the disk that fills
+        env["BACKUP_FILE_PATH"] = str(short_tmp("scada-bk-"))
+    with running_plant(data_tmpfs_mb=256 if disk_full else None, **env) as (sup, env):
         sup.wait_running()
         start = now_ms()
         time.sleep(pause)
-        scenarios = run_scenarios(sup, env, rounds, pause, outage, ring_values, say)
+        scenarios = run_scenarios(sup, env, rounds, pause, outage, ring_values, say, disk_full)
         total = drain(sup, env, start)
         for s in scenarios:
             s.account = account(env, s.since_ms, s.until_ms)
@@ -191,9 +212,12 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=5.0, help="seconds of steady load after each fault")
     parser.add_argument("--outage", type=float, default=20.0,
                         help="seconds the historian stays locked (past 1+2+4 s of retries and their timeouts)")
+    parser.add_argument("--disk-full", type=float, default=25.0,
+                        help="seconds the data disk (a tmpfs; needs root) stays full; 0 leaves it out")
     args = parser.parse_args()
     started = time.monotonic()
-    scenarios, total = chaos(args.rounds, args.pause, args.outage, retries=3, ring_values=30_000)
+    scenarios, total = chaos(args.rounds, args.pause, args.outage, retries=3, ring_values=30_000,
+                             disk_full=args.disk_full)
     print(table(scenarios, total))
     print(f"\nbackup files written and replayed: {total['backup_files_replayed']}; "
           f"{time.monotonic() - started:.0f} s")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,16 @@ def mounted_tmpfs(folder: Path, size_mb: int) -> Iterator[Path]:
     finally:
         if subprocess.run(["umount", str(folder)], capture_output=True, timeout=30).returncode != 0:
             subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30)
+
+
+def mount_refused() -> str | None:
+    """Why this machine refuses to mount a tmpfs, or None when it lets us."""
+    with tempfile.TemporaryDirectory(prefix="scada-mnt-", dir="/tmp") as tmp:
+        try:
+            with mounted_tmpfs(Path(tmp) / "probe", 1):
+                return None
+        except MountRefused as error:
+            return str(error)
 
 
 class DiskFiller:
