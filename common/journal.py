@@ -275,9 +275,15 @@ class Journal:
 
 
 def fsync_and_close(handles: Iterable[int]) -> None:
-    """fsync and close the descriptors :meth:`Journal.sync_handle` gave (in a worker thread)."""
+    """fsync and close the descriptors :meth:`Journal.sync_handle` gave (in a worker thread); every one is
+    closed, and the first fsync that failed (a failing disk) is raised after."""
+    failed: OSError | None = None
     for fd in handles:
         try:
             os.fsync(fd)
+        except OSError as error:
+            failed = failed or error
         finally:
             os.close(fd)
+    if failed is not None:
+        raise failed

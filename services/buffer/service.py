@@ -311,7 +311,8 @@ class BufferService:
     def every_second(self, live: zmq.Socket[Any]) -> None:
         self.expire_leases()
         self._confirm_again(live)
-        self.journal.restore(self._live_blocks())
+        if self.journal.stale:
+            self.journal.restore(self._live_blocks())
         self.journal.compact(self._live_blocks())
         self.ledger.flush()
         self.ledger.sync()
