@@ -63,7 +63,7 @@ class BufferService:
         self.ledger = Ledger(settings.ledger_dir, "buffer", settings.ledger_keep_days, self.disk)
         self._unconfirmed: dict[str, list[list[Any]]] = {}
         self._syncing: dict[str, list[list[Any]]] = {}  # written, confirmed once the worker's fsync is done
-        self._held: set[tuple[str, str, int]] = set()  # the keys of _unconfirmed: a resend of one is not taken
+        self._held: set[tuple[Any, ...]] = set()  # (plc, *key) of every key not confirmed: a resend is not taken
         self.resends_held = 0
         self._recent: dict[str, list[list[Any]]] = {}  # confirmed this second, per PLC
         self._previous: dict[str, list[list[Any]]] = {}  # ...and the second before
@@ -143,7 +143,7 @@ class BufferService:
         for plc, keys in batch.items():
             self._publish_confirmations(live, plc, keys)
             self._recent.setdefault(plc, []).extend(keys)
-            self._held.difference_update((plc, group, ts) for group, ts in keys)
+            self._held.difference_update((plc, *key) for key in keys)
 
     def _publish_confirmations(self, live: zmq.Socket[Any], plc: str, keys: list[list[Any]]) -> None:
         with contextlib.suppress(zmq.Again):
@@ -167,13 +167,14 @@ class BufferService:
             self.bad_frames += 1
             log.warning("dropped a bad ingest frame (%d so far): %s", self.bad_frames, error)
             return
-        held = (block.plc_code, block.group, block.ts_ms)
+        key = [block.group, block.ts_ms]  # the cycle's identity, as its poller's queue knows it
+        held = (block.plc_code, *key)
         if held in self._held:  # sent again by a poller while the journal is stale: already here
             self.resends_held += 1
             return
         self.messages_in += 1
         self.journal.taken_in(block)
-        self._unconfirmed.setdefault(block.plc_code, []).append([block.group, block.ts_ms])
+        self._unconfirmed.setdefault(block.plc_code, []).append(key)
         self._held.add(held)
         self._dropped(self.ring.append(block))
         self._check_alert()
