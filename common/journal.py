@@ -230,9 +230,14 @@ class Journal:
         """The one compaction rule: the file has grown past its minimum and well past what is live."""
         return self.size >= max(self.compact_min_bytes, COMPACT_RATIO * live_bytes)
 
+    @property
+    def rewrite_path(self) -> Path:
+        """Where ``rewrite`` writes the new file before it replaces this one."""
+        return self.path.with_name(self.path.name + ".tmp")
+
     def rewrite(self, records: Iterable[Any]) -> None:
         """Replace the file with ``records`` alone, atomically; on OSError the old file stays as it was."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp = self.rewrite_path
         size = len(HEADER)
         try:
             with tmp.open("wb") as handle:

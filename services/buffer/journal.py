@@ -222,9 +222,10 @@ class RingJournal:
         before = self.journal.size
         try:
             self.journal.rewrite(self._taken_in(b) for b in blocks)
-        except OSError as error:  # the old file is intact; compaction waits for room
-            log.warning("journal not compacted: %s", error)
+        except OSError as error:  # the old file is intact; compaction waits for room (logged once by disk)
+            self.disk.failed(self.journal.rewrite_path, error)
             return False
+        self.disk.written(self.journal.rewrite_path)
         log.info("journal compacted: %.1f MB -> %.1f MB (%d values live)", before / 1e6,
                  self.journal.size / 1e6, sum(b.count for b in blocks))
         return True

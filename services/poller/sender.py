@@ -131,8 +131,10 @@ class SendQueue:
             return
         try:
             self._rewrite()
-        except OSError as error:  # the old file is intact; compaction waits for room
-            log.warning("send queue journal not compacted: %s", error)
+        except OSError as error:  # the old file is intact; compaction waits for room (logged once by disk)
+            self.disk.failed(self.journal.rewrite_path, error)
+            return
+        self.disk.written(self.journal.rewrite_path)
 
     # -- queue -----------------------------------------------------------------
     def put(self, data: messages.PollingData) -> None:
