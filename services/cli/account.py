@@ -13,6 +13,12 @@ queue, dropped by the buffer's overflow); a polled value in none of them is
 **lost**. Rows of a
 cycle the ledger never saw polled are counted apart (``unledgered``): they
 were stored before the ledger existed, or the ledger files were deleted.
+
+A full data disk drops nothing: the stages keep in memory the cycles and
+ledger records they cannot write and write them once they can (common/disk.py);
+a window read while that lasts may miss cycles polled during it, or see them
+polled and not yet anywhere on file, so read it again once health no longer
+names a disk.
 """
 
 from __future__ import annotations
