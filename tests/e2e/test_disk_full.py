@@ -122,6 +122,9 @@ def test_a_full_data_disk_stops_nothing_and_loses_nothing() -> None:
         # well and what only their memories held is gone: the account then shows it lost, not silently.)
         restart_by_signal(sup, "buffer", signal.SIGKILL)
         wait_for(disk_reason, 15, what="health naming the full disk after the buffer's restart")
+        url = f"http://127.0.0.1:{env['SCADA_API_PORT']}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert 'scada_stage_disk_ok{stage="buffer"} 0.0' in response.read().decode()
         cycles_when_full, counted_from = _cycles(env), time.monotonic()
         while time.monotonic() - full_from < FULL_S:
             _no_stage_down(sup)

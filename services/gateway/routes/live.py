@@ -67,6 +67,16 @@ def prometheus(telemetry: TelemetryStore) -> str:
                **stage_labels)
         metric("scada_stage_last_report_age_seconds", "gauge", "seconds since the stage last reported",
                round(now - status.received, 3), **stage_labels)
+        disk = status.body.get("disk")
+        if isinstance(disk, dict):
+            metric("scada_stage_disk_ok", "gauge", "1 if the stage writes its journals and ledger",
+                   int(bool(disk.get("ok"))), **stage_labels)
+            metric("scada_stage_disk_write_failures_total", "counter", "journal or ledger writes the disk refused",
+                   disk.get("failures"), **stage_labels)
+        deaths = status.body.get("task_deaths")
+        if isinstance(deaths, dict):
+            metric("scada_stage_task_deaths_total", "counter", "long-lived tasks that died and were started again",
+                   sum(deaths.values()), **stage_labels)
     for status in telemetry.prefixed("status.poller."):
         body = status.body
         plc = body.get("plc_code")
