@@ -173,6 +173,8 @@ class RingJournal:
                 self._failed(error)
                 return False
             self._pending = []
+            if not self.disk.ok:  # e.g. opened in place at start on a full disk, and now it takes writes again
+                self.disk.written(self.journal.path)
         return True
 
     def commit(self) -> bool:

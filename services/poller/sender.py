@@ -110,6 +110,8 @@ class SendQueue:
             self.stale = True
             self.disk.failed(self.journal.path, error)
             return False
+        if not self.disk.ok:  # e.g. opened in place at start on a full disk, and now it takes writes again
+            self.disk.written(self.journal.path)
         return True
 
     def restore(self) -> bool:

@@ -146,7 +146,7 @@ def test_a_buffer_starting_on_a_full_disk_reads_its_journal_in_place(tmp_path: P
     assert not restarted.stale and restarted.journal.is_open and not restarted.disk.ok
     disk.free()
     restarted.taken_in(block(3))
-    assert restarted.commit()  # appended to the file as it was
+    assert restarted.commit() and restarted.disk.ok  # appended to the file as it was
     assert [b.seq for b in unfinished(Journal(path))[0]] == [1, 2, 3]
 
 
@@ -188,6 +188,9 @@ def test_a_send_queue_starting_on_a_full_disk_reads_in_place(queue: SendQueue, t
                       Ledger(tmp_path / "ledger", "poller_X"), PLC)
     try:
         assert again.load() == 2 and not again.stale and not again.disk.ok
+        disk.free()
+        again.put(data(3))
+        assert again.disk.ok and list(waiting(Journal(queue.journal.path))) == [("G", 1000), ("G", 2000), ("G", 3000)]
     finally:
         disk.free()
         again.close()
