@@ -38,7 +38,6 @@ class IngestDoor:
         self.refused_cycles: Counter[str] = Counter()
         self.refused_values: Counter[str] = Counter()
         self.marked_bad: Counter[str] = Counter()
-        self.bad_frames = 0
         self._plc_codes: frozenset[str] | None = None
         self._codes_read_at = -1e18
         self._log = RateLimitedLog(log)
@@ -78,7 +77,7 @@ class IngestDoor:
     def take(self, frame: bytes) -> Block:
         """The frame as a block to keep, its unstorable values made BAD (counted).
 
-        Raises MessageError (counted as a bad frame) or CycleRefused (counted per reason, with ``cycle``).
+        Raises MessageError (counted as ``undecodable``) or CycleRefused (counted per reason, with ``cycle``).
         """
         try:
             block, marked = checked_block(frame, self.limits(), self.wall_ms())
@@ -90,10 +89,9 @@ class IngestDoor:
                               count, str(refused)[:300])
             raise
         except MessageError as error:
-            self.bad_frames += 1
             self.refused_cycles["undecodable"] += 1
-            self._log.warning("undecodable", 1, "dropped a bad ingest frame (%d so far): %s", self.bad_frames,
-                              str(error)[:300])
+            self._log.warning("undecodable", 1, "dropped a bad ingest frame (%d so far): %s",
+                              self.refused_cycles["undecodable"], str(error)[:300])
             raise
         for quality, n in marked.items():
             self.marked_bad[quality] += n

@@ -143,7 +143,8 @@ class BufferService:
             self._refused(refused)
             return
         except MessageError:
-            return  # counted and logged by the door
+            self.bad_frames += 1  # logged by the door
+            return
         self.messages_in += 1
         self.journal.taken_in(block)
         self._unconfirmed.setdefault(block.plc_code, []).append([block.group, block.ts_ms])
@@ -226,7 +227,7 @@ class BufferService:
             "overflow_count": ring.overflow_count, "overflow_rate_pct": round(ring.window.rate_pct(), 4),
             "overflow_last_minute": ring.window.dropped_lately(),
             "received_values": ring.received, "messages_in": self.messages_in,
-            "bad_frames": self.bad_frames + self.door.bad_frames, **self.door.figures(),
+            "bad_frames": self.bad_frames, **self.door.figures(),
             "leased_batches": len(self.leases), "leased_values": sum(x.values for x in self.leases.values()),
             "acked_values": self.acked_values, "expired_leases": self.expired_leases,
             "journal_bytes": self.journal.journal.size,
