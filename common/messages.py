@@ -228,6 +228,14 @@ def checked_block(frame: bytes, limits: IngestLimits | None, now: int) -> tuple[
     return Block(plc, group, seq, ts, len(values), pack_values(values)), marked
 
 
+def repacked(frame: bytes, block: Block) -> bytes:
+    """The frame with the values of ``block`` (as checked): what taps and the gateway see of a cycle
+    whose unstorable values were made BAD, so that none of them meets a NaN or a 10 MB string."""
+    message = unpack(frame, "polling_data")
+    message["values"] = block.values()
+    return pack(message)
+
+
 def ingested(plc_code: str, keys: list[list[Any]]) -> dict[str, Any]:
     return {"v": WIRE_VERSION, "t": "ingested", "plc": plc_code, "keys": keys}
 

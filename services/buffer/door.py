@@ -20,7 +20,7 @@ from typing import Any
 from common.config_store import model
 from common.config_store.schema import open_store
 from common.loglimit import RateLimitedLog
-from common.messages import Block, MessageError, checked_block, now_ms
+from common.messages import Block, MessageError, checked_block, now_ms, repacked
 from common.settings import Settings
 from common.value_checks import CycleRefused, IngestLimits
 
@@ -74,8 +74,9 @@ class IngestDoor:
         return IngestLimits(s.ingest_ts_past_s * 1000, s.ingest_ts_future_s * 1000, s.ingest_max_string_bytes,
                             s.buffer_max_size, self.plc_codes())
 
-    def take(self, frame: bytes) -> Block:
-        """The frame as a block to keep, its unstorable values made BAD (counted).
+    def take(self, frame: bytes) -> tuple[Block, bytes]:
+        """The frame as a block to keep, its unstorable values made BAD (counted), and the frame to
+        republish (the same frame, or one with the values as checked).
 
         Raises MessageError (counted as ``undecodable``) or CycleRefused (counted per reason, with ``cycle``).
         """
@@ -93,11 +94,13 @@ class IngestDoor:
             self._log.warning("undecodable", 1, "dropped a bad ingest frame (%d so far): %s",
                               self.refused_cycles["undecodable"], str(error)[:300])
             raise
+        if marked:
+            frame = repacked(frame, block)
         for quality, n in marked.items():
             self.marked_bad[quality] += n
             self._log.warning(f"bad:{quality}", n, "%d values of %s %s stored as %s (the historian cannot hold "
                               "them as read)", n, block.plc_code, block.group, quality)
-        return block
+        return block, frame
 
     def figures(self) -> dict[str, Any]:
         return {"ingest_refused_cycles": dict(self.refused_cycles), "ingest_refused_values": dict(self.refused_values),

@@ -138,7 +138,7 @@ class BufferService:
     # -- handlers ------------------------------------------------------------
     def on_ingest(self, frame: bytes, live: zmq.Socket[Any]) -> None:
         try:
-            block = self.door.take(frame)
+            block, frame = self.door.take(frame)
         except CycleRefused as refused:
             self._refused(refused)
             return
