@@ -89,14 +89,25 @@ def check_values(values: list[Any], limits: IngestLimits) -> tuple[list[Any], di
     """
     marked: dict[str, int] = {}
     limit = limits.max_string_bytes
+    # The hot path of the buffer (every value of every cycle): plain type tests, the common cases first.
     for i, v in enumerate(values):
-        if not (type(v) is list and len(v) == 3 and type(v[0]) is str and type(v[2]) is str):
+        if type(v) is not list or len(v) != 3:
             raise CycleRefused("wrong_shape", f"a value that is not [address, value, quality]: {v!r:.80}")
-        if len(v[0]) > MAX_ADDRESS or len(v[2]) > MAX_QUALITY:
-            raise CycleRefused("name_too_long", f"address {v[0]!r:.40} or quality {v[2]!r:.60} longer than the "
-                               "historian holds")
-        problem = value_problem(v[1], limit)
+        address, value, quality = v
+        if type(address) is not str or type(quality) is not str:
+            raise CycleRefused("wrong_shape", f"address and quality must be strings: {v!r:.80}")
+        if len(address) > MAX_ADDRESS or len(quality) > MAX_QUALITY:
+            raise CycleRefused("name_too_long", f"address {address!r:.40} or quality {quality!r:.60} longer than "
+                               "the historian holds")
+        kind = type(value)
+        if kind is int:
+            if INT64_MIN <= value <= INT64_MAX:
+                continue
+        elif kind is float:
+            if value - value == 0.0:  # finite: inf - inf and nan - nan are nan
+                continue
+        problem = value_problem(value, limit)
         if problem is not None:
-            values[i] = [v[0], None, problem]
+            values[i] = [address, None, problem]
             marked[problem] = marked.get(problem, 0) + 1
     return values, marked
