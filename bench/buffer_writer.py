@@ -30,7 +30,6 @@ from common.settings import Settings
 from services.buffer.ring import Ring
 from services.buffer.service import BufferService
 
-
 T0 = messages.now_ms() // 1000 * 1000 - 3_600_000  # an hour ago: within the window the buffer lets in
 
 

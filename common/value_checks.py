@@ -103,9 +103,8 @@ def check_values(values: list[Any], limits: IngestLimits) -> tuple[list[Any], di
         if kind is int:
             if INT64_MIN <= value <= INT64_MAX:
                 continue
-        elif kind is float:
-            if value - value == 0.0:  # finite: inf - inf and nan - nan are nan
-                continue
+        elif kind is float and value - value == 0.0:  # finite: inf - inf and nan - nan are nan
+            continue
         problem = value_problem(value, limit)
         if problem is not None:
             values[i] = [address, None, problem]

@@ -36,6 +36,35 @@ def poison(seq: int, values: list[list[Any]], ts: Any = None, plc: str = PLC) ->
     return bytes(msgpack.packb(body, use_bin_type=True))
 
 
+def poison_frames() -> list[bytes]:
+    """One of each kind of poison: refused whole (seq 1-3, 10, 11) or stored with its bad value BAD (4-9)."""
+    good = ["D1", 7, "GOOD"]
+    return [
+        poison(1, [["D0", 1, "GOOD"]], ts=math.inf),          # undecodable (no integer time)
+        poison(2, [["D0", 1, "GOOD"]], ts=-1),                # ts_out_of_window
+        poison(3, [["D0", 1, "GOOD"]], ts=10**15),            # ts_out_of_window
+        poison(4, [["D0", math.nan, "GOOD"], good]),          # BAD_NOT_FINITE
+        poison(5, [["D0", math.inf, "GOOD"], good]),          # BAD_NOT_FINITE
+        poison(6, [["D0", -math.inf, "GOOD"], good]),         # BAD_NOT_FINITE
+        poison(7, [["D0", 2**63, "GOOD"], good]),             # BAD_INT_RANGE
+        poison(8, [["D0", "x" * 10_000_000, "GOOD"], good]),  # BAD_STRING_TOO_LONG
+        poison(9, [["D0", {b"k": b"v"}, "GOOD"], good]),      # BAD_TYPE
+        poison(10, [["D0", 1, "GOOD"]], plc="KRZZZZ99ZZZZ99"),  # unknown_plc
+        poison(11, [[f"D{i}", i, "GOOD"] for i in range(1_000_000)]),  # cycle_larger_than_ring
+    ]
+
+
+def send_poison(env: dict[str, str]) -> None:
+    """Every poison frame, pushed to the buffer's ingest socket as a poller would."""
+    ctx = zmq.Context()
+    push = ctx.socket(zmq.PUSH)
+    push.connect(f"ipc://{env['SCADA_RUN_DIR']}/ingest.sock")
+    for frame in poison_frames():
+        push.send(frame)
+    push.close(linger=10_000)
+    ctx.term()
+
+
 def _get(env: dict[str, str], path: str) -> bytes:
     with urllib.request.urlopen(f"http://127.0.0.1:{env['SCADA_API_PORT']}{path}", timeout=10) as response:
         return bytes(response.read())
@@ -59,27 +88,7 @@ def test_poison_frames_are_refused_or_stored_bad_and_the_real_values_all_arrive(
         try:
             wait_for(lambda: tapped.stat().st_size > 0, 30, what="the tap receiving")
             pids = {name: p["pid"] for p in sup.rpc.supervisor.getAllProcessInfo() for name in [p["name"]]}
-            good = ["D1", 7, "GOOD"]
-            frames = [
-                poison(1, [["D0", 1, "GOOD"]], ts=math.inf),          # undecodable (no integer time)
-                poison(2, [["D0", 1, "GOOD"]], ts=-1),                # ts_out_of_window
-                poison(3, [["D0", 1, "GOOD"]], ts=10**15),            # ts_out_of_window
-                poison(4, [["D0", math.nan, "GOOD"], good]),          # BAD_NOT_FINITE
-                poison(5, [["D0", math.inf, "GOOD"], good]),          # BAD_NOT_FINITE
-                poison(6, [["D0", -math.inf, "GOOD"], good]),         # BAD_NOT_FINITE
-                poison(7, [["D0", 2**63, "GOOD"], good]),             # BAD_INT_RANGE
-                poison(8, [["D0", "x" * 10_000_000, "GOOD"], good]),  # BAD_STRING_TOO_LONG
-                poison(9, [["D0", {b"k": b"v"}, "GOOD"], good]),      # BAD_TYPE
-                poison(10, [["D0", 1, "GOOD"]], plc="KRZZZZ99ZZZZ99"),  # unknown_plc
-                poison(11, [[f"D{i}", i, "GOOD"] for i in range(1_000_000)]),  # cycle_larger_than_ring
-            ]
-            ctx = zmq.Context()
-            push = ctx.socket(zmq.PUSH)
-            push.connect(f"ipc://{env['SCADA_RUN_DIR']}/ingest.sock")
-            for frame in frames:
-                push.send(frame)
-            push.close(linger=10_000)
-            ctx.term()
+            send_poison(env)
 
             expected = {'reason="undecodable"': 1, 'reason="ts_out_of_window"': 2, 'reason="unknown_plc"': 1,
                         'reason="cycle_larger_than_ring"': 1}
