@@ -71,6 +71,7 @@ class WriterService:
         self.bad_frames = 0
         self.database_ok: bool | None = None
         self._last_replay_try = 0.0
+        self._replay_paused_until = 0.0
         self._unacked: int | None = None  # the last committed batch, acknowledged with the next lease request
         self.sock: zmq.Socket[Any] | None = None
         self.telemetry: bus.Telemetry | None = None
@@ -126,12 +127,12 @@ class WriterService:
             self.disk_error = self.disk_error_since_ms = None
         return outcome
 
-    def _disk_trouble(self, error: OSError) -> None:
+    def _disk_trouble(self, error: OSError, what: str = "") -> None:
         if self.disk_error is None:
             self.disk_error_since_ms = messages.now_ms()
         self.disk_error = f"{type(error).__name__}: {error}"
-        log.error("batch neither stored nor backed up (%s): kept unacknowledged, the buffer holds it; "
-                  "trying again every %.0f s", self.disk_error, HELD_RETRY_S)
+        log.error("%s (%s)", what or f"batch neither stored nor backed up: kept unacknowledged, the buffer holds "
+                  f"it; trying again every {HELD_RETRY_S:.0f} s", self.disk_error)
 
     def _pause(self, seconds: float, stop: threading.Event) -> bool:
         """Wait (True if stopping), publishing status on its own schedule meanwhile."""
@@ -184,7 +185,7 @@ class WriterService:
                 continue
             try:
                 for start in range(0, len(rows), max(1, self.settings.buffer_batch_size)):
-                    self._write_once(rows[start : start + self.settings.buffer_batch_size])
+                    self._write_apart(rows[start : start + self.settings.buffer_batch_size])
             except SinkUnavailable as error:
                 self.database_ok = False
                 self.metrics.failure(str(error))
@@ -200,9 +201,15 @@ class WriterService:
         if not self.backups.pending():
             return
         now = time.monotonic()
+        if now < self._replay_paused_until:
+            return
         if self.database_ok or now - self._last_replay_try >= REPLAY_EVERY_S:
             self._last_replay_try = now
-            self.replay(stop)
+            try:
+                self.replay(stop)
+            except OSError as error:  # a rejected file or a move the disk refused: the file stays, tried later
+                self._disk_trouble(error, "replay of backup files stopped")
+                self._replay_paused_until = now + REPLAY_EVERY_S
 
     # -- the lease protocol ----------------------------------------------------
     def _call(self, message: dict[str, Any], expected: str, stop: threading.Event) -> dict[str, Any] | None:
