@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import msgpack
@@ -142,3 +143,65 @@ def test_ring_drops_are_counted_in_the_last_minutes() -> None:
     ring.append(Block.of_values(PLC, "G", 1, NOW, [["D0", 1, "GOOD"]] * 4))
     ring.append(Block.of_values(PLC, "G", 2, NOW, [["D0", 1, "GOOD"]] * 4))
     assert ring.window.dropped_lately() == 4
+
+
+def test_a_cycle_with_values_made_bad_is_republished_as_checked(tmp_path: Path) -> None:
+    door = IngestDoor(Settings(scada_data_dir=tmp_path), wall_ms=lambda: NOW)
+    original = frame([["D0", math.nan, "GOOD"], ["D1", "x" * 2000, "GOOD"], ["D2", 3, "GOOD"]])
+    _block, republished = door.take(original)
+    assert republished != original
+    assert msgpack.unpackb(republished)["values"] == [["D0", None, "BAD_NOT_FINITE"],
+                                                      ["D1", None, "BAD_STRING_TOO_LONG"], ["D2", 3, "GOOD"]]
+    fine = frame([["D0", 1, "GOOD"]])
+    assert door.take(fine)[1] is fine  # the common case republishes the frame as it came
+
+
+def test_a_flood_is_logged_once_per_interval_with_the_count(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from common.loglimit import RateLimitedLog
+
+    now = [0.0]
+    limited = RateLimitedLog(logging.getLogger("test.flood"), 10.0, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING):
+        for _ in range(1000):
+            limited.warning("overflow", 5, "dropped %d", 5)
+        now[0] = 10.5
+        limited.warning("overflow", 5, "dropped %d", 5)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["dropped 5", "dropped 5 (1000 times, 5,000 in all since the last such line)"]
+
+
+def test_ring_drops_are_logged_at_warning_and_raise_the_health_reason(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from services.gateway.routes.buffer import health
+    from services.gateway.telemetry import StageStatus
+
+    settings = Settings(scada_data_dir=tmp_path, buffer_max_size=10)
+    buffer = BufferService(settings)
+    buffer.load_state()
+    buffer.door.wall_ms = lambda: NOW
+
+    class Live:
+        def send_multipart(self, parts: list[bytes], flags: int = 0) -> None:
+            pass
+
+    with caplog.at_level(logging.WARNING, logger="buffer"):
+        for n in range(3):
+            buffer.on_ingest(frame([[f"D{i}", i, "GOOD"] for i in range(5)], ts=NOW + n), Live())  # type: ignore[arg-type]
+    assert any(r.levelno == logging.WARNING and "ring full" in r.getMessage() and "dropped the 5 oldest" in
+               r.getMessage() for r in caplog.records)
+    figures = buffer.figures()
+    assert figures["overflow_last_minute"] == 5
+
+    class Telemetry:
+        def stage(self, topic: str) -> StageStatus | None:
+            body = {"status.buffer": figures, "status.writer": {"database_ok": True}}.get(topic)
+            return None if body is None else StageStatus(topic, time.monotonic(), body)
+
+    reply = health(Telemetry())  # type: ignore[arg-type]
+    assert reply.status_code == 503 and b"buffer overflow: 5 values dropped" in bytes(reply.body)
+    buffer.journal.close()
+    buffer.ledger.close()
