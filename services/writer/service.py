@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
-import shutil
 import threading
 import time
 from typing import Any
@@ -41,6 +39,7 @@ from common.historian.sink import Sink, SinkUnavailable
 from common.messages import Block, MessageError
 from common.settings import Settings
 from services.writer.backup import BackupError, BackupStore
+from services.writer.disk import DiskState
 from services.writer.metrics import WriterMetrics
 
 log = logging.getLogger("writer")
@@ -49,14 +48,6 @@ REPLY_TIMEOUT_MS = 2000
 RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 16.0)
 REPLAY_EVERY_S = 5.0  # how often to try the database again while only backups are waiting
 HELD_RETRY_S = 5.0  # a batch neither stored nor backed up (disk full) is tried again this often
-
-
-def mount_of(path: os.PathLike[str] | str) -> str:
-    """The mount point a path lives on (the disk an operator has to free)."""
-    at = os.path.abspath(path)
-    while not os.path.ismount(at):
-        at = os.path.dirname(at)
-    return at
 
 
 class WriterService:
@@ -76,8 +67,7 @@ class WriterService:
         self.sock: zmq.Socket[Any] | None = None
         self.telemetry: bus.Telemetry | None = None
         self._next_status = 0.0
-        self.disk_error: str | None = None
-        self.disk_error_since_ms: int | None = None
+        self.disk = DiskState(self.backups.folder)
 
     # -- storing -------------------------------------------------------------
     def _write_once(self, rows: list[Row], oldest_ms: int | None = None) -> None:
@@ -122,17 +112,15 @@ class WriterService:
         except OSError as error:  # the backup or rejected file could not be written
             self._disk_trouble(error)
             return "kept"
-        if self.disk_error is not None:
-            log.info("disk at %s takes files again (after: %s)", self.backups.folder, self.disk_error)
-            self.disk_error = self.disk_error_since_ms = None
+        was = self.disk.cleared()
+        if was is not None:
+            log.info("disk at %s takes files again (after: %s)", self.backups.folder, was)
         return outcome
 
     def _disk_trouble(self, error: OSError, what: str = "") -> None:
-        if self.disk_error is None:
-            self.disk_error_since_ms = messages.now_ms()
-        self.disk_error = f"{type(error).__name__}: {error}"
+        self.disk.refused(error)
         log.error("%s (%s)", what or f"batch neither stored nor backed up: kept unacknowledged, the buffer holds "
-                  f"it; trying again every {HELD_RETRY_S:.0f} s", self.disk_error)
+                  f"it; trying again every {HELD_RETRY_S:.0f} s", self.disk.error)
 
     def _pause(self, seconds: float, stop: threading.Event) -> bool:
         """Wait (True if stopping), publishing status on its own schedule meanwhile."""
@@ -265,19 +253,9 @@ class WriterService:
                 return "kept"
         return self.store(rows, stop or threading.Event(), oldest) if rows else "committed"
 
-    def disk(self) -> dict[str, Any]:
-        """The disk the backups go to, as the gateway's health reads it."""
-        folder = self.backups.folder
-        try:
-            free: int | None = shutil.disk_usage(folder).free
-        except OSError:
-            free = None
-        return {"path": str(folder), "mount": mount_of(folder), "free_bytes": free, "error": self.disk_error,
-                "since_ms": self.disk_error_since_ms}
-
     def figures(self) -> dict[str, Any]:
         return {"is_running": True, "sink": self.sink.name, "database_ok": self.database_ok,
-                "bad_frames": self.bad_frames, "disk": self.disk(),
+                "bad_frames": self.bad_frames, "disk": self.disk.status(),
                 "historian_reopened": getattr(self.sink, "reopened", 0),
                 **self.metrics.figures(len(self.backups.pending()))}
 

@@ -179,7 +179,7 @@ def test_backups_on_a_full_disk_keep_the_batch_and_health_names_the_disk(
     stage = Stage(writer.run)
     try:
         push(settings, [cycle(s) for s in range(1, 5)])
-        wait_for(lambda: writer.disk_error, 20, what="the writer to report the full disk")
+        wait_for(lambda: writer.disk.error, 20, what="the writer to report the full disk")
         assert not list(small_disk.rglob("*.tmp"))  # no torn backup left behind
         assert buffer.acked_values == 0 and buffer.leases  # the buffer still holds the batch
         figures = writer.figures()
@@ -192,7 +192,7 @@ def test_backups_on_a_full_disk_keep_the_batch_and_health_names_the_disk(
         assert stage.thread.is_alive()
         filler.unlink()  # space comes back
         wait_for(lambda: buffer.acked_values == 200, 30, what="every value stored and acknowledged")
-        assert writer.disk_error is None
+        assert writer.disk.error is None
     finally:
         stage.end()
         buffer_stage.end()
