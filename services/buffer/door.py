@@ -12,13 +12,13 @@ frames is loud once every few seconds, not a line per frame.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from common.config_store import model
-from common.config_store.schema import open_store
 from common.loglimit import RateLimitedLog
 from common.messages import Block, MessageError, checked_block, now_ms, repacked
 from common.settings import Settings
@@ -56,8 +56,10 @@ class IngestDoor:
             self._plc_codes = None
             return None
         try:
-            conn = open_store(path)
+            # Read-only, and a short busy wait: the buffer's loop must not wait on an import in progress.
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.2)
             try:
+                conn.row_factory = sqlite3.Row
                 codes = frozenset(p.plc_code for p in model.load_plcs(conn))
             finally:
                 conn.close()
