@@ -53,8 +53,10 @@ def refuse_live_ipc(endpoint: str) -> None:
         probe.settimeout(1.0)
         try:
             probe.connect(path)
-        except OSError:
+        except (ConnectionRefusedError, FileNotFoundError):
             return  # nobody listens: a file left by a process that is gone
+        except OSError:
+            pass  # a timeout, a full backlog: someone is there, busy
         finally:
             probe.close()
         time.sleep(0.05)

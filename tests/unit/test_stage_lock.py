@@ -77,3 +77,27 @@ def test_a_live_ipc_endpoint_is_never_taken_over() -> None:
     second = bus.make_socket(ctx, zmq.PULL, bind=stale)
     second.close(linger=0)
     ctx.term()
+
+
+def test_scada_strays_leaves_the_stages_of_a_live_supervisord_alone(tmp_path: Path) -> None:
+    from tests.helpers import scada, scada_env
+
+    env = scada_env(tmp_path)
+    run_dir = Path(env["SCADA_RUN_DIR"])
+    proc = holder(run_dir, "buffer")
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listening.bind(str(run_dir / "supervisor.sock"))
+    listening.listen(1)  # a supervisord answers on the run directory's socket
+    try:
+        result = scada(env, "strays", "--stop", check=False)
+        assert result.returncode == 0 and "supervisord is running" in result.stdout
+        assert proc.poll() is None
+        listening.close()  # ...and once it is gone, the same stage is a stray
+        result = scada(env, "strays", check=False)
+        assert result.returncode == 1 and f"buffer (pid {proc.pid})" in result.stdout
+        assert scada(env, "strays", "--stop", check=False).returncode == 0
+        assert proc.wait(10) != 0
+    finally:
+        listening.close()
+        proc.kill()
+        proc.wait()
