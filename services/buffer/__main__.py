@@ -2,6 +2,7 @@
 
 import sys
 
+from common import stage_lock
 from common.runtime import settle_memory, setup_logging, stop_event
 from common.settings import Settings
 from services.buffer.service import BufferService
@@ -11,6 +12,7 @@ def main() -> None:
     log = setup_logging("buffer")
     settings = Settings.load()
     settings.make_dirs()
+    stage_lock.hold(settings.scada_run_dir, "buffer")
     service = BufferService(settings)
     try:
         service.load_state()

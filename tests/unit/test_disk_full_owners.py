@@ -19,7 +19,7 @@ from common import journal as journal_module
 from common import ledger
 from common.journal import HEADER, Journal
 from common.ledger import Ledger
-from common.messages import Block, PollingData, TagValue, encode_polling_data, pack
+from common.messages import Block, PollingData, TagValue, encode_polling_data, now_ms, pack
 from common.settings import Settings
 from services.buffer.journal import RingJournal, unfinished
 from services.buffer.service import BufferService
@@ -58,8 +58,8 @@ def block(seq: int, n: int = 5) -> Block:
     return Block.of_values(PLC, "G", seq, 1000 * seq, [[f"D{i}", seq, "GOOD"] for i in range(n)])
 
 
-def data(seq: int) -> PollingData:
-    return PollingData(PLC, "G", seq, 1000 * seq, 1.0, [TagValue("D0", seq, "GOOD"), TagValue("D1", seq, "GOOD")])
+def data(seq: int, t0: int = 0) -> PollingData:
+    return PollingData(PLC, "G", seq, t0 + 1000 * seq, 1.0, [TagValue("D0", seq, "GOOD"), TagValue("D1", seq, "GOOD")])
 
 
 # -- the buffer's journal ------------------------------------------------------------------------
@@ -98,11 +98,12 @@ def test_a_buffer_on_a_full_disk_confirms_nothing_takes_a_resend_once_and_confir
     service = BufferService(settings, zmq.Context.instance())
     service.load_state()
     live = Published()
+    t0 = now_ms()  # the buffer's door takes cycles read around now only
     disk.fill()
-    frame = encode_polling_data(data(1))
+    frame = encode_polling_data(data(1, t0))
     service.on_ingest(frame, live)
     service.on_ingest(frame, live)  # the poller sent it again: not confirmed in time
-    service.on_ingest(encode_polling_data(data(2)), live)
+    service.on_ingest(encode_polling_data(data(2, t0)), live)
     assert service._confirm(live, force=True) and live.confirmed() == []
     assert service.ring.size == 4 and service.resends_held == 1
     figures = service.figures()
@@ -112,7 +113,7 @@ def test_a_buffer_on_a_full_disk_confirms_nothing_takes_a_resend_once_and_confir
     disk.free()
     service.every_second(live)
     service._confirm(live, force=True)
-    assert live.confirmed() == [["G", 1000], ["G", 2000]] and service.figures()["disk"]["ok"]
+    assert live.confirmed() == [["G", t0 + 1000], ["G", t0 + 2000]] and service.figures()["disk"]["ok"]
     again = BufferService(settings, zmq.Context.instance())
     again.load_state()
     assert [b.seq for b in again.ring.blocks] == [1, 2]
