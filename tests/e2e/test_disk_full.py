@@ -156,7 +156,8 @@ def test_a_full_data_disk_stops_nothing_and_loses_nothing() -> None:
         print(f"health while full: {reason}\naccount: {a}\ntapped cycles: {len(tap.cycles)}")
         assert a["lost"] == 0 and a["in_flight"] == 0, (a["lost"], a["lost_cycles"], a)
         assert a["polled"] > 5000 and a["cycles"] > 100
-        assert a["polled"] == a["stored"] + a["queue_dropped"] + a["overflow_dropped"] + a["rejected"], a
+        assert a["polled"] == (a["stored"] + a["queue_dropped"] + a["overflow_dropped"] + a["rejected"]
+                               + a["rejected_at_ingest"]), a
         # the independent count: every cycle the buffer republished in the window is in TAG_DATA, whole
         tapped = {k: n for k, n in tap.cycles.items() if since <= k[2] < until}
         stored = _stored(env, since, until)
