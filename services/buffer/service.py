@@ -83,7 +83,7 @@ class BufferService:
         if not blocks:
             return
         self.journal.finished(blocks)
-        self.ledger.record(*(["overflow", b.plc_code, b.group, b.ts_ms, b.count] for b in blocks))
+        self.ledger.record(*(["overflow", b.plc_code, b.group, b.ts_ms, b.count, b.identity] for b in blocks))
         log.debug("ring full: dropped %d oldest values", sum(b.count for b in blocks))
 
     def _confirm(self, live: zmq.Socket[Any], force: bool = False) -> float:
@@ -133,7 +133,7 @@ class BufferService:
             return
         self.messages_in += 1
         self.journal.taken_in(block)
-        self._unconfirmed.setdefault(block.plc_code, []).append([block.group, block.ts_ms])
+        self._unconfirmed.setdefault(block.plc_code, []).append([block.group, block.identity])
         self._dropped(self.ring.append(block))
         self._check_alert()
         with contextlib.suppress(zmq.Again):  # a slow tap misses messages; the pipeline does not wait
