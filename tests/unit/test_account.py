@@ -132,7 +132,7 @@ class MovingSink(SqliteSink):
 
     def cycle_counts(self, since_ms: int, until_ms: int) -> dict[CycleKey, int]:
         counts = super().cycle_counts(since_ms, until_ms)
-        plc, group, cycle = self.key
+        _, group, cycle = self.key
         self.write(rows(self.ts, range(self.n), cycle, group))
         self.outbox.append([[2, [[group, cycle]]]])  # confirmed by the buffer, forgotten by the poller
         return counts
