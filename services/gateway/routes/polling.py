@@ -34,7 +34,7 @@ def polling_status(telemetry: TelemetryStore) -> dict[str, Any]:
         pollers.append({"plc_code": body.get("plc_code"), "alive": alive, "pid": body.get("pid"),
                         "last_seen_ms": body.get("ts"), "protocol": body.get("protocol"),
                         "connected": body.get("connected"), "connections": body.get("connections", []),
-                        "queue": body.get("queue", {})})
+                        "queue": body.get("queue", {}), "epoch": body.get("epoch"), "clock": body.get("clock", {})})
         for group in body.get("groups", []):
             groups.append({**group, "state": group.get("state") if alive else "DOWN"})
         for key in queue:
