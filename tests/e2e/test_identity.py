@@ -168,7 +168,7 @@ def sample_with_one_address_in_two_groups(folder: Path) -> None:
 
 
 def settled(env: dict[str, str], since: str, until: str) -> dict[str, Any] | None:
-    code, answer = account(env, "--since", since, "--until", until)
+    _, answer = account(env, "--since", since, "--until", until)
     return answer if answer["in_flight"] == 0 else None
 
 
