@@ -256,12 +256,12 @@ def test_account_under_load_never_reports_a_false_loss() -> None:
             answers.append((code, answer["lost"], answer["polled"], answer["in_flight"]))
         assert all(code == 0 and lost == 0 for code, lost, _, _ in answers), answers
         assert all(in_flight > 0 for *_, in_flight in answers), answers  # the pipeline was busy each time
-        with sqlite3.connect(db, timeout=30) as conn:
-            ts = conn.execute("SELECT ts FROM TAG_DATA WHERE ts < ? ORDER BY ts DESC LIMIT 1",
-                              (iso_ms(now_ms() - 10_000),)).fetchone()[0]
-            deleted = conn.execute("DELETE FROM TAG_DATA WHERE ts = ? AND tag_address IN ('D0', 'D1', 'D2')",
-                                   (ts,)).rowcount
-        assert deleted > 0
+        with sqlite3.connect(db, timeout=30) as conn:  # 5 values of a cycle read 10 s ago, stored, then gone
+            keys = conn.execute("SELECT ts, plc_code, group_name, cycle, tag_address FROM TAG_DATA WHERE ts < ? "
+                                "ORDER BY ts DESC LIMIT 5", (iso_ms(now_ms() - 10_000),)).fetchall()
+            deleted = sum(conn.execute("DELETE FROM TAG_DATA WHERE ts = ? AND plc_code = ? AND group_name = ? "
+                                       "AND cycle = ? AND tag_address = ?", key).rowcount for key in keys)
+        assert deleted == 5
         code, answer = account(env, "--last", "2m")
         assert code == 1 and answer["lost"] == deleted, (deleted, answer)
     print("account runs (exit, lost, polled, in flight):", answers)
