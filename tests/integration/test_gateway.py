@@ -50,6 +50,12 @@ def _call(env: dict[str, str], method: str, path: str, token: str | None = None,
             return response.status, json.loads(raw) if "json" in kind else raw.decode()
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+    except urllib.error.URLError as error:
+        # supervisord calls the gateway RUNNING a second after its start; uvicorn may listen later on a
+        # loaded machine. Status 0 = not listening; callers waiting for it poll, others fail on it.
+        if isinstance(error.reason, ConnectionRefusedError):
+            return 0, None
+        raise
 
 
 def get(env: dict[str, str], path: str) -> tuple[int, Any]:
