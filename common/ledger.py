@@ -13,6 +13,7 @@ Records::
     ["polled", plc, group, seq, ts, values, cycle]    a poller made a PollingData (before it is queued)
     ["queue_dropped", plc, group, ts, values, cycle]  a poller's full queue dropped it, unsent
     ["overflow", plc, group, ts, values, cycle]       the buffer's full ring dropped values of it
+    ["rejected_at_ingest", plc, group, ts, values, cycle]  the buffer refused the cycle at its door (value_checks.py)
 
 The previous release wrote them without ``cycle``; :func:`read` gives those
 the cycle ``-ts`` (``messages.legacy_cycle``), as every other stage does.
@@ -32,9 +33,9 @@ from common.messages import legacy_cycle
 
 log = logging.getLogger("ledger")
 
-KINDS = ("polled", "queue_dropped", "overflow")
+KINDS = ("polled", "queue_dropped", "overflow", "rejected_at_ingest")
 #: fields after the kind in a record of this release: polled has seq too
-_FIELDS = {"polled": 6, "queue_dropped": 5, "overflow": 5}
+_FIELDS = {"polled": 6, "queue_dropped": 5, "overflow": 5, "rejected_at_ingest": 5}
 
 
 class Entry(NamedTuple):

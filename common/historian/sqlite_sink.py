@@ -20,11 +20,18 @@ copy needs as much free disk as the table, for a moment. A batch that a constrai
 written again row by row in the same transaction, so only the offending rows
 are rejected; a database that is locked, read-only or unreachable makes the
 whole batch fail with SinkUnavailable.
+
+An open connection keeps writing into the file it opened, even after that
+file was renamed, replaced or deleted; so before a write, at most every
+FILE_CHECK_S, the sink compares the path's device and inode with those it
+opened and, if they differ or the path is gone, reopens (a new file is
+created with the table if none is there).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -48,13 +55,16 @@ CREATE TABLE IF NOT EXISTS TAG_DATA (
 
 # Not INSERT OR IGNORE: that would also drop rows that break NOT NULL or CHECK, silently.
 INSERT = insert_statement(COLUMNS, "?") + " ON CONFLICT (ts, plc_code, group_name, cycle, tag_address) DO NOTHING"
+# OverflowError: an integer SQLite cannot bind (outside signed 64 bits).
+_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError, OverflowError)
+FILE_CHECK_S = 1.0
+log = logging.getLogger("historian.sqlite")
 
 # The previous release's rows: its cycles were named by ts, their number is -ts in Unix ms.
 _UPGRADE = ("INSERT INTO TAG_DATA (ts, plc_code, tag_address, tag_value, quality, group_name, cycle) "
             "SELECT ts, plc_code, tag_address, tag_value, quality, group_name, "
             "-(CAST(strftime('%s', ts) AS INTEGER) * 1000 + CAST(substr(ts, 21, 3) AS INTEGER)) "
             "FROM TAG_DATA_PREVIOUS ORDER BY ts, plc_code, group_name, tag_address")
-log = logging.getLogger("writer.sqlite")
 
 
 def upgrade(conn: sqlite3.Connection) -> int | None:
@@ -77,7 +87,6 @@ def upgrade(conn: sqlite3.Connection) -> int | None:
     log.warning("historian upgraded to the (plc_code, group_name, cycle, tag_address) key: %d rows kept, "
                 "in %.1f s", moved, time.monotonic() - started)
     return int(moved)
-_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
 
 
 class SqliteSink:
@@ -87,8 +96,27 @@ class SqliteSink:
         self.path = path
         self.timeout = timeout
         self._conn: sqlite3.Connection | None = None
+        self._file_id: tuple[int, int] | None = None
+        self._file_checked = 0.0
+        self.reopened = 0
+
+    def _file_replaced(self) -> bool:
+        """Whether the path no longer names the file the connection has open (checked every FILE_CHECK_S)."""
+        now = time.monotonic()
+        if self._conn is None or now - self._file_checked < FILE_CHECK_S:
+            return False
+        self._file_checked = now
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        return (st.st_dev, st.st_ino) != self._file_id
 
     def _connection(self) -> sqlite3.Connection:
+        if self._file_replaced():
+            log.warning("historian %s was replaced or removed under the writer; opening it again", self.path)
+            self.close()
+            self.reopened += 1
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
@@ -97,10 +125,13 @@ class SqliteSink:
                 conn.execute("PRAGMA synchronous = NORMAL")
                 upgrade(conn)
                 conn.execute(DDL)
-            except sqlite3.Error:
+                st = os.stat(self.path)
+            except (sqlite3.Error, OSError):
                 conn.close()
                 raise
             self._conn = conn
+            self._file_id = (st.st_dev, st.st_ino)
+            self._file_checked = time.monotonic()
         return self._conn
 
     def write(self, rows: list[Row]) -> WriteResult:
@@ -120,7 +151,7 @@ class SqliteSink:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             self.close()  # a fresh connection next time
             raise SinkUnavailable(f"SQLite {self.path}: {error}") from None
         inserted = conn.total_changes - before
