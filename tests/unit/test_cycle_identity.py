@@ -239,3 +239,16 @@ def test_a_backup_of_the_previous_release_replays_with_the_cycle_minus_ts(tmp_pa
     assert store.read(path) == [Row(iso_ms(T0), PLC, "D0", 5, "GOOD", "G", -T0)]
     new = store.write([row("D1", make_cycle(3, 2))])
     assert store.read(new) == [row("D1", make_cycle(3, 2))]
+
+
+def test_the_writer_stores_the_cycle_number_of_each_block(tmp_path: Path) -> None:
+    from common.settings import Settings
+    from services.writer.service import WriterService
+
+    settings = Settings(scada_data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    writer = WriterService(settings, ctx=zmq.Context())
+    blocks = [Block.of_values(PLC, "G", 1, T0, [["D0", 1, "GOOD"]], cycle=make_cycle(5, 1)),
+              Block.of_values(PLC, "G", 1, T0, [["D0", 2, "GOOD"]], cycle=make_cycle(6, 1))]  # a restart, one ts
+    assert writer.write_batch(blocks) == "committed"
+    assert writer.sink.cycle_counts(T0, T0 + 1) == {(PLC, "G", make_cycle(5, 1)): 1, (PLC, "G", make_cycle(6, 1)): 1}
+    writer.sink.close()
