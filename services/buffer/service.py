@@ -105,7 +105,7 @@ class BufferService:
         if not blocks:
             return
         self.journal.finished(blocks)
-        self.ledger.record(*(["overflow", b.plc_code, b.group, b.ts_ms, b.count] for b in blocks))
+        self.ledger.record(*(["overflow", b.plc_code, b.group, b.ts_ms, b.count, b.identity] for b in blocks))
         dropped = sum(b.count for b in blocks)
         self._loud.warning("overflow", dropped, "ring full (BUFFER_MAX_SIZE %d): dropped the %d oldest values "
                            "(%d in all since start; counted in the ledger)", self.ring.max_values, dropped,
@@ -183,7 +183,7 @@ class BufferService:
         except MessageError:
             self.bad_frames += 1  # logged by the door
             return
-        key = [block.group, block.ts_ms]  # the cycle's identity, as its poller's queue knows it
+        key = [block.group, block.identity]  # the cycle's identity, as its poller's queue knows it
         held = (block.plc_code, *key)
         if held in self._held:  # sent again by a poller while the journal is stale: already here
             self.resends_held += 1
@@ -202,10 +202,10 @@ class BufferService:
         poller like one taken in, so that it is not sent again and again."""
         if refused.cycle is None:
             return
-        plc, group, _seq, ts, count = refused.cycle
-        self.ledger.record(["rejected_at_ingest", plc, group, ts, count])
+        plc, group, _seq, ts, count, cycle = refused.cycle
+        self.ledger.record(["rejected_at_ingest", plc, group, ts, count, cycle])
         self._ledger_unsynced = True
-        self._unconfirmed.setdefault(plc, []).append([group, ts])
+        self._unconfirmed.setdefault(plc, []).append([group, cycle])
 
     def _check_alert(self) -> None:
         threshold = self.settings.buffer_alert_threshold

@@ -31,21 +31,27 @@ HARD_LIMIT = 2
 
 
 class Entry:
-    __slots__ = ("frame", "journaled", "sent_at", "values")
+    __slots__ = ("frame", "journaled", "sent_at", "ts_ms", "values")
 
-    def __init__(self, frame: bytes, values: int, journaled: bool = True) -> None:
+    def __init__(self, frame: bytes, values: int, ts_ms: int | None = None, journaled: bool = True) -> None:
         self.frame = frame
-        self.values = values  # 0: not known yet (reloaded from the journal); counted when dropped
+        self.values = values
+        self.ts_ms = ts_ms  # None for a cycle reloaded from the journal: read from the frame when needed
         self.sent_at: float | None = None
         self.journaled = journaled
 
+    def ts_and_count(self) -> tuple[int, int]:
+        """The cycle's read time and value count (for the ledger when it is dropped)."""
+        if self.ts_ms is not None:
+            return self.ts_ms, self.values
+        try:  # a cycle reloaded from the journal: read its frame once, when it is dropped
+            m = messages.unpack(self.frame, "polling_data")
+            return int(m["ts"]), len(m["values"])
+        except (MessageError, KeyError, TypeError, ValueError):
+            return 0, 0
+
     def count(self) -> int:
-        if self.values:
-            return self.values
-        try:
-            return len(messages.unpack(self.frame, "polling_data")["values"])
-        except (MessageError, KeyError, TypeError):
-            return 0
+        return self.ts_and_count()[1]
 
 
 class Outbox:
@@ -61,7 +67,7 @@ class Outbox:
         self.confirmed = 0
 
     # -- decisions ---------------------------------------------------------------
-    def put(self, key: Key, frame: bytes, values: int) -> list[tuple[Key, Entry]]:
+    def put(self, key: Key, frame: bytes, values: int, ts_ms: int | None = None) -> list[tuple[Key, Entry]]:
         """Keep a new cycle; returns the cycles dropped to make room, oldest first (ledger and journal them)."""
         dropped: list[tuple[Key, Entry]] = []
         while self.entries and (self.queued >= self.capacity or len(self.entries) >= HARD_LIMIT * self.capacity):
@@ -70,7 +76,7 @@ class Outbox:
         old = self.entries.pop(key, None)  # the same identity twice: the later read is the one kept
         if old is not None and old.sent_at is not None:
             self.in_flight -= 1
-        self.entries[key] = Entry(frame, values)
+        self.entries[key] = Entry(frame, values, ts_ms)
         self.to_send.append(key)
         return dropped
 

@@ -20,7 +20,13 @@ tries to rewrite the journal whole from what it holds; when that succeeds
 every cycle is on file again. The ledger keeps its records in memory
 meanwhile (common/ledger.py).
 
-Journal records: ``[1, group, ts, frame]`` queued, ``[2, [[group, ts], ...]]`` forgotten.
+A cycle is named by (group, cycle number), never by its read time: two
+cycles of a group never share a key, whatever the wall clock did.
+
+Journal records: ``[1, group, cycle, frame]`` queued, ``[2, [[group, cycle], ...]]`` forgotten.
+A journal of the previous release named cycles (group, ts); its frames carry
+no cycle number, and are keyed, sent and confirmed as (group, -ts)
+(``messages.legacy_cycle``) from the first load on.
 """
 
 from __future__ import annotations
@@ -57,11 +63,20 @@ def waiting(journal: Journal, repair: bool = True) -> dict[Key, bytes]:
             if record[0] == QUEUED:
                 frames[(str(record[1]), int(record[2]))] = bytes(record[3])
             elif record[0] == FORGOTTEN:
-                for group, ts in record[1]:
-                    frames.pop((str(group), int(ts)), None)
+                for group, cycle in record[1]:
+                    frames.pop((str(group), int(cycle)), None)
         except (TypeError, ValueError, IndexError):
             log.error("%s: a record of an unknown shape skipped", journal.path)
-    return frames
+    # The records' keys agree with each other within a release; the frame says the cycle for good
+    # (a record of the previous release keyed by ts holds a frame whose cycle is -ts).
+    keyed: dict[Key, bytes] = {}
+    for key, frame in frames.items():
+        try:
+            keyed[messages.cycle_of_frame(frame)] = frame
+        except MessageError as error:
+            log.error("%s: a queued PollingData that does not decode (%s); kept under %s", journal.path, error, key)
+            keyed[key] = frame
+    return keyed
 
 
 class SendQueue:
@@ -140,14 +155,15 @@ class SendQueue:
 
     # -- queue -----------------------------------------------------------------
     def put(self, data: messages.PollingData) -> None:
-        key = (data.group, data.ts_ms)
+        key = (data.group, data.identity)
         frame = messages.encode_polling_data(data)
         n = len(data.values)
         # The ledger first: a cycle is counted as polled before anything can lose it.
-        self.ledger.record(["polled", self.plc_code, data.group, data.seq, data.ts_ms, n])
-        dropped = self.outbox.put(key, frame, n)
+        self.ledger.record(["polled", self.plc_code, data.group, data.seq, data.ts_ms, n, key[1]])
+        dropped = self.outbox.put(key, frame, n, data.ts_ms)
         for old_key, old in dropped:
-            self.ledger.record(["queue_dropped", self.plc_code, old_key[0], old_key[1], old.count()])
+            ts, count = old.ts_and_count()
+            self.ledger.record(["queue_dropped", self.plc_code, old_key[0], ts, count, old_key[1]])
             if self.outbox.dropped == 1 or self.outbox.dropped % 1000 == 0:
                 log.warning("send queue full (%d): dropped the oldest PollingData (%d so far)",
                             self.outbox.capacity, self.outbox.dropped)
@@ -160,7 +176,7 @@ class SendQueue:
         """The buffer journaled these cycles: forget them. Returns how many were ours."""
         try:
             message = messages.unpack(frame, "ingested")
-            keys = [(str(g), int(ts)) for g, ts in message["keys"]]
+            keys = [(str(g), int(cycle)) for g, cycle in message["keys"]]
         except (MessageError, KeyError, TypeError, ValueError) as error:
             self.bad_acks += 1
             log.warning("dropped a bad confirmation (%d so far): %s", self.bad_acks, error)

@@ -59,7 +59,8 @@ def block(seq: int, n: int = 5) -> Block:
 
 
 def data(seq: int, t0: int = 0) -> PollingData:
-    return PollingData(PLC, "G", seq, t0 + 1000 * seq, 1.0, [TagValue("D0", seq, "GOOD"), TagValue("D1", seq, "GOOD")])
+    return PollingData(PLC, "G", seq, t0 + 1000 * seq, 1.0, [TagValue("D0", seq, "GOOD"), TagValue("D1", seq, "GOOD")],
+                       cycle=seq)
 
 
 # -- the buffer's journal ------------------------------------------------------------------------
@@ -113,7 +114,7 @@ def test_a_buffer_on_a_full_disk_confirms_nothing_takes_a_resend_once_and_confir
     disk.free()
     service.every_second(live)
     service._confirm(live, force=True)
-    assert live.confirmed() == [["G", t0 + 1000], ["G", t0 + 2000]] and service.figures()["disk"]["ok"]
+    assert live.confirmed() == [["G", 1], ["G", 2]] and service.figures()["disk"]["ok"]
     again = BufferService(settings, zmq.Context.instance())
     again.load_state()
     assert [b.seq for b in again.ring.blocks] == [1, 2]
@@ -167,13 +168,13 @@ def test_a_send_queue_on_a_full_disk_keeps_polling_in_memory_and_writes_it_all_o
     disk.fill()
     queue.put(data(2))
     queue.put(data(3))
-    queue.confirm(pack({"v": 1, "t": "ingested", "plc": PLC, "keys": [["G", 1000]]}))
+    queue.confirm(pack({"v": 1, "t": "ingested", "plc": PLC, "keys": [["G", 1]]}))
     assert queue.stale and queue.figures()["unjournaled"] == 2 and len(queue.outbox) == 2
     assert queue.figures()["ledger_pending"] == 2 and not queue.disk.ok  # "polled" of 2 and 3 kept in memory
     assert not queue.restore()
     disk.free()
     assert queue.restore() and queue.ledger.flush() and queue.disk.ok
-    assert list(waiting(Journal(queue.journal.path))) == [("G", 2000), ("G", 3000)]
+    assert list(waiting(Journal(queue.journal.path))) == [("G", 2), ("G", 3)]
     polled = [r for r in ledger.read(tmp_path / "ledger", 0, 10**13) if r[0] == "polled"]
     assert [r[3] for r in polled] == [1, 2, 3]  # the count survived the full disk
 
@@ -191,7 +192,7 @@ def test_a_send_queue_starting_on_a_full_disk_reads_in_place(queue: SendQueue, t
         assert again.load() == 2 and not again.stale and not again.disk.ok
         disk.free()
         again.put(data(3))
-        assert again.disk.ok and list(waiting(Journal(queue.journal.path))) == [("G", 1000), ("G", 2000), ("G", 3000)]
+        assert again.disk.ok and list(waiting(Journal(queue.journal.path))) == [("G", 1), ("G", 2), ("G", 3)]
     finally:
         disk.free()
         again.close()
@@ -203,7 +204,9 @@ def bare(records: list[Any]) -> bytes:
 
 
 def test_files_of_the_previous_release_are_read_whole_on_upgrade(tmp_path: Path) -> None:
-    frames = {seq: encode_polling_data(data(seq)) for seq in (1, 2, 3)}
+    old = {seq: data(seq) for seq in (1, 2, 3)}
+    frames = {seq: encode_polling_data(PollingData(d.plc_code, d.group, d.seq, d.ts_ms, d.duration_ms, d.values))
+              for seq, d in old.items()}  # the previous release's frames: no cycle number
     outbox = tmp_path / "poller.outbox"
     outbox.write_bytes(bare([[1, "G", 1000, frames[1]], [1, "G", 2000, frames[2]], [2, [["G", 1000]]],
                              [1, "G", 3000, frames[3]]]))
@@ -217,14 +220,14 @@ def test_files_of_the_previous_release_are_read_whole_on_upgrade(tmp_path: Path)
     old_ledger.write_bytes(bare([["polled", PLC, "G", 1, 1000, 2], ["queue_dropped", PLC, "G", 500, 2]]))
 
     # scada account reads them as they are (repair=False), before any stage has started
-    assert list(waiting(Journal(outbox), repair=False)) == [("G", 2000), ("G", 3000)]
+    assert list(waiting(Journal(outbox), repair=False)) == [("G", -2000), ("G", -3000)]  # legacy_cycle: -ts
     assert [b.seq for b in unfinished(Journal(ring), repair=False)[0]] == [2]
     assert len(list(ledger.read(folder, 0, 10**13))) == 2
 
     q = SendQueue(zmq.Context.instance(), f"ipc://{tmp_path}/ingest.sock", 100, outbox, Ledger(folder, "poller_X"),
                   PLC)
     try:
-        assert q.load() == 2 and [k for k, _ in q.outbox.live()] == [("G", 2000), ("G", 3000)]
+        assert q.load() == 2 and [k for k, _ in q.outbox.live()] == [("G", -2000), ("G", -3000)]
     finally:
         q.close()
     journal = RingJournal(ring, sync=False)
@@ -232,7 +235,7 @@ def test_files_of_the_previous_release_are_read_whole_on_upgrade(tmp_path: Path)
     journal.close()
     for path in (outbox, ring):  # converted when the stage opened them
         assert path.read_bytes().startswith(HEADER)
-    assert list(waiting(Journal(outbox))) == [("G", 2000), ("G", 3000)]
+    assert list(waiting(Journal(outbox))) == [("G", -2000), ("G", -3000)]
     # a ledger file of the previous release that a stage appends to (same day) is converted first
     appender = Ledger(folder, "poller_X")
     appender._roll("20261122")
