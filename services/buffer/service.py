@@ -22,7 +22,7 @@ from typing import Any
 
 import zmq
 
-from common import bus, messages
+from common import bus, curve, messages
 from common.ledger import Ledger
 from common.loglimit import RateLimitedLog
 from common.messages import Block, MessageError
@@ -45,9 +45,11 @@ class Lease:
 
 
 class BufferService:
-    def __init__(self, settings: Settings, ctx: zmq.Context[Any] | None = None) -> None:
+    def __init__(self, settings: Settings, ctx: zmq.Context[Any] | None = None,
+                 security: curve.SocketSecurity | None = None) -> None:
         self.settings = settings
         self.ctx = ctx or zmq.Context.instance()
+        self.security = security or curve.for_stage(settings, "buffer")
         self.ring = Ring(settings.buffer_max_size)
         self.journal = RingJournal(settings.buffer_journal_file, settings.buffer_journal_sync)
         self.ledger = Ledger(settings.ledger_dir, "buffer", settings.ledger_keep_days)
@@ -233,16 +235,19 @@ class BufferService:
             "journal_bytes": self.journal.journal.size,
             "alert_threshold_pct": 100 * self.settings.buffer_alert_threshold, "alerting": self._alerting,
             "writers": sum(1 for t in self.writers_seen.values() if time.monotonic() - t < 10),
+            "refused_connections": self.security.refused(),
         }
 
     # -- loop ----------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
         s = self.settings
         self.load_state()
-        ingest = bus.make_socket(self.ctx, zmq.PULL, bind=s.ingest_endpoint)
-        live = bus.make_socket(self.ctx, zmq.PUB, bind=s.live_endpoint, hwm=10_000, linger=0)
-        lease = bus.make_socket(self.ctx, zmq.ROUTER, bind=s.lease_endpoint)
-        telemetry = bus.Telemetry(self.ctx, s.telemetry_endpoint, "buffer")
+        door = self.security
+        ingest = bus.make_socket(self.ctx, zmq.PULL, bind=s.ingest_endpoint, security=door, name="ingest")
+        live = bus.make_socket(self.ctx, zmq.PUB, bind=s.live_endpoint, hwm=10_000, linger=0, security=door,
+                               name="live")
+        lease = bus.make_socket(self.ctx, zmq.ROUTER, bind=s.lease_endpoint, security=door, name="lease")
+        telemetry = bus.Telemetry(self.ctx, s.telemetry_endpoint, "buffer", security=door)
         poller = zmq.Poller()
         poller.register(ingest, zmq.POLLIN)
         poller.register(lease, zmq.POLLIN)

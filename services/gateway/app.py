@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 
+from common import curve
 from common.settings import Settings
 from services.gateway.broadcast import Broadcaster
 from services.gateway.control import ControlRouter
@@ -27,15 +28,16 @@ from services.gateway.telemetry import TelemetryStore
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, security: curve.SocketSecurity | None = None) -> FastAPI:
     settings = settings or Settings.load()
+    door = security or curve.for_stage(settings, "gateway")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = zmq.asyncio.Context()
-        telemetry = TelemetryStore(ctx, settings.telemetry_endpoint)
-        control = ControlRouter(ctx, settings.control_endpoint)
-        latest = LatestValues(ctx, settings.live_endpoint)
+        telemetry = TelemetryStore(ctx, settings.telemetry_endpoint, door)
+        control = ControlRouter(ctx, settings.control_endpoint, door)
+        latest = LatestValues(ctx, settings.live_endpoint, door)
 
         def values_message(key: Any) -> dict[str, Any]:
             plc, group = key
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="JSScada gateway", version="0.1.0", lifespan=lifespan,
                   description="Status, metrics and control of the JSScada collector.")
     app.state.settings = settings
+    app.state.security = door
     app.state.supervisor = Supervisor(settings.supervisor_socket)
     origins = [o.strip() for o in settings.scada_cors_origins.split(",") if o.strip()]
     if origins:

@@ -28,7 +28,7 @@ from typing import Any
 
 import zmq
 
-from common import bus, messages
+from common import bus, curve, messages
 from common.journal import Journal, fsync_and_close
 from common.ledger import Ledger
 from common.messages import MessageError
@@ -70,7 +70,8 @@ class Entry:
 
 class SendQueue:
     def __init__(self, ctx: zmq.Context[Any], endpoint: str, capacity: int, journal_path: Path,
-                 ledger: Ledger, plc_code: str, ack_timeout: float = 5.0) -> None:
+                 ledger: Ledger, plc_code: str, ack_timeout: float = 5.0,
+                 security: curve.SocketSecurity | None = None) -> None:
         self.capacity = capacity
         self.plc_code = plc_code
         self.ack_timeout = ack_timeout
@@ -85,7 +86,8 @@ class SendQueue:
         self.bad_acks = 0
         self._in_flight = 0  # entries sent, waiting for their confirmation
         self._wake = asyncio.Event()
-        self.sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=100, linger=0, immediate=True)
+        self.sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=100, linger=0, immediate=True,
+                                    security=security, name="ingest")
 
     # -- journal ---------------------------------------------------------------
     def load(self) -> int:
