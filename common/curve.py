@@ -113,7 +113,7 @@ _keepers_lock = threading.Lock()
 def door_keeper(ctx: zmq.Context[Any], folder: Path) -> DoorKeeper:
     with _keepers_lock:
         keeper = _keepers.get(ctx.underlying)
-        if keeper is None or not keeper.is_alive() or ctx.closed:
+        if keeper is None or not keeper.is_alive():
             keeper = DoorKeeper(ctx, folder)
             keeper.start()
             _keepers[ctx.underlying] = keeper
@@ -135,6 +135,7 @@ class SocketSecurity:
         self.plain = plain
         self.keeper: DoorKeeper | None = None
         self._served: list[str] = []
+        self._final: dict[str, int] = {}
 
     def bound(self, ctx: zmq.Context[Any], sock: zmq.Socket[Any], name: str, endpoint: str) -> None:
         """Make ``sock`` a CURVE server that lets in only allowed clients; before it binds."""
@@ -164,10 +165,22 @@ class SocketSecurity:
         sock.setsockopt(zmq.CURVE_PUBLICKEY, self.client.public)
         sock.setsockopt(zmq.CURVE_SECRETKEY, self.client.secret)
 
+    def close(self) -> None:
+        """Stop the ZAP handler (its sockets would keep the context's term() waiting forever)."""
+        keeper, self.keeper = self.keeper, None
+        if keeper is None:
+            return
+        self._final = keeper.counts(tuple(self._served))  # the status a stopping stage publishes last
+        with _keepers_lock:
+            for key, known in list(_keepers.items()):
+                if known is keeper:
+                    del _keepers[key]
+        keeper.stop()
+
     def refused(self) -> dict[str, int]:
         """Clients refused at each of this stage's CURVE sockets since start (for its status)."""
         if self.keeper is None:
-            return {}
+            return dict(self._final)
         return self.keeper.counts(tuple(self._served))
 
 

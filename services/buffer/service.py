@@ -297,6 +297,7 @@ class BufferService:
             for sock in (ingest, live, lease):
                 sock.close(linger=0)
             telemetry.close()
+            self.security.close()
 
     def _live_blocks(self) -> list[Block]:
         return [b for lease in self.leases.values() for b in lease.blocks] + list(self.ring.blocks)

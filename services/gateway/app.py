@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
         finally:
             for part in (ws_polling, ws_values, telemetry, control, latest):
                 await part.close()
+            door.close()
             ctx.term()
 
     app = FastAPI(title="JSScada gateway", version="0.1.0", lifespan=lifespan,

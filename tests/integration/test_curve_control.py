@@ -1,0 +1,54 @@
+"""The gateway's control ROUTER over tcp:// with CURVE: an allowed poller is heard, an unlisted one is refused
+and counted under ``control``; on loopback (the namespace test covers the buffer across hosts)."""
+
+from __future__ import annotations
+
+import zmq
+
+from common import bus, curve, messages, zmq_keys
+from common.settings import Settings
+from tests.helpers import free_port, short_tmp, wait_for
+
+
+def test_control_router_hears_only_allowed_pollers() -> None:
+    base = short_tmp()
+    keys = base / "keys"
+    for name in ("gateway", "poller", "stranger"):
+        zmq_keys.create_pair(keys, name)
+    zmq_keys.allow(keys, keys / "poller.key")
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+
+    def settings(key: str) -> Settings:
+        return Settings(scada_data_dir=base, scada_run_dir=base / "run", scada_keys_dir=keys,
+                        scada_control_endpoint=endpoint, zmq_key_name=key, _env_file=None)  # type: ignore[call-arg]
+
+    gateway = curve.for_stage(settings("gateway"), "gateway")
+    ctx = zmq.Context()
+    router = bus.make_socket(ctx, zmq.ROUTER, bind=endpoint, linger=0, security=gateway, name="control")
+    dealers = {}
+    for key, plc in (("stranger", "KRCWO12ELOA999"), ("poller", "KRCWO12ELOA101")):
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.IDENTITY, plc.encode())
+        curve.for_stage(settings(key), "poller").connected(sock, "control", endpoint)
+        sock.connect(endpoint)
+        sock.send(messages.pack({"v": 1, "t": "hello", "plc": plc, "groups": []}))
+        dealers[key] = sock
+    try:
+        heard: list[bytes] = []
+
+        def hello_arrived() -> bool:
+            while router.poll(0):
+                heard.append(router.recv_multipart()[0])
+            return bool(heard)
+
+        wait_for(hello_arrived, 10, interval=0.05, what="the allowed poller's hello")
+        wait_for(lambda: gateway.refused().get("control", 0) > 0, 10, what="the stranger refused")
+        hello_arrived()
+        assert heard == [b"KRCWO12ELOA101"]
+    finally:
+        for sock in dealers.values():
+            sock.close()
+        router.close()
+        gateway.close()
+        ctx.term()
