@@ -52,3 +52,41 @@ def test_control_router_hears_only_allowed_pollers() -> None:
         router.close()
         gateway.close()
         ctx.term()
+
+
+def test_gateway_telemetry_over_curve_hears_allowed_stages_and_counts_the_rest() -> None:
+    from fastapi.testclient import TestClient
+
+    from services.gateway.app import create_app
+
+    base = short_tmp()
+    keys = base / "keys"
+    for name in ("gateway", "buffer", "stranger"):
+        zmq_keys.create_pair(keys, name)
+    zmq_keys.allow(keys, keys / "buffer.key")
+    telemetry = f"tcp://127.0.0.1:{free_port()}"
+
+    def settings(key: str = "") -> Settings:
+        return Settings(scada_data_dir=base, scada_run_dir=base / "run", scada_keys_dir=keys,
+                        scada_telemetry_endpoint=telemetry, scada_control_endpoint=f"tcp://127.0.0.1:{free_port()}",
+                        zmq_key_name=key, _env_file=None)  # type: ignore[call-arg]
+
+    app = create_app(settings())
+    with TestClient(app) as client:
+        ctx = zmq.Context()
+        buffer = bus.Telemetry(ctx, telemetry, "buffer", security=curve.for_stage(settings(), "buffer"))
+        impostor = bus.Telemetry(ctx, telemetry, "writer", security=curve.for_stage(settings("stranger"), "writer"))
+        try:
+            def heard_and_refused() -> bool:
+                buffer.publish(current_size=5)
+                impostor.publish(is_running=True)
+                return (client.get("/api/buffer/status").status_code == 200
+                        and app.state.security.refused().get("telemetry", 0) > 0)
+
+            wait_for(heard_and_refused, 10, interval=0.1, what="the buffer heard, the impostor refused")
+            assert "status.writer" not in app.state.telemetry.latest
+            assert 'scada_refused_connections_total{stage="gateway",socket="telemetry"}' in client.get("/metrics").text
+        finally:
+            buffer.close()
+            impostor.close()
+            ctx.term()
