@@ -20,18 +20,17 @@ says so at WARNING.
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
-from zmq.auth.thread import ThreadAuthenticator
-from zmq.utils import z85
 
 from common import zmq_keys
-from common.loglimit import RateLimitedLog
 from common.settings import Settings
 from common.zmq_keys import KeyFolderError, KeyPair
+
+if TYPE_CHECKING:
+    from common.zap import DoorKeeper
 
 log = logging.getLogger("curve")
 
@@ -48,76 +47,6 @@ STAGE_SOCKETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # stage -
 
 def is_tcp(endpoint: str) -> bool:
     return endpoint.startswith("tcp://")
-
-
-class AllowedClients:
-    """The ZAP handler's answer: is this key in ``allowed/``? Reads the folder again when it changes."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._seen: float | None = None
-        self._keys: set[bytes] = set()
-
-    def callback(self, domain: str, key: bytes) -> bool:
-        allowed = self.folder / zmq_keys.ALLOWED
-        try:
-            stamp = allowed.stat().st_mtime
-        except OSError:
-            stamp = None
-        if stamp != self._seen:
-            self._seen = stamp
-            self._keys = zmq_keys.allowed_keys(self.folder) if stamp is not None else set()
-        return key in self._keys  # pyzmq hands the key over in Z85, as load_certificates keys them
-
-
-class DoorKeeper(ThreadAuthenticator):
-    """pyzmq's ZAP thread, counting and logging every client it refuses, per socket (ZAP domain)."""
-
-    def __init__(self, context: zmq.Context[Any], folder: Path) -> None:
-        super().__init__(context, log=logging.getLogger("curve.zap"))
-        self.refused: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._loud = RateLimitedLog(log)
-        self._request: tuple[str, str, str] = ("", "", "")
-        self.allowed = AllowedClients(folder)
-
-    async def handle_zap_message(self, msg: list[bytes]) -> None:
-        if len(msg) >= 7:  # version, request id, domain, address, identity, mechanism, key
-            key = z85.encode(msg[6]).decode() if len(msg[6]) == 32 else "?"
-            self._request = (msg[2].decode(errors="replace"), msg[3].decode(errors="replace"), key)
-        else:
-            self._request = ("?", "?", "?")
-        await super().handle_zap_message(msg)
-
-    def _send_zap_reply(self, request_id: bytes, status_code: bytes, status_text: bytes,
-                        user_id: str = "anonymous") -> None:
-        if status_code != b"200":
-            domain, address, key = self._request
-            with self._lock:
-                self.refused[domain] = self.refused.get(domain, 0) + 1
-                total = self.refused[domain]
-            # A public key is no secret, and it is what the operator needs to allow the client.
-            self._loud.warning(f"refused.{domain}", 1, "%s: refused a client from %s, public key %s not in the "
-                               "allowed list (%d refused in all)", domain, address, key, total)
-        super()._send_zap_reply(request_id, status_code, status_text, user_id)
-
-    def counts(self, domains: tuple[str, ...]) -> dict[str, int]:
-        with self._lock:
-            return {d: self.refused.get(d, 0) for d in domains}
-
-
-_keepers: dict[int, DoorKeeper] = {}  # one ZAP handler per ZeroMQ context (inproc://zeromq.zap.01 is per context)
-_keepers_lock = threading.Lock()
-
-
-def door_keeper(ctx: zmq.Context[Any], folder: Path) -> DoorKeeper:
-    with _keepers_lock:
-        keeper = _keepers.get(ctx.underlying)
-        if keeper is None or not keeper.is_alive():
-            keeper = DoorKeeper(ctx, folder)
-            keeper.start()
-            _keepers[ctx.underlying] = keeper
-        return keeper
 
 
 class SocketSecurity:
@@ -143,6 +72,8 @@ class SocketSecurity:
             return
         if self.server is None:
             raise KeyFolderError(f"{self.stage} binds {endpoint} ({name}) without its key pair")
+        from common.zap import door_keeper  # only binders pay for the ZAP thread's imports
+
         self.keeper = door_keeper(ctx, self.folder)
         # pyzmq looks a provider up by the exact ZAP domain ("*" is not a wildcard there).
         self.keeper.configure_curve_callback(domain=name, credentials_provider=self.keeper.allowed)
@@ -171,11 +102,9 @@ class SocketSecurity:
         if keeper is None:
             return
         self._final = keeper.counts(tuple(self._served))  # the status a stopping stage publishes last
-        with _keepers_lock:
-            for key, known in list(_keepers.items()):
-                if known is keeper:
-                    del _keepers[key]
-        keeper.stop()
+        from common.zap import stop_door_keeper
+
+        stop_door_keeper(keeper)
 
     def refused(self) -> dict[str, int]:
         """Clients refused at each of this stage's CURVE sockets since start (for its status)."""
