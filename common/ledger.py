@@ -3,15 +3,20 @@
 Strategy: one small msgpack record per event, appended (one ``write``) to a
 file per stage and UTC day under ``data/ledger/``, so a killed process keeps
 what it recorded; files older than ``LEDGER_KEEP_DAYS`` are deleted when a
-new day starts. A cycle is identified by (plc_code, group, ts): ``seq``
-starts again at 1 when a poller restarts, the cycle's read-start time does not.
+new day starts. A cycle is identified by (plc_code, group, cycle): the cycle
+number no clock step or restart repeats (see common/messages.py); ``ts``,
+its read time as the wall clock said, is what ``scada account`` selects a
+window by.
 
 Records::
 
-    ["polled", plc, group, seq, ts, values]        a poller made a PollingData (before it is queued)
-    ["queue_dropped", plc, group, ts, values]      a poller's full queue dropped it, unsent
-    ["overflow", plc, group, ts, values]           the buffer's full ring dropped values of it
-    ["rejected_at_ingest", plc, group, ts, values] the buffer refused the cycle at its door (value_checks.py)
+    ["polled", plc, group, seq, ts, values, cycle]    a poller made a PollingData (before it is queued)
+    ["queue_dropped", plc, group, ts, values, cycle]  a poller's full queue dropped it, unsent
+    ["overflow", plc, group, ts, values, cycle]       the buffer's full ring dropped values of it
+    ["rejected_at_ingest", plc, group, ts, values, cycle]  the buffer refused the cycle at its door (value_checks.py)
+
+The previous release wrote them without ``cycle``; :func:`read` gives those
+the cycle ``-ts`` (``messages.legacy_cycle``), as every other stage does.
 """
 
 from __future__ import annotations
@@ -21,13 +26,45 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from common.journal import Journal
+from common.messages import legacy_cycle
 
 log = logging.getLogger("ledger")
 
 KINDS = ("polled", "queue_dropped", "overflow", "rejected_at_ingest")
+#: fields after the kind in a record of this release: polled has seq too
+_FIELDS = {"polled": 6, "queue_dropped": 5, "overflow": 5, "rejected_at_ingest": 5}
+
+
+class Entry(NamedTuple):
+    """A ledger record, read back."""
+
+    kind: str
+    plc_code: str
+    group: str
+    cycle: int
+    ts_ms: int
+    values: int
+
+
+def parse(record: Any) -> Entry | None:
+    """A record as an Entry (of this release or the previous one), None for anything else."""
+    if not (isinstance(record, list) and record and record[0] in KINDS):
+        return None
+    fields = _FIELDS[record[0]]
+    try:
+        if len(record) == fields + 1:  # this release: the cycle last
+            ts, n, cycle = record[-3], record[-2], record[-1]
+        elif len(record) == fields:  # the previous release: no cycle
+            ts, n = record[-2], record[-1]
+            cycle = legacy_cycle(int(ts))
+        else:
+            return None
+        return Entry(record[0], str(record[1]), str(record[2]), int(cycle), int(ts), int(n))
+    except (TypeError, ValueError):
+        return None
 
 
 def _day(at: float) -> str:
@@ -76,14 +113,14 @@ class Ledger:
             self._day = ""
 
 
-def read(folder: Path, since_ms: int, until_ms: int) -> Iterator[list[Any]]:
-    """Every ledger record of a cycle in [since_ms, until_ms), from every stage's files.
+def read(folder: Path, since_ms: int, until_ms: int, kinds: tuple[str, ...] = KINDS) -> Iterator[Entry]:
+    """Every ledger record of ``kinds`` of a cycle read in [since_ms, until_ms), from every stage's files.
 
     Every file is read: a file is named for the day a record was written, and
     the buffer may drop a cycle (and write its record) days after it was read.
     """
     for path in sorted(folder.glob("*.ledger")):
         for record in Journal(path).replay(repair=False):
-            if (isinstance(record, list) and len(record) >= 5 and record[0] in KINDS
-                    and isinstance(record[-2], int) and since_ms <= record[-2] < until_ms):
-                yield record
+            entry = parse(record)
+            if entry is not None and entry.kind in kinds and since_ms <= entry.ts_ms < until_ms:
+                yield entry

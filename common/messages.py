@@ -9,11 +9,26 @@ PollingData (poller -> buffer, PUSH/PULL; buffer -> taps, PUB topic
 ``data.<plc_code>.<group>``)::
 
     {"v": 1, "t": "polling_data", "plc": "KRCWO12ELOA101", "group": "FAST_1S",
-     "seq": 42, "ts": 1763868000123, "dur": 12.5, "err": null,
+     "seq": 42, "cycle": 30064771114, "ts": 1763868000123, "dur": 12.5, "err": null,
      "values": [["D100", 1234, "GOOD"], ["M0", null, "BAD_TIMEOUT"], ...]}
 
-``ts`` is the cycle's read start in Unix milliseconds (UTC), ``dur`` the read's
-duration in ms, ``seq`` counts the group's cycles from 1 at poller start.
+``ts`` is the cycle's read start in Unix milliseconds (UTC) as the wall clock
+said it, ``dur`` the read's duration in ms, ``seq`` counts the group's cycles
+from 1 at poller start. ``cycle`` is the cycle's identity within its (PLC,
+group): ``epoch << 32 | seq``, where ``epoch`` is the poller's start count,
+persisted in the data folder (services/poller/epoch.py), so no clock step and
+no restart can repeat it. Everything downstream (the poller's outbox, the
+buffer's confirmations and journal, the ledger, the historian's unique key,
+``scada account``) names a cycle by (plc, group, cycle), never by ``ts``.
+
+A frame without ``cycle`` was queued by a release before it (an outbox
+journal or a buffer journal kept across the upgrade): its cycle is ``-ts``
+(:func:`legacy_cycle`). That release named a cycle by (plc, group, ts), so
+``-ts`` is as unique as its old identity was, can never equal a new cycle
+(those are positive), and is the same number the historian's upgrade gives
+the rows that release stored -- a cycle sent again after the upgrade is
+still stored once.
+
 ``quality`` is ``GOOD`` or ``BAD_<REASON>``; a BAD value has no value (null).
 
 Status (every stage -> gateway, PUB/SUB topic ``status.<stage>[.<plc_code>]``)::
@@ -33,7 +48,7 @@ Ingest confirmation (buffer -> poller, on the live PUB, topic ``ack.<plc_code>``
 these cycles are journaled; the poller forgets them. A cycle not confirmed
 within POLLER_ACK_TIMEOUT is sent again (a duplicate is stored once)::
 
-    {"v": 1, "t": "ingested", "plc": "KRCWO12ELOA101", "keys": [["FAST_1S", 1763868000123], ...]}
+    {"v": 1, "t": "ingested", "plc": "KRCWO12ELOA101", "keys": [["FAST_1S", 30064771114], ...]}  # [group, cycle]
 
 Acknowledging a batch inside the next lease request costs no round trip of
 its own; a batch whose acknowledgement never arrives is leased again after
@@ -42,7 +57,9 @@ the lease timeout and stored once (the insert is idempotent).
 A block is one PollingData's values, or a slice of them, the values packed
 as msgpack bytes (``bin``) of ``[[address, value, quality], ...]``::
 
-    ["KRCWO12ELOA101", "FAST_1S", 42, 1763868000123, 500, b"\x91\x93\xa4D100\xcd\x04\xd2\xa4GOOD..."]
+    ["KRCWO12ELOA101", "FAST_1S", 42, 1763868000123, 500, b"\x91\x93\xa4D100\xcd\x04\xd2\xa4GOOD...", 30064771114]
+
+(plc, group, seq, ts, count, packed, cycle); a block of six elements has the legacy cycle ``-ts``.
 """
 
 from __future__ import annotations
@@ -58,6 +75,8 @@ from common.value_checks import INT64_MAX, INT64_MIN, CycleRefused, IngestLimits
 
 WIRE_VERSION = 1
 GOOD = "GOOD"
+#: a cycle number is ``epoch << CYCLE_SEQ_BITS | seq``; both parts positive, the whole below 2**63
+CYCLE_SEQ_BITS = 32
 
 
 class MessageError(ValueError):
@@ -79,23 +98,35 @@ class PollingData:
     duration_ms: float
     values: list[TagValue]
     error: str | None = None
+    #: the cycle's identity in its (plc, group); None only for a frame of the previous release
+    cycle: int | None = None
+
+    @property
+    def identity(self) -> int:
+        """The cycle number, ``-ts`` for a frame of the previous release (see the module's docstring)."""
+        return legacy_cycle(self.ts_ms) if self.cycle is None else self.cycle
 
     def to_wire(self) -> dict[str, Any]:
-        return {"v": WIRE_VERSION, "t": "polling_data", "plc": self.plc_code, "group": self.group,
+        wire = {"v": WIRE_VERSION, "t": "polling_data", "plc": self.plc_code, "group": self.group,
                 "seq": self.seq, "ts": self.ts_ms, "dur": self.duration_ms, "err": self.error,
                 "values": self.values}  # TagValues pack as msgpack arrays; no copy on the hot path
+        if self.cycle is not None:
+            wire["cycle"] = self.cycle
+        return wire
 
     @classmethod
     def from_wire(cls, m: dict[str, Any]) -> PollingData:
         try:
             values = [TagValue(str(a), v, str(q)) for a, v, q in m["values"]]
+            cycle = m.get("cycle")
             return cls(str(m["plc"]), str(m["group"]), int(m["seq"]), int(m["ts"]), float(m["dur"]),
-                       values, m.get("err"))
+                       values, m.get("err"), None if cycle is None else int(cycle))
         except (KeyError, TypeError, ValueError) as error:
             raise MessageError(f"polling_data of the wrong shape: {error}") from None
 
     def block(self) -> Block:
-        return Block.of_values(self.plc_code, self.group, self.seq, self.ts_ms, [list(v) for v in self.values])
+        return Block.of_values(self.plc_code, self.group, self.seq, self.ts_ms, [list(v) for v in self.values],
+                               cycle=self.identity)
 
 
 @dataclass(slots=True)
@@ -117,11 +148,22 @@ class Block:
     first: int = 0
     #: the values, once a writer has unpacked (and checked) them
     unpacked: list[list[Any]] | None = field(default=None, repr=False, compare=False)
+    #: the cycle's identity in its (plc, group); None (a block of the previous release) becomes ``-ts``
+    cycle: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.cycle is None:
+            self.cycle = legacy_cycle(self.ts_ms)
+
+    @property
+    def identity(self) -> int:
+        assert self.cycle is not None  # set in __post_init__
+        return self.cycle
 
     @classmethod
     def of_values(cls, plc_code: str, group: str, seq: int, ts_ms: int, values: list[list[Any]],
-                  number: int = 0, first: int = 0) -> Block:
-        return cls(plc_code, group, seq, ts_ms, len(values), pack_values(values), number, first)
+                  number: int = 0, first: int = 0, cycle: int | None = None) -> Block:
+        return cls(plc_code, group, seq, ts_ms, len(values), pack_values(values), number, first, cycle=cycle)
 
     def values(self) -> list[list[Any]]:
         if self.unpacked is not None:
@@ -132,19 +174,23 @@ class Block:
     def split(self, n: int) -> tuple[Block, Block]:
         """The first ``n`` values and the rest, as two blocks of the same cycle."""
         values = self.values()
-        head = Block.of_values(self.plc_code, self.group, self.seq, self.ts_ms, values[:n], self.number, self.first)
+        head = Block.of_values(self.plc_code, self.group, self.seq, self.ts_ms, values[:n], self.number, self.first,
+                               self.cycle)
         return head, Block.of_values(self.plc_code, self.group, self.seq, self.ts_ms, values[n:],
-                                     self.number, self.first + n)
+                                     self.number, self.first + n, self.cycle)
 
     def to_wire(self) -> list[Any]:
-        return [self.plc_code, self.group, self.seq, self.ts_ms, self.count, self.packed]
+        return [self.plc_code, self.group, self.seq, self.ts_ms, self.count, self.packed, self.cycle]
 
     @classmethod
     def from_wire(cls, raw: Any) -> Block:
         """A block from a lease or a saved ring; its values are checked here, where they are unpacked."""
         try:
-            plc, group, seq, ts, count, packed = raw
-            block = cls(str(plc), str(group), int(seq), int(ts), int(count), bytes(packed))
+            plc, group, seq, ts, count, packed, *rest = raw
+            if len(rest) > 1:
+                raise ValueError(f"{6 + len(rest)} fields, expected 6 or 7")
+            cycle = int(rest[0]) if rest and rest[0] is not None else None
+            block = cls(str(plc), str(group), int(seq), int(ts), int(count), bytes(packed), cycle=cycle)
             values = block.values()
         except (TypeError, ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as error:
             raise MessageError(f"block of the wrong shape: {error}") from None
@@ -204,6 +250,8 @@ def checked_block(frame: bytes, limits: IngestLimits | None, now: int) -> tuple[
     try:
         values = m["values"]
         plc, group, seq, ts = str(m["plc"]), str(m["group"]), int(m["seq"]), int(m["ts"])
+        cycle = m.get("cycle")
+        cycle = None if cycle is None else int(cycle)
         float(m["dur"])
     except (KeyError, TypeError, ValueError, OverflowError) as error:  # OverflowError: int(inf)
         raise MessageError(f"polling_data of the wrong shape: {error}") from None
@@ -213,6 +261,8 @@ def checked_block(frame: bytes, limits: IngestLimits | None, now: int) -> tuple[
     try:
         if not INT64_MIN <= seq <= INT64_MAX:
             raise CycleRefused("wrong_shape", f"seq {seq} outside signed 64 bits")
+        if cycle is not None and not INT64_MIN <= cycle <= INT64_MAX:
+            raise CycleRefused("wrong_shape", f"cycle {cycle} outside signed 64 bits")
         if limits is not None:
             check_cycle(plc, group, ts, len(values), limits, now)
             values, marked = check_values(values, limits)
@@ -221,11 +271,11 @@ def checked_block(frame: bytes, limits: IngestLimits | None, now: int) -> tuple[
                 if not (isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and isinstance(v[2], str)):
                     raise CycleRefused("wrong_shape", f"polling_data value of the wrong shape: {v!r:.80}")
     except CycleRefused as refused:
-        refused.cycle = (plc, group, seq, ts, len(values))
+        refused.cycle = (plc, group, seq, ts, len(values), legacy_cycle(ts) if cycle is None else cycle)
         if limits is None:
             raise MessageError(str(refused)) from None
         raise
-    return Block(plc, group, seq, ts, len(values), pack_values(values)), marked
+    return Block(plc, group, seq, ts, len(values), pack_values(values), cycle=cycle), marked
 
 
 def repacked(frame: bytes, block: Block) -> bytes:
@@ -234,6 +284,28 @@ def repacked(frame: bytes, block: Block) -> bytes:
     message = unpack(frame, "polling_data")
     message["values"] = block.values()
     return pack(message)
+
+
+def cycle_of_frame(frame: bytes) -> tuple[str, int]:
+    """(group, cycle) of a PollingData frame, ``-ts`` for one of the previous release."""
+    m = unpack(frame, "polling_data")
+    try:
+        cycle = m.get("cycle")
+        return str(m["group"]), legacy_cycle(int(m["ts"])) if cycle is None else int(cycle)
+    except (KeyError, TypeError, ValueError) as error:
+        raise MessageError(f"polling_data of the wrong shape: {error}") from None
+
+
+def make_cycle(epoch: int, seq: int) -> int:
+    """A cycle number: the poller's epoch (its start count) above the group's sequence in this run."""
+    if not (0 < epoch < 1 << (63 - CYCLE_SEQ_BITS) and 0 < seq < 1 << CYCLE_SEQ_BITS):
+        raise ValueError(f"epoch {epoch} or sequence {seq} out of the cycle number's range")
+    return epoch << CYCLE_SEQ_BITS | seq
+
+
+def legacy_cycle(ts_ms: int) -> int:
+    """The cycle number of a frame, block or row of the previous release, named by its read time."""
+    return -ts_ms
 
 
 def ingested(plc_code: str, keys: list[list[Any]]) -> dict[str, Any]:

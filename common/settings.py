@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     poller_ack_timeout: float = Field(
         default=5.0, gt=0, description="a PollingData the buffer has not confirmed in this many seconds is sent again")
     ledger_keep_days: int = Field(default=14, ge=1)
+    poller_clock_step_ms: int = Field(
+        default=2000, ge=100, le=3_600_000, description="the wall clock moving back, or forward by more than this "
+        "against the monotonic clock, is a clock step: logged at WARNING, counted in the poller's status")
+    api_trigger_min_interval_ms: int = Field(
+        default=200, ge=0, le=60_000, description="the shortest time between two POST .../trigger of one group; a "
+        "faster one answers 429 with Retry-After (0: no limit)")
     # What the buffer lets in (see common/value_checks.py)
     ingest_ts_past_s: int = Field(
         default=7 * 86_400, ge=60, le=366 * 86_400,
@@ -141,6 +147,9 @@ class Settings(BaseSettings):
 
     def poller_outbox_file(self, plc_code: str) -> Path:
         return self.scada_data_dir / f"poller_{plc_code}.outbox"
+
+    def poller_epoch_file(self, plc_code: str) -> Path:
+        return self.scada_data_dir / f"poller_{plc_code}.epoch"
 
     @property
     def ledger_dir(self) -> Path:

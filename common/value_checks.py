@@ -36,8 +36,8 @@ class CycleRefused(ValueError):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
-        #: (plc, group, seq, ts, values) of the refused cycle, set where it is known
-        self.cycle: tuple[str, str, int, int, int] | None = None
+        #: (plc, group, seq, ts, values, cycle number) of the refused cycle, set where it is known
+        self.cycle: tuple[str, str, int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)

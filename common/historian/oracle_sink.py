@@ -30,7 +30,7 @@ from common.settings import Settings
 
 log = logging.getLogger("writer.oracle")
 
-ORACLE_COLUMNS = ("ts", "plc_code", "tag_address", "tag_value", "tag_text", "quality", "group_name", "seq")
+ORACLE_COLUMNS = ("ts", "plc_code", "tag_address", "tag_value", "tag_text", "quality", "group_name", "cycle")
 INSERT = insert_statement(ORACLE_COLUMNS, ":{n}")
 DUPLICATE = 1  # ORA-00001: unique constraint violated
 #: Errors that mean "this connection (or the network) is gone", beyond those the driver marks recoverable.
@@ -49,7 +49,7 @@ def bind(row: Row) -> tuple[Any, ...]:
         value, text = None, value
     elif isinstance(value, bool):
         value = int(value)
-    return (ts, row.plc_code, row.tag_address, value, text, row.quality, row.group_name, row.seq)
+    return (ts, row.plc_code, row.tag_address, value, text, row.quality, row.group_name, row.cycle)
 
 
 def naive_utc(ts_ms: int) -> datetime:
@@ -156,10 +156,11 @@ class OracleSink:
 
     def cycle_counts(self, since_ms: int, until_ms: int) -> dict[CycleKey, int]:
         rows = self._query(CYCLE_COUNTS.format(a=":1", b=":2"), (naive_utc(since_ms), naive_utc(until_ms)))
-        return {(plc, group, ms_of_naive_utc(ts)): int(n) for plc, group, ts, n in rows}
+        return {(plc, group, int(cycle)): int(n) for plc, group, cycle, n in rows}
 
-    def addresses(self, plc_code: str, ts_ms: int) -> set[str]:
-        return {a for (a,) in self._query(ADDRESSES.format(a=":1", b=":2"), (plc_code, naive_utc(ts_ms)))}
+    def addresses(self, key: CycleKey, ts_ms: int) -> set[str]:
+        sql = ADDRESSES.format(a=":1", b=":2", c=":3", d=":4")
+        return {a for (a,) in self._query(sql, (naive_utc(ts_ms), *key))}
 
     def _give_back(self, connection: Any, dead: bool) -> None:
         try:

@@ -8,9 +8,15 @@ Columns, the same names in SQLite and Oracle::
     tag_value    the value (NULL when quality is BAD)
     quality      GOOD or BAD_<reason>
     group_name   the polling group that read it
-    seq          the group's cycle number (with plc_code and group_name: which PollingData)
+    cycle        the cycle number (with plc_code and group_name: which PollingData); no clock step or
+                 restart repeats it (common/messages.py); rows of the previous release have -ts
 
-Unique on (plc_code, tag_address, ts), so a batch written twice is stored once.
+Unique on the value's identity (plc_code, group_name, cycle, tag_address): a
+batch written twice is stored once, and two different reads -- two cycles of
+a group whose clock stepped back, two groups reading one address in the same
+millisecond -- are never merged. Each sink's key also holds ``ts`` (a
+function of the identity), for the B-tree's order (SQLite) or the partition
+(Oracle).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any, NamedTuple
 
 from common.messages import Block, iso_ms
 
-COLUMNS = ("ts", "plc_code", "tag_address", "tag_value", "quality", "group_name", "seq")
+COLUMNS = ("ts", "plc_code", "tag_address", "tag_value", "quality", "group_name", "cycle")
 
 
 class Row(NamedTuple):
@@ -29,12 +35,12 @@ class Row(NamedTuple):
     tag_value: Any
     quality: str
     group_name: str
-    seq: int
+    cycle: int
 
 
-CYCLE_COUNTS = ("SELECT plc_code, group_name, ts, COUNT(*) FROM TAG_DATA WHERE ts >= {a} AND ts < {b} "
-                "GROUP BY plc_code, group_name, ts")
-ADDRESSES = "SELECT tag_address FROM TAG_DATA WHERE plc_code = {a} AND ts = {b}"
+CYCLE_COUNTS = ("SELECT plc_code, group_name, cycle, COUNT(*) FROM TAG_DATA WHERE ts >= {a} AND ts < {b} "
+                "GROUP BY plc_code, group_name, cycle")
+ADDRESSES = "SELECT tag_address FROM TAG_DATA WHERE ts = {a} AND plc_code = {b} AND group_name = {c} AND cycle = {d}"
 
 
 def insert_statement(columns: tuple[str, ...], placeholder: str, verb: str = "INSERT") -> str:
@@ -47,6 +53,6 @@ def rows_of(blocks: list[Block]) -> list[Row]:
     out: list[Row] = []
     for b in blocks:
         ts = iso_ms(b.ts_ms)
-        out.extend(Row(ts, b.plc_code, address, value, quality, b.group, b.seq)
+        out.extend(Row(ts, b.plc_code, address, value, quality, b.group, b.identity)
                    for address, value, quality in b.values())
     return out

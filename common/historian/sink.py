@@ -26,7 +26,7 @@ class WriteResult:
     rejected: list[tuple[Row, str]] = field(default_factory=list)
 
 
-CycleKey = tuple[str, str, int]  # (plc_code, group_name, ts in Unix ms): one PollingData
+CycleKey = tuple[str, str, int]  # (plc_code, group_name, cycle): one PollingData
 
 
 class Sink(Protocol):
@@ -38,8 +38,8 @@ class Sink(Protocol):
         """Rows stored per cycle read in [since_ms, until_ms), for ``scada account``."""
         ...
 
-    def addresses(self, plc_code: str, ts_ms: int) -> set[str]:
-        """The tag addresses stored for one PLC at one cycle time."""
+    def addresses(self, key: CycleKey, ts_ms: int) -> set[str]:
+        """The tag addresses stored of one cycle (read at ``ts_ms``)."""
         ...
 
     def close(self) -> None: ...

@@ -2,8 +2,11 @@
 
 Records (msgpack arrays)::
 
-    [1, number, first, plc, group, seq, ts, count, packed]   values taken in
-    [2, number, first, count]                                 those values finished
+    [1, number, first, plc, group, seq, ts, count, packed, cycle]   values taken in
+    [2, number, first, count]                                        those values finished
+
+A taken-in record of the previous release has no ``cycle``: its cycle is
+``-ts`` (``messages.legacy_cycle``), as it is everywhere else.
 
 ``number`` is the buffer's own count of cycles taken in and ``first`` the
 index of a slice's first value in its cycle, so a slice leased or dropped
@@ -50,14 +53,18 @@ def _remaining(first: int, count: int, done: list[tuple[int, int]]) -> list[tupl
 
 
 def _unfinished(record: list[Any], done: list[tuple[int, int]]) -> list[Block]:
-    _, number, first, plc, group, seq, ts, count, packed = record
-    block = Block(str(plc), str(group), int(seq), int(ts), int(count), bytes(packed), int(number), int(first))
+    _, number, first, plc, group, seq, ts, count, packed, *rest = record
+    if len(rest) > 1:
+        raise ValueError("a taken-in record of an unknown length")
+    cycle = int(rest[0]) if rest else None
+    block = Block(str(plc), str(group), int(seq), int(ts), int(count), bytes(packed), int(number), int(first),
+                  cycle=cycle)
     ranges = _remaining(block.first, block.count, done)
     if ranges == [(block.first, block.count)]:
         return [block]
     values = block.values()
     return [Block.of_values(block.plc_code, block.group, block.seq, block.ts_ms,
-                            values[start - block.first:start - block.first + n], block.number, start)
+                            values[start - block.first:start - block.first + n], block.number, start, block.cycle)
             for start, n in ranges]
 
 
@@ -106,7 +113,7 @@ class RingJournal:
 
     @staticmethod
     def _taken_in(b: Block) -> list[Any]:
-        return [TAKEN_IN, b.number, b.first, b.plc_code, b.group, b.seq, b.ts_ms, b.count, b.packed]
+        return [TAKEN_IN, b.number, b.first, b.plc_code, b.group, b.seq, b.ts_ms, b.count, b.packed, b.identity]
 
     def taken_in(self, block: Block) -> None:
         """Number a cycle that just arrived and journal it (written at the next ``commit``)."""

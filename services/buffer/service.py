@@ -91,7 +91,7 @@ class BufferService:
         if not blocks:
             return
         self.journal.finished(blocks)
-        self.ledger.record(*(["overflow", b.plc_code, b.group, b.ts_ms, b.count] for b in blocks))
+        self.ledger.record(*(["overflow", b.plc_code, b.group, b.ts_ms, b.count, b.identity] for b in blocks))
         dropped = sum(b.count for b in blocks)
         self._loud.warning("overflow", dropped, "ring full (BUFFER_MAX_SIZE %d): dropped the %d oldest values "
                            "(%d in all since start; counted in the ledger)", self.ring.max_values, dropped,
@@ -149,7 +149,7 @@ class BufferService:
             return
         self.messages_in += 1
         self.journal.taken_in(block)
-        self._unconfirmed.setdefault(block.plc_code, []).append([block.group, block.ts_ms])
+        self._unconfirmed.setdefault(block.plc_code, []).append([block.group, block.identity])
         self._dropped(self.ring.append(block))
         self._check_alert()
         with contextlib.suppress(zmq.Again):  # a slow tap misses messages; the pipeline does not wait
@@ -160,10 +160,10 @@ class BufferService:
         poller like one taken in, so that it is not sent again and again."""
         if refused.cycle is None:
             return
-        plc, group, _seq, ts, count = refused.cycle
-        self.ledger.record(["rejected_at_ingest", plc, group, ts, count])
+        plc, group, _seq, ts, count, cycle = refused.cycle
+        self.ledger.record(["rejected_at_ingest", plc, group, ts, count, cycle])
         self._ledger_unsynced = True
-        self._unconfirmed.setdefault(plc, []).append([group, ts])
+        self._unconfirmed.setdefault(plc, []).append([group, cycle])
 
     def _check_alert(self) -> None:
         threshold = self.settings.buffer_alert_threshold

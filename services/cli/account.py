@@ -1,7 +1,10 @@
 """Where every polled value went, for a time window: ``scada account``.
 
-A cycle (one PollingData) is identified by (plc_code, group, ts): ``ts`` is
-its read start, which a restart does not repeat, as ``seq`` would. For every
+A cycle (one PollingData) is identified by (plc_code, group, cycle): the
+cycle number that no clock step or restart repeats (common/messages.py); a
+window selects cycles by ``ts``, their read time as the wall clock said it,
+so after a clock step a window may hold cycles read at two different real
+times, each counted once. For every
 cycle read in the window the ledger says how many values were polled; the
 historian says how many rows of that cycle are stored; the backup folder
 holds rows waiting to be replayed (backed up) and rows the database refused
@@ -13,6 +16,14 @@ queue, dropped by the buffer's overflow, refused at the buffer's door); a polled
 **lost**. Rows of a
 cycle the ledger never saw polled are counted apart (``unledgered``): they
 were stored before the ledger existed, or the ledger files were deleted.
+
+The places are read in the order values move through them, so a value in
+transit is found wherever it is at each look and never reported lost: the
+cycles polled (the ledger), then the pollers' outboxes (a poller forgets a
+cycle only once the buffer journaled it), the buffer's journal (it finishes a
+slice only once the writer committed or backed it up), the backup and
+rejected files, the historian, and last the drops of the ledger (written
+before a queue or the ring lets a cycle go).
 """
 
 from __future__ import annotations
@@ -50,7 +61,7 @@ class Account:
     rejected_at_ingest: int = 0
     lost: int = 0
     unledgered: int = 0
-    #: the first lost cycles, for the operator to look at: [plc, group, ts, values lost]
+    #: the first lost cycles, for the operator to look at: [plc, group, cycle, ts, values lost]
     lost_cycles: list[list[Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -71,8 +82,8 @@ class Account:
                  f"  lost                         {self.lost:>12,}"]
         if self.unledgered:
             lines.append(f"  stored, not in the ledger    {self.unledgered:>12,}")
-        for plc, group, ts, n in self.lost_cycles:
-            lines.append(f"  lost: {plc} {group} {iso_ms(ts)}: {n} values")
+        for plc, group, cycle, ts, n in self.lost_cycles:
+            lines.append(f"  lost: {plc} {group} cycle {cycle} read {iso_ms(ts)}: {n} values")
         return "\n".join(lines)
 
 
@@ -85,58 +96,58 @@ def _backup_rows(files: list[Path], since_ms: int, until_ms: int) -> dict[CycleK
             log.error("cannot read %s: %s", path, error)
             continue
         for row in found:
-            ts = ms_of_iso(row.ts)
-            if since_ms <= ts < until_ms:
-                rows[(row.plc_code, row.group_name, ts)].add(row.tag_address)
+            if since_ms <= ms_of_iso(row.ts) < until_ms:
+                rows[(row.plc_code, row.group_name, row.cycle)].add(row.tag_address)
     return rows
 
 
 def _in_flight(data_dir: Path, since_ms: int, until_ms: int) -> Counter[CycleKey]:
-    """Values waiting in the pollers' send queues and in the buffer (ring or leased), per cycle."""
+    """Values waiting in the pollers' send queues, then in the buffer (ring or leased), per cycle.
+
+    The outboxes first: a cycle leaves one only after the buffer journaled it.
+    """
     waiting: Counter[CycleKey] = Counter()
     for path in sorted(data_dir.glob("poller_*.outbox")):
-        for frame in sender.waiting(Journal(path), repair=False).values():
+        for (group, cycle), frame in sender.waiting(Journal(path), repair=False).items():
             try:
                 m = messages.unpack(frame, "polling_data")
-                key = (str(m["plc"]), str(m["group"]), int(m["ts"]))
-                if since_ms <= key[2] < until_ms:
-                    waiting[key] += len(m["values"])
+                if since_ms <= int(m["ts"]) < until_ms:
+                    waiting[(str(m["plc"]), group, cycle)] += len(m["values"])
             except (messages.MessageError, KeyError, TypeError, ValueError):
                 log.error("%s: a queued PollingData that does not decode", path)
     path = data_dir / "buffer.journal"
     if path.exists():
         for block in journal.unfinished(Journal(path), repair=False)[0]:
             if since_ms <= block.ts_ms < until_ms:
-                waiting[(block.plc_code, block.group, block.ts_ms)] += block.count
+                waiting[(block.plc_code, block.group, block.identity)] += block.count
     return waiting
 
 
 def account(ledger_dir: Path, sink: Sink, backup_dir: Path, since_ms: int, until_ms: int,
             data_dir: Path | None = None, keep_lost: int = 20) -> Account:
-    polled: Counter[CycleKey] = Counter()
+    # 1. what was polled; a cycle polled after this look is not in this account
+    polled: dict[CycleKey, tuple[int, int]] = {}  # key -> (ts, values)
+    for entry in ledger.read(ledger_dir, since_ms, until_ms, ("polled",)):
+        key = (entry.plc_code, entry.group, entry.cycle)
+        polled[key] = (entry.ts_ms, max(polled.get(key, (0, 0))[1], entry.values))
+    # 2. where it is, in the order it moves: in flight, backed up or rejected, stored, dropped
+    in_flight = _in_flight(data_dir, since_ms, until_ms) if data_dir is not None else Counter()
+    backed_up = _backup_rows(sorted(backup_dir.glob("backup_*.csv")), since_ms, until_ms)
+    rejected = _backup_rows(sorted((backup_dir / "rejected").glob("rejected_*.csv")), since_ms, until_ms)
+    stored = sink.cycle_counts(since_ms, until_ms)
     queue_dropped: Counter[CycleKey] = Counter()
     overflow: Counter[CycleKey] = Counter()
     refused: Counter[CycleKey] = Counter()
-    by_kind = {"polled": polled, "queue_dropped": queue_dropped, "overflow": overflow,
-               "rejected_at_ingest": refused}
-    for record in ledger.read(ledger_dir, since_ms, until_ms):
-        kind, plc, group, ts, n = record[0], record[1], record[2], record[-2], record[-1]
-        key = (str(plc), str(group), int(ts))
-        if kind == "polled":
-            polled[key] = max(polled[key], int(n))  # a cycle is polled once; never count it twice
-        else:
-            by_kind[kind][key] += int(n)
-    stored = sink.cycle_counts(since_ms, until_ms)
-    backed_up = _backup_rows(sorted(backup_dir.glob("backup_*.csv")), since_ms, until_ms)
-    rejected = _backup_rows(sorted((backup_dir / "rejected").glob("rejected_*.csv")), since_ms, until_ms)
-    in_flight = _in_flight(data_dir, since_ms, until_ms) if data_dir is not None else Counter()
+    by_kind = {"queue_dropped": queue_dropped, "overflow": overflow, "rejected_at_ingest": refused}
+    for entry in ledger.read(ledger_dir, since_ms, until_ms, tuple(by_kind)):
+        by_kind[entry.kind][(entry.plc_code, entry.group, entry.cycle)] += entry.values
 
     result = Account(since_ms, until_ms, cycles=len(polled))
-    for key, n in sorted(polled.items(), key=lambda kv: kv[0][2]):
+    for key, (ts, n) in sorted(polled.items(), key=lambda kv: (kv[1][0], kv[0])):
         s = min(stored.get(key, 0), n)
         b = r = 0
         if key in backed_up or key in rejected:
-            have = sink.addresses(key[0], key[2]) if s else set()
+            have = sink.addresses(key, ts) if s else set()
             b = len(backed_up.get(key, set()) - have)
             r = len(rejected.get(key, set()) - have - backed_up.get(key, set()))
         b = min(b, n - s)
@@ -157,6 +168,6 @@ def account(ledger_dir: Path, sink: Sink, backup_dir: Path, since_ms: int, until
         result.rejected_at_ingest += ri
         result.lost += lost
         if lost and len(result.lost_cycles) < keep_lost:
-            result.lost_cycles.append([*key, lost])
+            result.lost_cycles.append([*key, ts, lost])
     result.unledgered = sum(n for key, n in stored.items() if key not in polled)
     return result

@@ -24,6 +24,7 @@ from services.gateway.live import LatestValues
 from services.gateway.routes import buffer, live, polling, stages
 from services.gateway.stages import Supervisor
 from services.gateway.telemetry import TelemetryStore
+from services.gateway.trigger_limit import TriggerLimit
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     app.state.settings = settings
     app.state.security = door
     app.state.supervisor = Supervisor(settings.supervisor_socket)
+    app.state.trigger_limit = TriggerLimit(settings.api_trigger_min_interval_ms)
     origins = [o.strip() for o in settings.scada_cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],

@@ -2,7 +2,11 @@
 
 A cycle reads every tag of the group through the PLC client and turns the
 result into one PollingData -- GOOD values, or BAD values with no value and
-the reason, so a failed cycle still leaves its gap in the historian.
+the reason, so a failed cycle still leaves its gap in the historian. Its
+identity is the cycle number ``epoch << 32 | seq`` (the poller's start count
+and this run's sequence, see epoch.py), not its read time: two cycles of a
+group never share one, whatever the wall clock does. 2**32 cycles a run is
+13 years at the fastest interval (100 ms).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from common.config_store.model import PollingGroup, Tag
 from common.mc.client import PlcClient
 from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
 from common.mc.planner import ReadPlan, TagRead, plan_reads
-from common.messages import GOOD, PollingData, TagValue, now_ms
+from common.messages import GOOD, PollingData, TagValue, make_cycle, now_ms
 
 log = logging.getLogger("poller.group")
 
@@ -72,6 +76,7 @@ class GroupRunner:
         self.plan: ReadPlan = plan_reads(
             [TagRead(t.device_address, t.type, t.scale, t.offset) for t in tags])
         self.seq = 0
+        self.epoch = 0  # this poller's start count, set before the first cycle (PollerService.run)
         self.stats = GroupStats()
         self.state = "RUNNING" if group.is_active else "STOPPED"
         self.lock = asyncio.Lock()  # one cycle of a group at a time, scheduled or triggered
@@ -95,6 +100,7 @@ class GroupRunner:
 
     async def _cycle(self, client: PlcClient) -> PollingData:
         self.seq += 1
+        cycle = make_cycle(self.epoch, self.seq)  # refuses epoch 0: a cycle never goes without an identity
         ts = now_ms()
         started = time.monotonic()
         first_error: BaseException | None = None
@@ -126,7 +132,8 @@ class GroupRunner:
             st.last_error_ms = ts
         else:
             st.last_good_ms = ts
-        return PollingData(self.group.plc_code, self.name, self.seq, ts, round(duration, 3), values, error_text)
+        return PollingData(self.group.plc_code, self.name, self.seq, ts, round(duration, 3), values, error_text,
+                           cycle)
 
     def figures(self) -> dict[str, Any]:
         st = self.stats
@@ -138,6 +145,6 @@ class GroupRunner:
             "last_duration_ms": st.last_duration_ms,
             "avg_duration_ms": round(st.total_duration_ms / st.cycles, 3) if st.cycles else None,
             "last_error": st.last_error, "last_error_ms": st.last_error_ms, "last_good_ms": st.last_good_ms,
-            "max_lateness_ms": round(st.max_lateness_ms, 3), "last_sequence": self.seq,
+            "max_lateness_ms": round(st.max_lateness_ms, 3), "last_sequence": self.seq, "epoch": self.epoch,
             "lateness_p50_ms": st.lateness_percentile(50), "lateness_p99_ms": st.lateness_percentile(99),
         }

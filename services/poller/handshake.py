@@ -4,7 +4,11 @@ The PLC raises ``trigger_device`` when it has data ready; the poller reads
 the group, hands the data on, and raises ``ack_device``; the PLC drops the
 trigger, and the poller drops the ack. With an ack device the ack itself
 remembers that a request was served, so a poller restarted mid-handshake
-neither misses a pending request nor reads one twice. Without one, the
+neither misses a pending request nor reads one twice. The PLC holds that
+state, not the poller: the ack is read again after a failed read or a
+reconnect (``forget``), and at every look while the trigger is high, so a PLC
+restarted mid-handshake (trigger raised again, ack cleared by the restart) is
+served rather than left waiting for an ack the poller thinks it gave. Without one, the
 poller reads on each rising edge it sees (the first look only learns the
 level, so a restart never reads twice).
 
@@ -51,11 +55,16 @@ class TriggerWatch:
         self.acked: bool | None = None  # unknown until read from the PLC
         self.last_trigger: int | None = None
 
+    def forget(self) -> None:
+        """The connection failed or was made again: what the PLC holds is read at the next look."""
+        self.acked = None
+
     async def should_read(self, client: PlcClient) -> bool:
-        """Look at the trigger (and the ack, once); True when a request is waiting to be served."""
+        """Look at the trigger (and the ack); True when a request is waiting to be served."""
         level = await read_bit(client, self.trigger)
         if self.ack is not None:
-            if self.acked is None:
+            if self.acked is None or level:
+                # While the PLC asks, its ack bit says whether we answered -- not our memory of it.
                 self.acked = bool(await read_bit(client, self.ack))
             if not level and self.acked:
                 await write_bit(client, self.ack, 0)  # the PLC saw our ack and dropped its trigger

@@ -14,7 +14,13 @@ it in the ledger. The PUSH socket sets ZMQ_IMMEDIATE and a small
 high-water mark, so while the buffer is away cycles stay here, where they
 are counted, rather than in ZeroMQ's pipe.
 
-Journal records: ``[1, group, ts, frame]`` queued, ``[2, [[group, ts], ...]]`` forgotten.
+A cycle is named by (group, cycle number), never by its read time: two
+cycles of a group never share a key, whatever the wall clock did.
+
+Journal records: ``[1, group, cycle, frame]`` queued, ``[2, [[group, cycle], ...]]`` forgotten.
+A journal of the previous release named cycles (group, ts); its frames carry
+no cycle number, and are keyed, sent and confirmed as (group, -ts)
+(``messages.legacy_cycle``) from the first load on.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from common.messages import MessageError
 log = logging.getLogger("poller.sender")
 
 QUEUED, FORGOTTEN = 1, 2
-Key = tuple[str, int]  # (group, ts_ms): a cycle of this PLC
+Key = tuple[str, int]  # (group, cycle number): a cycle of this PLC
 COMPACT_MIN_BYTES = 4 << 20
 HARD_LIMIT = 2  # sent or not, never more than twice DATA_QUEUE_SIZE cycles (a buffer that never confirms)
 
@@ -52,19 +58,29 @@ def waiting(journal: Journal, repair: bool = True) -> dict[Key, bytes]:
             if record[0] == QUEUED:
                 frames[(str(record[1]), int(record[2]))] = bytes(record[3])
             elif record[0] == FORGOTTEN:
-                for group, ts in record[1]:
-                    frames.pop((str(group), int(ts)), None)
+                for group, cycle in record[1]:
+                    frames.pop((str(group), int(cycle)), None)
         except (TypeError, ValueError, IndexError):
             log.error("%s: a record of an unknown shape skipped", journal.path)
-    return frames
+    # The records' keys agree with each other within a release; the frame says the cycle for good
+    # (a record of the previous release keyed by ts holds a frame whose cycle is -ts).
+    keyed: dict[Key, bytes] = {}
+    for key, frame in frames.items():
+        try:
+            keyed[messages.cycle_of_frame(frame)] = frame
+        except MessageError as error:
+            log.error("%s: a queued PollingData that does not decode (%s); kept under %s", journal.path, error, key)
+            keyed[key] = frame
+    return keyed
 
 
 class Entry:
-    __slots__ = ("frame", "sent_at", "values")
+    __slots__ = ("frame", "sent_at", "ts_ms", "values")
 
-    def __init__(self, frame: bytes, values: int) -> None:
+    def __init__(self, frame: bytes, values: int, ts_ms: int | None = None) -> None:
         self.frame = frame
         self.values = values
+        self.ts_ms = ts_ms  # None for a cycle reloaded from the journal: read from the frame when needed
         self.sent_at: float | None = None
 
 
@@ -105,23 +121,24 @@ class SendQueue:
 
     # -- queue -----------------------------------------------------------------
     def put(self, data: messages.PollingData) -> None:
-        key = (data.group, data.ts_ms)
+        key = (data.group, data.identity)
         frame = messages.encode_polling_data(data)
         n = len(data.values)
         # The ledger first: a cycle is counted as polled before anything can lose it.
-        self.ledger.record(["polled", self.plc_code, data.group, data.seq, data.ts_ms, n])
+        self.ledger.record(["polled", self.plc_code, data.group, data.seq, data.ts_ms, n, key[1]])
         forgotten: list[list[Any]] = []
         while self._queued() >= self.capacity or len(self.entries) >= HARD_LIMIT * self.capacity:
             old_key, old = self._oldest_undelivered()
             self.dropped += 1
             forgotten.append(list(old_key))
-            self.ledger.record(["queue_dropped", self.plc_code, old_key[0], old_key[1], self._count(old)])
+            ts, count = self._ts_and_count(old)
+            self.ledger.record(["queue_dropped", self.plc_code, old_key[0], ts, count, old_key[1]])
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("send queue full (%d): dropped the oldest PollingData (%d so far)",
                             self.capacity, self.dropped)
         records: list[list[Any]] = [[FORGOTTEN, forgotten]] if forgotten else []
         self.journal.append([*records, [QUEUED, key[0], key[1], frame]])
-        self.entries[key] = Entry(frame, n)
+        self.entries[key] = Entry(frame, n, data.ts_ms)
         self.to_send.append(key)
         self._wake.set()
 
@@ -143,19 +160,20 @@ class SendQueue:
         return key, entry
 
     @staticmethod
-    def _count(entry: Entry) -> int:
-        if entry.values:
-            return entry.values
-        try:  # a cycle reloaded from the journal: count its values once, when it is dropped
-            return len(messages.unpack(entry.frame, "polling_data")["values"])
-        except (MessageError, KeyError, TypeError):
-            return 0
+    def _ts_and_count(entry: Entry) -> tuple[int, int]:
+        if entry.ts_ms is not None:
+            return entry.ts_ms, entry.values
+        try:  # a cycle reloaded from the journal: read its frame once, when it is dropped
+            m = messages.unpack(entry.frame, "polling_data")
+            return int(m["ts"]), len(m["values"])
+        except (MessageError, KeyError, TypeError, ValueError):
+            return 0, 0
 
     def confirm(self, frame: bytes) -> int:
         """The buffer journaled these cycles: forget them. Returns how many were ours."""
         try:
             message = messages.unpack(frame, "ingested")
-            keys = [(str(g), int(ts)) for g, ts in message["keys"]]
+            keys = [(str(g), int(cycle)) for g, cycle in message["keys"]]
         except (MessageError, KeyError, TypeError, ValueError) as error:
             self.bad_acks += 1
             log.warning("dropped a bad confirmation (%d so far): %s", self.bad_acks, error)

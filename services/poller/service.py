@@ -7,7 +7,10 @@ deadline; HANDSHAKE groups look at their trigger bit at every deadline and
 read when the PLC asks. PollingData goes to the send queue, which never
 blocks and keeps each cycle (journaled) until the buffer confirms it.
 Commands from the gateway (start, stop, trigger) arrive on the control
-socket. SIGTERM stops the schedules, waits a moment for the queue to be
+socket. At start the poller takes its epoch (epoch.py), which with each
+group's sequence makes cycle numbers no clock step or restart repeats; a
+clock watch compares the wall clock with the monotonic one once a second and
+reports a step in the status. SIGTERM stops the schedules, waits a moment for the queue to be
 confirmed (what is not stays journaled for the next start), closes the pool
 and exits.
 """
@@ -33,7 +36,9 @@ from common.mc.errors import McError
 from common.mc.frames import Encoding
 from common.runtime import settle_memory
 from common.settings import Settings
+from services.poller.clock import ClockWatch
 from services.poller.control import CommandError, ControlLink
+from services.poller.epoch import next_epoch
 from services.poller.group import GroupRunner
 from services.poller.handshake import TriggerWatch
 from services.poller.schedule import FixedSchedule
@@ -70,6 +75,8 @@ class PollerService:
         self.timeout = timeout
         self.client: PlcClient | None = None
         self.queue: SendQueue | None = None
+        self.clock = ClockWatch(settings.poller_clock_step_ms)
+        self.epoch = 0
         self.started = time.time()
 
     # -- cycles --------------------------------------------------------------
@@ -91,6 +98,7 @@ class PollerService:
         schedule = FixedSchedule(loop.time() + phase * min(interval, 1.0), interval)
         watch = (TriggerWatch(runner.group.trigger_device, runner.group.ack_device)
                  if runner.group.mode == "HANDSHAKE" else None)
+        connects = self._connects()
         while True:
             delay = schedule.deadline - loop.time()
             if delay > 0:
@@ -100,6 +108,10 @@ class PollerService:
                 if watch is None:
                     await self._read_and_send(runner)
                 else:
+                    now_connects = self._connects()
+                    if now_connects != connects:
+                        connects = now_connects
+                        watch.forget()  # reconnected: the PLC may have restarted and lost the handshake's state
                     try:
                         waiting = await watch.should_read(self.client)
                         runner.stats.last_good_ms = messages.now_ms()  # the PLC answered the trigger look
@@ -108,9 +120,15 @@ class PollerService:
                             if data.error is None:
                                 await watch.served(self.client)
                     except McError as error:
+                        watch.forget()  # a failed read: whatever the PLC holds now is read again
                         runner.note_error(error)
             schedule.advance(loop.time())
             runner.stats.overruns = schedule.overruns
+
+    def _connects(self) -> int:
+        """Connections made to the PLC so far; a change means a reconnect."""
+        assert self.client is not None
+        return sum(c.connects for c in self.client.connections)
 
     # -- control -------------------------------------------------------------
     def _group(self, command: dict[str, Any]) -> GroupRunner:
@@ -138,7 +156,7 @@ class PollerService:
             data = await self._read_and_send(runner)
             if data.error is not None:
                 raise CommandError("read_failed", f"{runner.name} cycle {data.seq}: {data.error}")
-            return {"group": runner.name, "plc_code": self.plc.plc_code, "sequence": data.seq,
+            return {"group": runner.name, "plc_code": self.plc.plc_code, "sequence": data.seq, "cycle": data.cycle,
                     "values": len(data.values), "duration_ms": data.duration_ms, "ts_ms": data.ts_ms}
         raise CommandError("bad_command", f"unknown op {op!r}")
 
@@ -146,7 +164,7 @@ class PollerService:
     def figures(self) -> dict[str, Any]:
         assert self.client is not None and self.queue is not None
         return {"plc_code": self.plc.plc_code, "host": self.plc.host, "protocol": self.plc.protocol,
-                "started_ms": int(self.started * 1000),
+                "started_ms": int(self.started * 1000), "epoch": self.epoch, "clock": self.clock.figures(),
                 "groups": [g.figures() for g in self.groups.values()],
                 "queue": self.queue.figures(), "connections": self.client.describe(),
                 "connected": self.client.connected}
@@ -155,6 +173,7 @@ class PollerService:
         assert self.client is not None
         assert self.queue is not None
         while True:
+            self.clock.look()
             telemetry.publish(**self.figures())
             await self.queue.housekeeping()
             await self.client.keep_alive(KEEPALIVE_IDLE_S)
@@ -174,6 +193,10 @@ class PollerService:
         loaded = self.queue.load()
         if loaded:
             log.info("queued again %d PollingData the buffer had not confirmed at the last stop", loaded)
+        self.epoch = next_epoch(s.poller_epoch_file(code), (cycle for _, cycle in self.queue.entries))
+        for runner in self.groups.values():
+            runner.epoch = self.epoch
+        self.clock.look()
         confirmations = bus.make_socket(actx, zmq.SUB, connect=s.live_endpoint, linger=0, security=self.security,
                                         name="live")
         confirmations.setsockopt(zmq.SUBSCRIBE, bus.ack_topic(code))
@@ -193,9 +216,9 @@ class PollerService:
         tasks += [asyncio.create_task(self.run_group(r, i / count), name=r.name)
                   for i, r in enumerate(self.groups.values())]
         settle_memory()
-        log.info("%s: %d groups, %d tags, %d connections to %s (%s)", self.plc.plc_code, len(self.groups),
-                 sum(len(g.tags) for g in self.groups.values()), len(self.client.connections), self.plc.host,
-                 self.plc.protocol)
+        log.info("%s: %d groups, %d tags, %d connections to %s (%s), epoch %d", self.plc.plc_code,
+                 len(self.groups), sum(len(g.tags) for g in self.groups.values()), len(self.client.connections),
+                 self.plc.host, self.plc.protocol, self.epoch)
         await stop.wait()
         for task in tasks:
             task.cancel()

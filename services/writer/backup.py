@@ -4,11 +4,13 @@ A batch that failed its last retry is written to
 ``BACKUP_FILE_PATH/backup_YYYYMMDD_HHMMSS[_N].csv`` (UTC) -- written to a
 temporary name, synced, then renamed, so a file that exists is whole::
 
-    timestamp,plc_code,tag_address,tag_value,quality,group_name,seq
-    2026-11-23T03:36:00.123Z,KRCWO12ELOA101,D100,1234,GOOD,FAST_1S,42
+    timestamp,plc_code,tag_address,tag_value,quality,group_name,cycle
+    2026-11-23T03:36:00.123Z,KRCWO12ELOA101,D100,1234,GOOD,FAST_1S,30064771114
 
-The first five columns are the seeds'; ``group_name`` and ``seq`` say which
-PollingData a value came from. ``tag_value`` is JSON: numbers as they are,
+The first five columns are the seeds'; ``group_name`` and ``cycle`` say which
+PollingData a value came from (a file of the previous release, whose last
+column is ``seq``, or a file of the seeds' five columns, reads back with the
+cycle ``-ts``, ``messages.legacy_cycle``). ``tag_value`` is JSON: numbers as they are,
 strings in quotes, empty for no value. Once the database answers again the
 files are replayed oldest first and moved to ``replayed/``; rows the database
 refuses for what they are go to ``rejected/rejected_*.csv`` with the reason.
@@ -24,8 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common.historian.rows import Row
+from common.messages import legacy_cycle, ms_of_iso
 
-HEADER = ["timestamp", "plc_code", "tag_address", "tag_value", "quality", "group_name", "seq"]
+HEADER = ["timestamp", "plc_code", "tag_address", "tag_value", "quality", "group_name", "cycle"]
 
 
 class BackupError(ValueError):
@@ -82,7 +85,7 @@ class BackupStore:
         """Back up a batch; returns the file."""
         path = self._new_path("backup", self.folder)
         self._write(path, HEADER, [[r.ts, r.plc_code, r.tag_address, _value_text(r.tag_value), r.quality,
-                                    r.group_name, r.seq] for r in rows])
+                                    r.group_name, r.cycle] for r in rows])
         self.files_written += 1
         self.rows_written += len(rows)
         return path
@@ -90,7 +93,7 @@ class BackupStore:
     def reject(self, rejected: list[tuple[Row, str]]) -> Path:
         path = self._new_path("rejected", self.rejected)
         self._write(path, [*HEADER, "reason"],
-                    [[r.ts, r.plc_code, r.tag_address, _value_text(r.tag_value), r.quality, r.group_name, r.seq,
+                    [[r.ts, r.plc_code, r.tag_address, _value_text(r.tag_value), r.quality, r.group_name, r.cycle,
                       reason] for r, reason in rejected])
         return path
 
@@ -105,11 +108,13 @@ class BackupStore:
             header = next(reader, None)
             if header is None or header[:5] != HEADER[:5]:
                 raise BackupError(f"{path}: not a backup file (header {header})")
+            has_cycle = len(header) >= 7 and header[6] == "cycle"
             rows = []
             for number, cells in enumerate(reader, start=2):
                 try:
-                    group, seq = (cells[5], int(cells[6])) if len(cells) >= 7 else ("", 0)
-                    rows.append(Row(cells[0], cells[1], cells[2], _value_of(cells[3]), cells[4], group, seq))
+                    group = cells[5] if len(cells) >= 6 else ""
+                    cycle = int(cells[6]) if has_cycle else legacy_cycle(ms_of_iso(cells[0]))
+                    rows.append(Row(cells[0], cells[1], cells[2], _value_of(cells[3]), cells[4], group, cycle))
                 except (IndexError, ValueError) as error:
                     raise BackupError(f"{path}:{number}: {error}") from None
         return rows

@@ -243,10 +243,10 @@ class WriterService:
             try:
                 ts = messages.iso_ms(b.ts_ms)
             except (ValueError, OverflowError, OSError) as error:  # a time no calendar holds
-                refused.extend((Row(str(b.ts_ms), b.plc_code, a, v, q, b.group, b.seq), f"ts: {error}")
+                refused.extend((Row(str(b.ts_ms), b.plc_code, a, v, q, b.group, b.identity), f"ts: {error}")
                                for a, v, q in b.values())
                 continue
-            rows.extend(Row(ts, b.plc_code, a, v, q, b.group, b.seq) for a, v, q in b.values())
+            rows.extend(Row(ts, b.plc_code, a, v, q, b.group, b.identity) for a, v, q in b.values())
         if refused:
             try:
                 self._reject(refused)

@@ -147,7 +147,9 @@ def test_writer_stopped_and_started_loses_nothing(plant: tuple[Supervisor, dict[
         after = db.execute("SELECT count(*) FROM TAG_DATA").fetchone()[0]
         assert after > before
         for plc, group, first, last, cycles in db.execute(
-                "SELECT plc_code, group_name, min(seq), max(seq), count(DISTINCT seq) FROM TAG_DATA GROUP BY 1, 2"):
+                # a cycle number is epoch << 32 | seq: its sequence in this poller's run is the low 32 bits
+                "SELECT plc_code, group_name, min(cycle % 4294967296), max(cycle % 4294967296), "
+                "count(DISTINCT cycle) FROM TAG_DATA GROUP BY 1, 2"):
             assert (plc, group) in sizes
             assert first == 1 and cycles == last, f"{plc} {group}: cycles missing ({first}..{last}, {cycles})"
             rows = db.execute("SELECT count(*) FROM TAG_DATA WHERE plc_code = ? AND group_name = ?",
@@ -177,8 +179,9 @@ def test_trigger_through_the_gateway_reaches_the_poller(plant: tuple[Supervisor,
     status, body = _post(env, "/api/polling/groups/BATCH_HS/trigger?plc=KRCWO12ELOA102")
     assert status == 200, body
     assert body["values"] == 100 and body["sequence"] >= 1 and body["duration_ms"] > 0
+    time.sleep(0.25)  # past API_TRIGGER_MIN_INTERVAL_MS (200 ms); sooner answers 429
     status, again = _post(env, "/api/polling/groups/BATCH_HS/trigger?plc=KRCWO12ELOA102")
-    assert status == 200 and again["sequence"] == body["sequence"] + 1
+    assert status == 200 and again["sequence"] == body["sequence"] + 1 and again["cycle"] == body["cycle"] + 1
     status, body = _post(env, "/api/polling/groups/BATCH_HS/trigger")  # on all three PLCs
     assert status == 409 and sorted(body["detail"]["candidates"]) == [
         "KRCWO12ELOA101", "KRCWO12ELOA102", "KRCWO12WELD201"]
@@ -188,7 +191,7 @@ def test_trigger_through_the_gateway_reaches_the_poller(plant: tuple[Supervisor,
     assert status == 404
     # the triggered cycles reach the historian like any other
     with _historian(env) as db:
-        wait_for(lambda: db.execute("SELECT count(DISTINCT seq) FROM TAG_DATA WHERE plc_code = 'KRCWO12ELOA102' "
+        wait_for(lambda: db.execute("SELECT count(DISTINCT cycle) FROM TAG_DATA WHERE plc_code = 'KRCWO12ELOA102' "
                                     "AND group_name = 'BATCH_HS'").fetchone()[0] >= 2, 10, what="triggered rows")
 
 

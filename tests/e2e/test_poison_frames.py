@@ -30,8 +30,8 @@ PLC = "KRCWO12ELOA101"
 
 
 def poison(seq: int, values: list[list[Any]], ts: Any = None, plc: str = PLC) -> bytes:
-    # a read time of its own per cycle: today's historian key is (ts, plc, address)
-    body = {"v": 1, "t": "polling_data", "plc": plc, "group": "POISON", "seq": seq,
+    # a cycle number of its own per cycle (the historian's key is the cycle's identity); a read time too
+    body = {"v": 1, "t": "polling_data", "plc": plc, "group": "POISON", "seq": seq, "cycle": seq,
             "ts": now_ms() // 1000 * 1000 + seq if ts is None else ts, "dur": 1.0, "err": None, "values": values}
     return bytes(msgpack.packb(body, use_bin_type=True))
 
@@ -120,20 +120,20 @@ def test_poison_frames_are_refused_or_stored_bad_and_the_real_values_all_arrive(
 
         db = sqlite3.connect(Path(env["SCADA_DATA_DIR"]) / "tag_data.db")
         with contextlib.closing(db):
-            poisoned = db.execute("SELECT seq, tag_address, tag_value, quality FROM TAG_DATA "
-                                  "WHERE group_name = 'POISON' ORDER BY seq, tag_address").fetchall()
-            stored = Counter({(plc, group, ts): n for plc, group, ts, n in db.execute(
-                "SELECT plc_code, group_name, ts, COUNT(*) FROM TAG_DATA WHERE group_name != 'POISON' "
-                "GROUP BY plc_code, group_name, ts")})
+            poisoned = db.execute("SELECT cycle, tag_address, tag_value, quality FROM TAG_DATA "
+                                  "WHERE group_name = 'POISON' ORDER BY cycle, tag_address").fetchall()
+            stored = Counter({(plc, group, cycle): n for plc, group, cycle, n in db.execute(
+                "SELECT plc_code, group_name, cycle, COUNT(*) FROM TAG_DATA WHERE group_name != 'POISON' "
+                "GROUP BY plc_code, group_name, cycle")})
         bad = {4: "BAD_NOT_FINITE", 5: "BAD_NOT_FINITE", 6: "BAD_NOT_FINITE", 7: "BAD_INT_RANGE",
                8: "BAD_STRING_TOO_LONG", 9: "BAD_TYPE"}
         assert poisoned == [row for seq, q in bad.items() for row in [(seq, "D0", None, q), (seq, "D1", 7, "GOOD")]]
 
-        seen: Counter[tuple[str, str, str]] = Counter()
+        seen: Counter[tuple[str, str, int]] = Counter()
         for line in tapped.read_text().splitlines():
             m = json.loads(line)["message"]
             if m.get("group") != "POISON":
-                seen[(m["plc"], m["group"], iso_ms(m["ts"]))] = len(m["values"])
+                seen[(m["plc"], m["group"], int(m["cycle"]))] = len(m["values"])
         assert len(seen) > 50
         missing = {key: n for key, n in seen.items() if stored.get(key) != n}
         assert not missing, f"tapped cycles not stored as tapped: {list(missing.items())[:5]}"

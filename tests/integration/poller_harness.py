@@ -85,7 +85,7 @@ class Ingest:
     @staticmethod
     def _confirm(live: zmq.Socket[bytes], cycles: list[PollingData]) -> None:
         plc = cycles[0].plc_code
-        live.send_multipart([bus.ack_topic(plc), messages.pack(messages.ingested(plc, [[d.group, d.ts_ms]
+        live.send_multipart([bus.ack_topic(plc), messages.pack(messages.ingested(plc, [[d.group, d.identity]
                                                                                        for d in cycles]))])
 
     def drain(self, seconds: float = 0.0) -> list[PollingData]:

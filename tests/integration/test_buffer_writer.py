@@ -14,7 +14,7 @@ import pytest
 import zmq
 
 from common import ledger, messages
-from common.messages import PollingData, TagValue
+from common.messages import PollingData, TagValue, make_cycle
 from common.settings import Settings
 from services.buffer.service import BufferService
 from services.writer.service import WriterService
@@ -63,7 +63,8 @@ T0 = messages.now_ms() // 1000 * 1000 - 3_600_000  # an hour ago: within the win
 
 def cycle(seq: int, n: int = 50, plc: str = "KRCWO12ELOA101") -> bytes:
     return messages.encode_polling_data(PollingData(plc, "FAST_1S", seq, T0 + 1000 * seq, 1.0,
-                                                    [TagValue(f"D{i}", seq * 1000 + i, "GOOD") for i in range(n)]))
+                                                    [TagValue(f"D{i}", seq * 1000 + i, "GOOD") for i in range(n)],
+                                                    cycle=make_cycle(1, seq)))
 
 
 def stored(settings: Settings) -> list[tuple[Any, ...]]:
@@ -71,7 +72,7 @@ def stored(settings: Settings) -> list[tuple[Any, ...]]:
         return []
     with sqlite3.connect(settings.historian_db) as db:
         try:
-            return db.execute("SELECT plc_code, tag_address, seq, tag_value FROM TAG_DATA").fetchall()
+            return db.execute("SELECT plc_code, tag_address, cycle, tag_value FROM TAG_DATA").fetchall()
         except sqlite3.OperationalError:
             return []
 
@@ -164,7 +165,7 @@ def test_a_killed_buffer_keeps_its_ring_and_unacknowledged_leases_and_forgets_co
     expected = [s * 1000 + i for s in range(3, 5) for i in range(50)]
     assert values == expected and second.ring.size == 100
     overflow = [r for r in ledger.read(settings.ledger_dir, 0, 4_000_000_000_000) if r[0] == "overflow"]
-    assert overflow == [["overflow", "KRCWO12ELOA101", "FAST_1S", T0 + 1000, 50]]
+    assert overflow == [("overflow", "KRCWO12ELOA101", "FAST_1S", make_cycle(1, 1), T0 + 1000, 50)]
     # the next start numbers new cycles after the old ones, and compacts the file to what is live
     second.on_ingest(cycle(5), _nowhere())
     assert second.ring.blocks[-1].number == 5

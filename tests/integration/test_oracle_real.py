@@ -48,14 +48,14 @@ def test_real_oracle_insert_duplicates_and_types() -> None:
         assert (first.inserted, first.duplicates) == (20, 0)
         assert (again.inserted, again.duplicates) == (0, 20)
         with oracledb.connect(user=user, password=password, dsn=DSN) as conn, conn.cursor() as cursor:
-            cursor.execute("SELECT tag_value, tag_text FROM TAG_DATA WHERE plc_code = :1 ORDER BY seq", [PLC])
+            cursor.execute("SELECT tag_value, tag_text FROM TAG_DATA WHERE plc_code = :1 ORDER BY cycle", [PLC])
             stored = cursor.fetchall()
         assert stored[:4] == [(1.5, None), (7, None), (None, "TEXT"), (None, None)]
         # what scada account asks: rows per cycle in a window, the addresses of one cycle
         t0 = ms_of_iso("2026-11-23T03:36:00.000Z")
         counts = {k: n for k, n in sink.cycle_counts(t0, t0 + 10).items() if k[0] == PLC}
-        assert counts == {(PLC, "G", t0 + i): 1 for i in range(10)}
-        assert sink.addresses(PLC, t0 + 3) == {"D3"}
+        assert counts == {(PLC, "G", i): 1 for i in range(10)}
+        assert sink.addresses((PLC, "G", 3), t0 + 3) == {"D3"}
     finally:
         sink.close()
         with oracledb.connect(user=user, password=password, dsn=DSN) as conn, conn.cursor() as cursor:

@@ -30,6 +30,11 @@ def driver_error(message: str, code: int = 0, offset: int = 0, recoverable: bool
 DEAD = "DPY-4011: the database or network closed the connection"
 
 
+def unique_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """TAG_DATA_UK of sql/oracle/tag_data.sql: (plc_code, tag_address, ts, group_name, cycle)."""
+    return (row[1], row[2], row[0], row[6], row[7])
+
+
 class FakeCursor:
     def __init__(self, connection: FakeConnection) -> None:
         self.connection = connection
@@ -50,8 +55,8 @@ class FakeCursor:
             raise failure
         self.batch_errors = []
         for offset, row in enumerate(binds):
-            key = (row[1], row[2], row[0])
-            if key in pool.table or key in {(b[1], b[2], b[0]) for b in binds[:offset]}:
+            key = unique_key(row)
+            if key in pool.table or key in {unique_key(b) for b in binds[:offset]}:
                 self.batch_errors.append(_Error("ORA-00001: unique constraint (TAG_DATA_UK) violated",
                                                 code=1, offset=offset))
             elif row[5] == "BAD_CHECK":
@@ -71,10 +76,10 @@ class FakeCursor:
             counts: dict[tuple[Any, ...], int] = {}
             for row in table:
                 if params[0] <= row[0] < params[1]:
-                    counts[(row[1], row[6], row[0])] = counts.get((row[1], row[6], row[0]), 0) + 1
+                    counts[(row[1], row[6], row[7])] = counts.get((row[1], row[6], row[7]), 0) + 1
             self.result = [(*k, n) for k, n in counts.items()]
-        else:
-            self.result = [(row[2],) for row in table if row[1] == params[0] and row[0] == params[1]]
+        else:  # ts, plc_code, group_name, cycle
+            self.result = [(row[2],) for row in table if (row[0], row[1], row[6], row[7]) == params]
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         return self.result
@@ -127,8 +132,9 @@ class FakePool:
 
 
 def rows(n: int = 5, quality: str = "GOOD") -> list[Row]:
+    """One value of each of ``n`` cycles (cycle 7 + i, read i ms apart)."""
     return [Row(f"2026-11-23T03:36:00.{i:03d}Z", "KRCWO12ELOA101", f"D{i}", i * 1.5 if i % 2 else f"S{i}", quality,
-                "FAST_1S", 7) for i in range(n)]
+                "FAST_1S", 7 + i) for i in range(n)]
 
 
 @pytest.fixture
@@ -147,7 +153,7 @@ def test_one_array_insert_per_batch_with_oracle_binds(sink: OracleSink, pool: Fa
     assert len(pool.statements) == 1
     sql, binds = pool.statements[0]
     assert sql == INSERT == ("INSERT INTO TAG_DATA (ts, plc_code, tag_address, tag_value, tag_text, quality, "
-                             "group_name, seq) VALUES (:1, :2, :3, :4, :5, :6, :7, :8)")
+                             "group_name, cycle) VALUES (:1, :2, :3, :4, :5, :6, :7, :8)")
     assert binds[0] == (datetime(2026, 11, 23, 3, 36, 0, 0), "KRCWO12ELOA101", "D0", None, "S0", "GOOD",
                         "FAST_1S", 7)
     assert binds[1][3:5] == (1.5, None)
@@ -159,6 +165,17 @@ def test_duplicates_are_skipped_and_counted(sink: OracleSink, pool: FakePool) ->
     result = sink.write(rows(5))
     assert (result.inserted, result.duplicates) == (2, 3)
     assert len(pool.table) == 5
+
+
+def test_two_reads_of_one_address_at_one_instant_are_both_stored(sink: OracleSink, pool: FakePool) -> None:
+    """Two groups reading D0 in the same millisecond, and a cycle of a group whose clock stepped back onto
+    an earlier cycle's ts: different identities, so no ORA-00001; the same cycle again is one."""
+    first = Row("2026-11-23T03:36:00.000Z", "KRCWO12ELOA101", "D0", 1, "GOOD", "FAST_1S", 7)
+    other_group = first._replace(group_name="BATCH_HS", cycle=3, tag_value=2)
+    stepped_back = first._replace(cycle=90, tag_value=3)
+    result = sink.write([first, other_group, stepped_back])
+    assert (result.inserted, result.duplicates) == (3, 0)
+    assert sink.write([first]).duplicates == 1 and len(pool.table) == 3
 
 
 def test_other_integrity_errors_are_rejected_with_their_reason(sink: OracleSink, pool: FakePool) -> None:
@@ -235,22 +252,24 @@ def test_stopping_during_retries_backs_up_at_once(tmp_path: Path, pool: FakePool
 
 
 def test_oracle_binds_convert_every_kind_of_value() -> None:
-    row = Row("2026-11-23T03:36:00.123Z", "KRCWO12ELOA101", "D1", None, "BAD_TIMEOUT", "G", 1)
+    row = Row("2026-11-23T03:36:00.123Z", "KRCWO12ELOA101", "D1", None, "BAD_TIMEOUT", "G", 1 << 32 | 1)
     assert bind(row)[0] == datetime(2026, 11, 23, 3, 36, 0, 123000)
     assert bind(row)[3:6] == (None, None, "BAD_TIMEOUT")
     assert bind(row._replace(tag_value=7))[3:5] == (7, None)
+    assert bind(row)[7] == 1 << 32 | 1  # the cycle number, 64 bits, NUMBER(19)
 
 
-def test_the_accounting_queries_bind_naive_utc_timestamps_and_give_back_unix_ms() -> None:
+def test_the_accounting_queries_bind_naive_utc_timestamps_and_count_by_cycle() -> None:
     from common.messages import ms_of_iso
 
     pool = FakePool()
     sink = OracleSink(lambda: pool)
     sink.write(rows(5))
     t0 = ms_of_iso("2026-11-23T03:36:00.000Z")
-    assert sink.cycle_counts(t0 + 1, t0 + 4) == {("KRCWO12ELOA101", "FAST_1S", t0 + i): 1 for i in (1, 2, 3)}
+    assert sink.cycle_counts(t0 + 1, t0 + 4) == {("KRCWO12ELOA101", "FAST_1S", 7 + i): 1 for i in (1, 2, 3)}
     sql, [params] = pool.statements[-1]
-    assert "GROUP BY plc_code, group_name, ts" in sql and ":1" in sql
+    assert "GROUP BY plc_code, group_name, cycle" in sql and ":1" in sql
     assert params == (datetime(2026, 11, 23, 3, 36, 0, 1000), datetime(2026, 11, 23, 3, 36, 0, 4000))
-    assert sink.addresses("KRCWO12ELOA101", t0 + 2) == {"D2"}
+    assert sink.addresses(("KRCWO12ELOA101", "FAST_1S", 9), t0 + 2) == {"D2"}
+    assert sink.addresses(("KRCWO12ELOA101", "FAST_1S", 8), t0 + 2) == set()
     assert pool.released and not pool.dropped  # every connection went back to the pool

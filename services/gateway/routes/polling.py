@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from common.config_store import model, open_store
 from common.settings import Settings
 from services.gateway.control import ControlRouter, PollerTimeout, PollerUnavailable
 from services.gateway.deps import ControlDep, SettingsDep, TelemetryDep, TokenDep
 from services.gateway.telemetry import TelemetryStore
+from services.gateway.trigger_limit import TriggerLimit
 
 router = APIRouter(prefix="/api/polling", tags=["polling"])
 
@@ -33,7 +34,7 @@ def polling_status(telemetry: TelemetryStore) -> dict[str, Any]:
         pollers.append({"plc_code": body.get("plc_code"), "alive": alive, "pid": body.get("pid"),
                         "last_seen_ms": body.get("ts"), "protocol": body.get("protocol"),
                         "connected": body.get("connected"), "connections": body.get("connections", []),
-                        "queue": body.get("queue", {})})
+                        "queue": body.get("queue", {}), "epoch": body.get("epoch"), "clock": body.get("clock", {})})
         for group in body.get("groups", []):
             groups.append({**group, "state": group.get("state") if alive else "DOWN"})
         for key in queue:
@@ -117,13 +118,17 @@ async def stop_group(name: str, control: ControlDep, settings: SettingsDep, plc:
     return {"plc_code": group.plc_code, **await send(control, group.plc_code, "stop", name)}
 
 
-@router.post("/groups/{name}/trigger", summary="Read a HANDSHAKE group now", dependencies=[TokenDep])
-async def trigger_group(name: str, control: ControlDep, settings: SettingsDep,
+@router.post("/groups/{name}/trigger", summary="Read a HANDSHAKE group now", dependencies=[TokenDep],
+             responses={429: {"description": "triggered again sooner than API_TRIGGER_MIN_INTERVAL_MS; "
+                                             "see Retry-After"}})
+async def trigger_group(name: str, request: Request, control: ControlDep, settings: SettingsDep,
                         plc: PlcQuery = None) -> dict[str, Any]:
     group = resolve(settings, name, plc)
     if group.mode != "HANDSHAKE":
         raise HTTPException(409, detail=f"{name} on {group.plc_code} is a FIXED group; only HANDSHAKE groups "
                                         "are triggered")
+    limit: TriggerLimit = request.app.state.trigger_limit
+    limit.check(group.plc_code, name)
     return await send(control, group.plc_code, "trigger", name)
 
 
