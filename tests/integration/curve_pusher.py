@@ -33,7 +33,7 @@ def main() -> int:
     t0 = messages.now_ms() // 1000 * 1000 - 60_000
     for seq in range(1, cycles + 1):
         data = PollingData(plc, "FAST_1S", seq, t0 + seq * 100, 1.0,
-                           [TagValue(f"D{i}", seq * 100 + i, "GOOD") for i in range(VALUES_PER_CYCLE)])
+                           [TagValue(f"D{i}", seq * 100 + i, "GOOD") for i in range(VALUES_PER_CYCLE)], cycle=seq)
         # Not connected (refused): nothing leaves, as for a poller whose queue holds it.
         with contextlib.suppress(zmq.Again):
             sock.send(messages.encode_polling_data(data), zmq.NOBLOCK)
