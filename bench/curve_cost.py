@@ -46,7 +46,8 @@ def push(endpoint: str, keys: str, secure: bool, seconds: float, rate: float, va
     sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=1000, linger=5000, security=security, name="ingest")
     t0 = messages.now_ms() - 60_000
     cycles = [PollingData("KRCWO12ELOA101", f"G{seq % 50}", seq, t0 + seq, 1.0,
-                          [TagValue(f"D{i}", seq + i, "GOOD") for i in range(values)], cycle=seq) for seq in range(1000)]
+                          [TagValue(f"D{i}", seq + i, "GOOD") for i in range(values)], cycle=seq)
+              for seq in range(1000)]
     frames = [messages.encode_polling_data(c) for c in cycles]
     per_cycle = values / rate if rate > 0 else 0.0
     start = time.monotonic()
