@@ -31,18 +31,19 @@ class AllowedClients:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._seen: float | None = None
+        self._seen: list[tuple[str, int]] | None = None
         self._keys: set[bytes] = set()
 
     def callback(self, domain: str, key: bytes) -> bool:
-        allowed = self.folder / zmq_keys.ALLOWED
+        # Every file's name and mtime, not the folder's: a key replaced under the same name counts as a change.
+        # Connections are rare (a reconnect at most every 100 ms per client): a few stat calls each are nothing.
         try:
-            stamp = allowed.stat().st_mtime
+            stamp = sorted((p.name, p.stat().st_mtime_ns) for p in (self.folder / zmq_keys.ALLOWED).glob("*.key"))
         except OSError:
-            stamp = None
+            stamp = []
         if stamp != self._seen:
             self._seen = stamp
-            self._keys = zmq_keys.allowed_keys(self.folder) if stamp is not None else set()
+            self._keys = zmq_keys.allowed_keys(self.folder)
         return key in self._keys  # pyzmq hands the key over in Z85, as load_certificates keys them
 
 

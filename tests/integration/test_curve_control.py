@@ -46,6 +46,17 @@ def test_control_router_hears_only_allowed_pollers() -> None:
         wait_for(lambda: gateway.refused().get("control", 0) > 0, 10, what="the stranger refused")
         hello_arrived()
         assert heard == [b"KRCWO12ELOA101"]
+        # Allowed now, while the gateway runs: its next connection is let in, no restart.
+        zmq_keys.allow(keys, keys / "stranger.key")
+        late = ctx.socket(zmq.DEALER)
+        late.setsockopt(zmq.LINGER, 0)
+        late.setsockopt(zmq.IDENTITY, b"KRCWO12ELOA999")
+        curve.for_stage(settings("stranger"), "poller").connected(late, "control", endpoint)
+        late.connect(endpoint)
+        late.send(messages.pack({"v": 1, "t": "hello", "plc": "KRCWO12ELOA999", "groups": []}))
+        dealers["late"] = late
+        wait_for(lambda: hello_arrived() and b"KRCWO12ELOA999" in heard, 10, interval=0.05,
+                 what="the newly allowed key")
     finally:
         for sock in dealers.values():
             sock.close()
