@@ -13,11 +13,14 @@ import logging
 import socket
 import time
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import zmq
 
 from common import messages
+
+if TYPE_CHECKING:
+    from common.curve import SocketSecurity
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +67,16 @@ def refuse_live_ipc(endpoint: str) -> None:
 
 
 def make_socket(ctx: zmq.Context[S], kind: int, *, bind: str | None = None, connect: str | None = None,
-                hwm: int | None = None, linger: int = LINGER_MS, immediate: bool = False) -> S:
+                hwm: int | None = None, linger: int = LINGER_MS, immediate: bool = False,
+                security: SocketSecurity | None = None, name: str = "", binder: str | None = None) -> S:
     """A socket with its options set before it binds or connects (ZMQ_IMMEDIATE only counts then).
 
     ``immediate``: queue messages only to completed connections, so a send to a
     peer that is not there fails at once instead of waiting in ZeroMQ's pipe.
+    ``security``: on a tcp:// endpoint, CURVE as that stage's server or client;
+    ``name`` says which of the plant's sockets this is (ingest, live, lease,
+    telemetry, control) and ``binder`` whose key to expect when the endpoint is
+    not one of the settings' (a tap given an address).
     """
     sock = ctx.socket(kind)
     sock.setsockopt(zmq.LINGER, linger)
@@ -77,6 +85,14 @@ def make_socket(ctx: zmq.Context[S], kind: int, *, bind: str | None = None, conn
     if hwm is not None:
         sock.setsockopt(zmq.SNDHWM, hwm)
         sock.setsockopt(zmq.RCVHWM, hwm)
+    try:
+        if security is not None and bind is not None:
+            security.bound(ctx, sock, name, bind)
+        if security is not None and connect is not None:
+            security.connected(sock, name, connect, binder)
+    except Exception:
+        sock.close(linger=0)
+        raise
     if bind is not None:
         ensure_ipc_dir(bind)
         try:
@@ -106,10 +122,12 @@ def ack_topic(plc_code: str) -> bytes:
 class Telemetry:
     """Publishes one stage's status on the gateway's telemetry SUB, never blocking."""
 
-    def __init__(self, ctx: zmq.Context[Any], endpoint: str, stage: str, plc_code: str | None = None) -> None:
+    def __init__(self, ctx: zmq.Context[Any], endpoint: str, stage: str, plc_code: str | None = None,
+                 security: SocketSecurity | None = None) -> None:
         self.stage = stage
         self.topic = status_topic(stage, plc_code)
-        self.sock = make_socket(ctx, zmq.PUB, connect=endpoint, hwm=10, linger=0)
+        self.sock = make_socket(ctx, zmq.PUB, connect=endpoint, hwm=10, linger=0, security=security,
+                                name="telemetry")
 
     def publish(self, **figures: Any) -> None:
         # Nobody listening: a status is a snapshot, the next one replaces it.

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     scada_lease_endpoint: str = ""
     scada_telemetry_endpoint: str = ""
     scada_control_endpoint: str = ""
+    # CURVE on tcp:// endpoints (see common/curve.py and common/zmq_keys.py)
+    scada_keys_dir: Path | None = Field(default=None, description="key folder (mode 0700); default "
+                                        "$SCADA_DATA_DIR/keys")
+    zmq_key_name: str = Field(default="", description="the key pair this process presents when it connects over "
+                              "tcp://; empty: its stage's own (poller, writer, buffer, gateway, tap)")
+    zmq_allow_insecure_tcp: bool = Field(default=False, description="run tcp:// endpoints without CURVE, open to any "
+                                         "host (a WARNING at every start)")
 
     # MC protocol
     mc_ascii_hex_numbers: bool = Field(
@@ -112,7 +119,7 @@ class Settings(BaseSettings):
         except ValidationError as error:
             raise SystemExit(settings_error(error)) from None
 
-    @field_validator("scada_data_dir", "scada_run_dir", "scada_log_dir", "backup_file_path")
+    @field_validator("scada_data_dir", "scada_run_dir", "scada_log_dir", "backup_file_path", "scada_keys_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser().resolve()
@@ -129,6 +136,10 @@ class Settings(BaseSettings):
     @property
     def backup_dir(self) -> Path:
         return self.backup_file_path or self.scada_data_dir / "backup"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.scada_keys_dir or self.scada_data_dir / "keys"
 
     @property
     def buffer_journal_file(self) -> Path:

@@ -2,7 +2,7 @@
 
 import sys
 
-from common import stage_lock
+from common import curve, stage_lock
 from common.runtime import settle_memory, setup_logging, stop_event
 from common.settings import Settings
 from services.buffer.service import BufferService
@@ -13,7 +13,7 @@ def main() -> None:
     settings = Settings.load()
     settings.make_dirs()
     stage_lock.hold(settings.scada_run_dir, "buffer")
-    service = BufferService(settings)
+    service = BufferService(settings, security=curve.for_stage_or_exit(settings, "buffer"))
     try:
         service.load_state()
         settle_memory()

@@ -30,7 +30,7 @@ from typing import Any
 
 import zmq
 
-from common import bus, messages
+from common import bus, curve, messages
 from common.disk import DiskState
 from common.ledger import Ledger
 from common.loglimit import RateLimitedLog
@@ -57,9 +57,11 @@ class Lease:
 
 
 class BufferService:
-    def __init__(self, settings: Settings, ctx: zmq.Context[Any] | None = None) -> None:
+    def __init__(self, settings: Settings, ctx: zmq.Context[Any] | None = None,
+                 security: curve.SocketSecurity | None = None) -> None:
         self.settings = settings
         self.ctx = ctx or zmq.Context.instance()
+        self.security = security or curve.for_stage(settings, "buffer")
         self.ring = Ring(settings.buffer_max_size)
         self.disk = DiskState()
         self.journal = RingJournal(settings.buffer_journal_file, settings.buffer_journal_sync, self.disk)
@@ -280,16 +282,19 @@ class BufferService:
             "ledger_pending": len(self.ledger.pending), "disk": self.disk.figures(),
             "alert_threshold_pct": 100 * self.settings.buffer_alert_threshold, "alerting": self._alerting,
             "writers": sum(1 for t in self.writers_seen.values() if time.monotonic() - t < 10),
+            "refused_connections": self.security.refused(),
         }
 
     # -- loop ----------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
         s = self.settings
         self.load_state()
-        ingest = bus.make_socket(self.ctx, zmq.PULL, bind=s.ingest_endpoint)
-        live = bus.make_socket(self.ctx, zmq.PUB, bind=s.live_endpoint, hwm=10_000, linger=0)
-        lease = bus.make_socket(self.ctx, zmq.ROUTER, bind=s.lease_endpoint)
-        telemetry = bus.Telemetry(self.ctx, s.telemetry_endpoint, "buffer")
+        door = self.security
+        ingest = bus.make_socket(self.ctx, zmq.PULL, bind=s.ingest_endpoint, security=door, name="ingest")
+        live = bus.make_socket(self.ctx, zmq.PUB, bind=s.live_endpoint, hwm=10_000, linger=0, security=door,
+                               name="live")
+        lease = bus.make_socket(self.ctx, zmq.ROUTER, bind=s.lease_endpoint, security=door, name="lease")
+        telemetry = bus.Telemetry(self.ctx, s.telemetry_endpoint, "buffer", security=door)
         poller = zmq.Poller()
         poller.register(ingest, zmq.POLLIN)
         poller.register(lease, zmq.POLLIN)
@@ -336,6 +341,7 @@ class BufferService:
             for sock in (ingest, live, lease):
                 sock.close(linger=0)
             telemetry.close()
+            self.security.close()
 
     def every_second(self, live: zmq.Socket[Any]) -> None:
         self.expire_leases()

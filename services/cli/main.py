@@ -9,6 +9,8 @@
     scada account [--last 10m | --since T --until T] [--json]
                                        where every value polled in a window went
     scada strays [--stop]              stages of this run directory running without a supervisord
+    scada keys create NAME | list | allow FILE [--name N]
+                                       CURVE keys for tcp:// endpoints
 """
 
 from __future__ import annotations
@@ -106,12 +108,25 @@ def _supervisor_conf(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _tap(settings: Settings, args: argparse.Namespace) -> int:
+    from common import curve
+    from common.zmq_keys import KeyFolderError
     from services.cli.tap import tap
 
     endpoint = args.endpoint or settings.live_endpoint
+    try:
+        security = curve.for_stage(settings, "tap", extra_connects={"live": endpoint})
+    except KeyFolderError as error:
+        print(f"error: {endpoint} needs CURVE keys: {error}", file=sys.stderr)
+        return 2
     print(f"tapping {endpoint} (Ctrl-C to stop)", file=sys.stderr)
-    tap(endpoint, args.topic, args.count, args.timeout)
+    tap(endpoint, args.topic, args.count, args.timeout, security)
     return 0
+
+
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from services.cli.keys import keys_command
+
+    return keys_command(settings, args)
 
 
 def _when(text: str) -> int:
@@ -207,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "(exit 1 if any, unless --stop)")
     p.add_argument("--stop", action="store_true", help="stop them: SIGTERM, then SIGKILL after 15 s")
     p.set_defaults(func=_strays)
+    from services.cli.keys import add_parser as add_keys_parser
+
+    add_keys_parser(sub, _keys)
     return parser
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import msgpack
 import zmq
 
+from common import bus, curve
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
@@ -16,12 +18,17 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def tap(endpoint: str, topic: str = "", count: int | None = None, timeout_s: float | None = None) -> int:
-    """Subscribe to ``endpoint`` and print messages until Ctrl-C, ``count`` messages, or ``timeout_s`` of silence."""
+def tap(endpoint: str, topic: str = "", count: int | None = None, timeout_s: float | None = None,
+        security: curve.SocketSecurity | None = None) -> int:
+    """Subscribe to ``endpoint`` and print messages until Ctrl-C, ``count`` messages, or ``timeout_s`` of silence.
+
+    On tcp:// the tap is a CURVE client of the buffer (its live PUB is the one PUB that binds).
+    """
     ctx = zmq.Context()
-    sock = ctx.socket(zmq.SUB)
-    sock.setsockopt(zmq.LINGER, 0)
+    sock = bus.make_socket(ctx, zmq.SUB, linger=0)
     sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+    if security is not None:
+        security.connected(sock, "live", endpoint, binder="buffer")
     sock.connect(endpoint)
     printed = 0
     try:

@@ -7,7 +7,7 @@ import sys
 
 import uvicorn
 
-from common import stage_lock
+from common import curve, stage_lock
 from common.runtime import setup_logging
 from common.settings import Settings
 from services.gateway.app import create_app
@@ -31,7 +31,8 @@ def main() -> None:
         log.error("refusing to listen on %s without SCADA_API_TOKEN: set a token or use 127.0.0.1",
                   settings.scada_api_host)
         sys.exit(2)
-    uvicorn.run(create_app(settings), host=settings.scada_api_host, port=settings.scada_api_port,
+    security = curve.for_stage_or_exit(settings, "gateway")
+    uvicorn.run(create_app(settings, security), host=settings.scada_api_host, port=settings.scada_api_port,
                 log_level="info", access_log=False)
 
 

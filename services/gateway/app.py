@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 
+from common import curve
 from common.settings import Settings
 from services.gateway.broadcast import Broadcaster
 from services.gateway.control import ControlRouter
@@ -28,15 +29,16 @@ from services.gateway.trigger_limit import TriggerLimit
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, security: curve.SocketSecurity | None = None) -> FastAPI:
     settings = settings or Settings.load()
+    door = security or curve.for_stage(settings, "gateway")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = zmq.asyncio.Context()
-        telemetry = TelemetryStore(ctx, settings.telemetry_endpoint)
-        control = ControlRouter(ctx, settings.control_endpoint)
-        latest = LatestValues(ctx, settings.live_endpoint)
+        telemetry = TelemetryStore(ctx, settings.telemetry_endpoint, door)
+        control = ControlRouter(ctx, settings.control_endpoint, door)
+        latest = LatestValues(ctx, settings.live_endpoint, door)
 
         def values_message(key: Any) -> dict[str, Any]:
             plc, group = key
@@ -56,11 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for part in (ws_polling, ws_values, telemetry, control, latest):
                 await part.close()
+            door.close()
             ctx.term()
 
     app = FastAPI(title="JSScada gateway", version="0.1.0", lifespan=lifespan,
                   description="Status, metrics and control of the JSScada collector.")
     app.state.settings = settings
+    app.state.security = door
     app.state.supervisor = Supervisor(settings.supervisor_socket)
     app.state.trigger_limit = TriggerLimit(settings.api_trigger_min_interval_ms)
     origins = [o.strip() for o in settings.scada_cors_origins.split(",") if o.strip()]

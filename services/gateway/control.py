@@ -16,7 +16,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from common import bus, messages
+from common import bus, curve, messages
 from common.messages import MessageError
 from services.gateway.reader import SocketReader
 
@@ -32,9 +32,9 @@ class PollerTimeout(Exception):
 
 
 class ControlRouter(SocketReader):
-    def __init__(self, ctx: zmq.asyncio.Context, endpoint: str) -> None:
+    def __init__(self, ctx: zmq.asyncio.Context, endpoint: str, security: curve.SocketSecurity | None = None) -> None:
         super().__init__()
-        self.sock = bus.make_socket(ctx, zmq.ROUTER, bind=endpoint, linger=0)
+        self.sock = bus.make_socket(ctx, zmq.ROUTER, bind=endpoint, linger=0, security=security, name="control")
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}

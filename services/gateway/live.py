@@ -13,7 +13,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from common import bus, messages
+from common import bus, curve, messages
 from common.messages import MessageError, iso_ms
 from services.gateway.reader import SocketReader
 
@@ -21,12 +21,14 @@ log = logging.getLogger("gateway.live")
 
 
 class LatestValues(SocketReader):
-    def __init__(self, ctx: zmq.asyncio.Context, endpoint: str) -> None:
+    def __init__(self, ctx: zmq.asyncio.Context, endpoint: str, security: curve.SocketSecurity | None = None) -> None:
         super().__init__()
         self.sock = ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVHWM, 10_000)
         self.sock.setsockopt(zmq.SUBSCRIBE, b"data.")
+        if security is not None:
+            security.connected(self.sock, "live", endpoint)
         bus.ensure_ipc_dir(endpoint)
         self.sock.connect(endpoint)
         self.frames: dict[tuple[str, str], bytes] = {}

@@ -17,7 +17,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from common import bus, messages
+from common import bus, curve, messages
 from common.messages import MessageError
 from services.gateway.reader import SocketReader
 
@@ -38,10 +38,10 @@ class StageStatus:
 
 
 class TelemetryStore(SocketReader):
-    def __init__(self, ctx: zmq.asyncio.Context, endpoint: str) -> None:
+    def __init__(self, ctx: zmq.asyncio.Context, endpoint: str, security: curve.SocketSecurity | None = None) -> None:
         super().__init__()
         self.endpoint = endpoint
-        self.sock = bus.make_socket(ctx, zmq.SUB, bind=endpoint, linger=0)
+        self.sock = bus.make_socket(ctx, zmq.SUB, bind=endpoint, linger=0, security=security, name="telemetry")
         self.sock.setsockopt(zmq.SUBSCRIBE, b"status.")
         self.latest: dict[str, StageStatus] = {}
         self.version = 0  # counts status messages; answers built from them are cached per version

@@ -3,7 +3,7 @@
 import argparse
 import asyncio
 
-from common import stage_lock
+from common import curve, stage_lock
 from common.runtime import setup_logging
 from common.settings import Settings
 from services.poller.service import PollerService
@@ -17,7 +17,8 @@ def main() -> None:
     settings = Settings.load()
     settings.make_dirs()
     stage_lock.hold(settings.scada_run_dir, f"poller_{args.plc}")
-    asyncio.run(PollerService(settings, args.plc).run())
+    security = curve.for_stage_or_exit(settings, "poller")
+    asyncio.run(PollerService(settings, args.plc, security).run())
 
 
 if __name__ == "__main__":

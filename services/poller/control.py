@@ -26,7 +26,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from common import bus, messages
+from common import bus, curve, messages
 from common.messages import MessageError
 
 log = logging.getLogger("poller.control")
@@ -42,13 +42,15 @@ class CommandError(Exception):
 
 class ControlLink:
     def __init__(self, ctx: zmq.asyncio.Context, endpoint: str, plc_code: str, groups: list[str],
-                 handler: Handler) -> None:
+                 handler: Handler, security: curve.SocketSecurity | None = None) -> None:
         self.plc_code = plc_code
         self.groups = groups
         self.handler = handler
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.IDENTITY, plc_code.encode())
+        if security is not None:
+            security.connected(self.sock, "control", endpoint)
         bus.ensure_ipc_dir(endpoint)
         self.sock.connect(endpoint)
         self.bad_frames = 0

@@ -40,7 +40,7 @@ from typing import Any
 
 import zmq
 
-from common import bus, messages
+from common import bus, curve, messages
 from common.disk import DiskState
 from common.journal import Journal, fsync_and_close
 from common.ledger import Ledger
@@ -82,6 +82,7 @@ def waiting(journal: Journal, repair: bool = True) -> dict[Key, bytes]:
 class SendQueue:
     def __init__(self, ctx: zmq.Context[Any], endpoint: str, capacity: int, journal_path: Path,
                  ledger: Ledger, plc_code: str, ack_timeout: float = 5.0,
+                 security: curve.SocketSecurity | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.plc_code = plc_code
         self.ledger = ledger
@@ -92,7 +93,8 @@ class SendQueue:
         self.stale = False  # a journal write failed: what is live is rewritten whole once the disk takes it
         self.bad_acks = 0
         self._wake = asyncio.Event()
-        self.sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=100, linger=0, immediate=True)
+        self.sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=100, linger=0, immediate=True,
+                                    security=security, name="ingest")
 
     # -- journal ---------------------------------------------------------------
     def load(self) -> int:

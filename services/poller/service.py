@@ -33,7 +33,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from common import bus, messages
+from common import bus, curve, messages
 from common.config_store import model, open_store
 from common.disk import DiskState
 from common.ledger import Ledger
@@ -58,8 +58,9 @@ FLUSH_TIMEOUT_S = 1.2
 
 
 class PollerService:
-    def __init__(self, settings: Settings, plc_code: str) -> None:
+    def __init__(self, settings: Settings, plc_code: str, security: curve.SocketSecurity | None = None) -> None:
         self.settings = settings
+        self.security = security or curve.for_stage(settings, "poller")
         conn = open_store(settings.config_db)
         try:
             plc = model.load_plc(conn, plc_code)
@@ -202,7 +203,7 @@ class PollerService:
         code = self.plc.plc_code
         self.queue = SendQueue(ctx, s.ingest_endpoint, s.data_queue_size, s.poller_outbox_file(code),
                                Ledger(s.ledger_dir, f"poller_{code}", s.ledger_keep_days, DiskState()), code,
-                               s.poller_ack_timeout)
+                               s.poller_ack_timeout, self.security)
         loaded = self.queue.load()
         if loaded:
             log.info("queued again %d PollingData the buffer had not confirmed at the last stop", loaded)
@@ -210,10 +211,12 @@ class PollerService:
         for runner in self.groups.values():
             runner.epoch = self.epoch
         self.clock.look()
-        confirmations = bus.make_socket(actx, zmq.SUB, connect=s.live_endpoint, linger=0)
+        confirmations = bus.make_socket(actx, zmq.SUB, connect=s.live_endpoint, linger=0, security=self.security,
+                                        name="live")
         confirmations.setsockopt(zmq.SUBSCRIBE, bus.ack_topic(code))
-        telemetry = bus.Telemetry(ctx, s.telemetry_endpoint, "poller", self.plc.plc_code)
-        control = ControlLink(actx, s.control_endpoint, self.plc.plc_code, list(self.groups), self.on_command)
+        telemetry = bus.Telemetry(ctx, s.telemetry_endpoint, "poller", self.plc.plc_code, self.security)
+        control = ControlLink(actx, s.control_endpoint, self.plc.plc_code, list(self.groups), self.on_command,
+                              self.security)
         if stop is None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

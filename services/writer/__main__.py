@@ -1,6 +1,6 @@
 """python -m services.writer"""
 
-from common import stage_lock
+from common import curve, stage_lock
 from common.runtime import settle_memory, setup_logging, stop_event
 from common.settings import Settings
 from services.writer.service import WriterService
@@ -11,7 +11,7 @@ def main() -> None:
     settings = Settings.load()
     settings.make_dirs()
     stage_lock.hold(settings.scada_run_dir, "writer")
-    service = WriterService(settings)
+    service = WriterService(settings, security=curve.for_stage_or_exit(settings, "writer"))
     settle_memory()
     service.run(stop_event())
 

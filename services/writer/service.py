@@ -32,7 +32,7 @@ from typing import Any
 
 import zmq
 
-from common import bus, messages
+from common import bus, curve, messages
 from common.historian.oracle_sink import make_sink
 from common.historian.rows import Row
 from common.historian.sink import Sink, SinkUnavailable
@@ -51,8 +51,10 @@ HELD_RETRY_S = 5.0  # a batch neither stored nor backed up (disk full) is tried 
 
 
 class WriterService:
-    def __init__(self, settings: Settings, sink: Sink | None = None, ctx: zmq.Context[Any] | None = None) -> None:
+    def __init__(self, settings: Settings, sink: Sink | None = None, ctx: zmq.Context[Any] | None = None,
+                 security: curve.SocketSecurity | None = None) -> None:
         self.settings = settings
+        self.security = security or curve.for_stage(settings, "writer")
         self.sink: Sink = sink or make_sink(settings)
         self.ctx = ctx or zmq.Context.instance()
         self.backups = BackupStore(settings.backup_dir)
@@ -261,8 +263,9 @@ class WriterService:
 
     def run(self, stop: threading.Event) -> None:
         s = self.settings
-        self.sock = bus.make_socket(self.ctx, zmq.DEALER, connect=s.lease_endpoint, immediate=True)
-        telemetry = self.telemetry = bus.Telemetry(self.ctx, s.telemetry_endpoint, "writer")
+        self.sock = bus.make_socket(self.ctx, zmq.DEALER, connect=s.lease_endpoint, immediate=True,
+                                    security=self.security, name="lease")
+        telemetry = self.telemetry = bus.Telemetry(self.ctx, s.telemetry_endpoint, "writer", security=self.security)
         log.info("leasing from %s into %s (retries %s s, backups in %s)", s.lease_endpoint, self.sink.name,
                  "/".join(f"{d:.0f}" for d in self.retry_delays), self.backups.folder)
         wanted = s.buffer_batch_size

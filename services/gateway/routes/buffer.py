@@ -16,7 +16,8 @@ router = APIRouter(prefix="/api/buffer", tags=["buffer"])
 BUFFER_FIELDS = ("current_size", "max_size", "utilization_pct", "overflow_count", "overflow_rate_pct",
                  "received_values", "leased_batches", "leased_values", "acked_values", "expired_leases",
                  "bad_frames", "alerting", "alert_threshold_pct", "writers", "overflow_last_minute",
-                 "ingest_refused_cycles", "ingest_refused_values", "ingest_marked_bad", "disk")
+                 "ingest_refused_cycles", "ingest_refused_values", "ingest_marked_bad", "disk",
+                 "refused_connections")
 WRITER_FIELDS = ("successful_writes", "failed_writes", "success_rate_pct", "avg_batch_size", "avg_write_latency_ms",
                  "commit_age_p50_ms", "commit_age_p99_ms",
                  "throughput_items_per_sec", "retries", "backup_files_written", "backup_files_pending",

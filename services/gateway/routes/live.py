@@ -45,7 +45,7 @@ def _labels(**labels: object) -> str:
     return "{" + inner + "}" if inner else ""
 
 
-def prometheus(telemetry: TelemetryStore) -> str:
+def prometheus(telemetry: TelemetryStore, gateway_refused: dict[str, int] | None = None) -> str:
     lines: list[str] = []
     seen_help: set[str] = set()
 
@@ -119,6 +119,13 @@ def prometheus(telemetry: TelemetryStore) -> str:
         for quality, n in sorted((b.get("ingest_marked_bad") or {}).items()):
             metric("scada_buffer_ingest_bad_values_total", "counter", "values stored BAD because the historian "
                    "cannot hold them as read", n, quality=quality)
+    if buffer is not None:  # last in the buffer's figures: one metric's lines stay together
+        for socket_name, n in sorted((buffer.body.get("refused_connections") or {}).items()):
+            metric("scada_refused_connections_total", "counter", "CURVE clients refused (key not allowed), per "
+                   "socket", n, stage="buffer", socket=socket_name)
+    for socket_name, n in sorted((gateway_refused or {}).items()):
+        metric("scada_refused_connections_total", "counter", "CURVE clients refused (key not allowed), per socket",
+               n, stage="gateway", socket=socket_name)
     writer = telemetry.stage("status.writer")
     if writer is not None:
         w = writer.body
@@ -144,4 +151,5 @@ def prometheus(telemetry: TelemetryStore) -> str:
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus text format")
 def metrics(request: Request) -> str:
-    return prometheus(request.app.state.telemetry)
+    security = getattr(request.app.state, "security", None)
+    return prometheus(request.app.state.telemetry, security.refused() if security is not None else None)
