@@ -55,6 +55,7 @@ log = logging.getLogger("poller")
 
 KEEPALIVE_IDLE_S = 20.0  # a Q-series built-in port drops a connection after ~45 s of silence
 FLUSH_TIMEOUT_S = 1.2
+EPOCH_RETRY_S = 2.0  # while the disk refuses the epoch file
 
 
 class PollerService:
@@ -193,6 +194,25 @@ class PollerService:
             await self.client.keep_alive(KEEPALIVE_IDLE_S)
             await asyncio.sleep(1.0)
 
+    async def _take_epoch(self) -> int:
+        """This start's epoch; while the disk refuses the epoch file (full), wait for it rather than exit.
+
+        Exiting would hand the wait to supervisord, whose retries back off to minutes; polling cannot
+        start without a durable epoch (cycle numbers could repeat), so the poller waits here and says why.
+        """
+        path = self.settings.poller_epoch_file(self.plc.plc_code)
+        assert self.queue is not None, "the send queue is loaded first: its cycles bound the epoch"
+        warned = False
+        while True:
+            try:
+                return next_epoch(path, (cycle for _, cycle in self.queue.outbox.entries))
+            except OSError as error:
+                if not warned:
+                    log.warning("cannot write the poller's epoch to %s (%s); polling starts once it can, "
+                                "trying every %.0f s", path, error, EPOCH_RETRY_S)
+                    warned = True
+                await asyncio.sleep(EPOCH_RETRY_S)
+
     # -- process -------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
         s = self.settings
@@ -207,7 +227,7 @@ class PollerService:
         loaded = self.queue.load()
         if loaded:
             log.info("queued again %d PollingData the buffer had not confirmed at the last stop", loaded)
-        self.epoch = next_epoch(s.poller_epoch_file(code), (cycle for _, cycle in self.queue.outbox.entries))
+        self.epoch = await self._take_epoch()
         for runner in self.groups.values():
             runner.epoch = self.epoch
         self.clock.look()

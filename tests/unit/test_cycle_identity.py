@@ -42,6 +42,31 @@ def test_each_start_takes_a_new_epoch_written_whole(tmp_path: Path) -> None:
     assert next_epoch(path, [make_cycle(9, 5), -T0]) == 10
 
 
+def test_a_poller_whose_disk_refuses_the_epoch_waits_for_it_instead_of_exiting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from services.poller import epoch as epoch_module
+    from services.poller import service as poller_service
+
+    real_write, refusals = epoch_module.write_epoch, [2]
+
+    def full_disk_twice(path: Path, epoch: int) -> None:
+        if refusals[0]:
+            refusals[0] -= 1
+            raise OSError(28, "No space left on device")
+        real_write(path, epoch)
+
+    monkeypatch.setattr(epoch_module, "write_epoch", full_disk_twice)
+    monkeypatch.setattr(poller_service, "EPOCH_RETRY_S", 0.01)
+    path = tmp_path / "poller_X.epoch"
+    fake = SimpleNamespace(settings=SimpleNamespace(poller_epoch_file=lambda code: path),
+                           plc=SimpleNamespace(plc_code="X"), queue=SimpleNamespace(outbox=SimpleNamespace(entries={})))
+    assert asyncio.run(poller_service.PollerService._take_epoch(fake)) == 1  # type: ignore[arg-type]
+    assert refusals == [0] and read_epoch(path) == 1
+
+
 def test_an_epoch_file_that_holds_no_number_stops_the_poller(tmp_path: Path) -> None:
     path = tmp_path / "poller_X.epoch"
     path.write_text("garbage")
