@@ -10,6 +10,7 @@ import uvicorn
 from common.runtime import setup_logging
 from common.settings import Settings
 from services.gateway.app import create_app
+from services.gateway.server import uvicorn_config
 
 
 def is_loopback(host: str) -> bool:
@@ -29,8 +30,8 @@ def main() -> None:
         log.error("refusing to listen on %s without SCADA_API_TOKEN: set a token or use 127.0.0.1",
                   settings.scada_api_host)
         sys.exit(2)
-    uvicorn.run(create_app(settings), host=settings.scada_api_host, port=settings.scada_api_port,
-                log_level="info", access_log=False)
+    uvicorn.Server(uvicorn_config(create_app(settings), host=settings.scada_api_host,
+                                  port=settings.scada_api_port)).run()
 
 
 if __name__ == "__main__":
