@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import h11
@@ -143,7 +143,7 @@ def uvicorn_config(app: Any, **where: Any) -> uvicorn.Config:
                           ws_ping_timeout=WS_PING_TIMEOUT_S, log_level="info", access_log=False, **where)
 
 
-def abort_hook(scope: dict[str, Any]) -> Callable[[float], None] | None:
+def abort_hook(scope: Mapping[str, Any]) -> Callable[[float], None] | None:
     """The server's abort for this WebSocket, when it offers one (uvicorn under uvicorn_config does)."""
     hook = scope.get("extensions", {}).get(ABORT_EXTENSION)
     return hook if callable(hook) else None

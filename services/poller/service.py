@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 import time
 from typing import Any
 
@@ -27,7 +28,7 @@ import zmq.asyncio
 from common import bus, messages
 from common.config_store import model, open_store
 from common.ledger import Ledger
-from common.mc.client import PlcClient
+from common.mc.client import Backoff, PlcClient
 from common.mc.commands import Codec
 from common.mc.errors import McError
 from common.mc.frames import Encoding
@@ -43,20 +44,39 @@ log = logging.getLogger("poller")
 
 KEEPALIVE_IDLE_S = 20.0  # a Q-series built-in port drops a connection after ~45 s of silence
 FLUSH_TIMEOUT_S = 1.2
+STORE_RETRY_BASE_S = 0.5
+STORE_RETRY_CAP_S = 10.0
+
+
+def load_plant(settings: Settings, plc_code: str) -> tuple[model.Plc, list[model.PollingGroup], list[model.Tag]]:
+    """The PLC, its groups and tags; while the store is busy (locked by an import), wait and try again.
+
+    A poller that died on a locked store would be restarted by supervisord a
+    few times and then given up (FATAL); waiting here with backoff, it comes
+    up as soon as the store answers.
+    """
+    backoff = Backoff(base=STORE_RETRY_BASE_S, cap=STORE_RETRY_CAP_S)
+    while True:
+        try:
+            conn = open_store(settings.config_db)
+            try:
+                plc = model.load_plc(conn, plc_code)
+                if plc is None:
+                    raise SystemExit(f"PLC {plc_code} is not in the config store {settings.config_db}")
+                return plc, model.load_groups(conn, plc_code), model.load_tags(conn, plc_code)
+            finally:
+                conn.close()
+        except sqlite3.OperationalError as error:
+            delay = backoff.next_delay()
+            log.warning("config store %s not readable (%s); trying again in %.1f s", settings.config_db, error,
+                        delay)
+            time.sleep(delay)
 
 
 class PollerService:
     def __init__(self, settings: Settings, plc_code: str) -> None:
         self.settings = settings
-        conn = open_store(settings.config_db)
-        try:
-            plc = model.load_plc(conn, plc_code)
-            if plc is None:
-                raise SystemExit(f"PLC {plc_code} is not in the config store {settings.config_db}")
-            groups = model.load_groups(conn, plc_code)
-            tags = model.load_tags(conn, plc_code)
-        finally:
-            conn.close()
+        plc, groups, tags = load_plant(settings, plc_code)
         self.plc = plc
         by_group: dict[str, list[model.Tag]] = {}
         for tag in tags:
