@@ -30,7 +30,7 @@ from common.config_store import model, open_store
 from common.ledger import Ledger
 from common.mc.client import Backoff, PlcClient
 from common.mc.commands import Codec
-from common.mc.errors import McError
+from common.mc.errors import McError, PlcTimeoutError
 from common.mc.frames import Encoding
 from common.runtime import settle_memory
 from common.settings import Settings
@@ -44,6 +44,7 @@ log = logging.getLogger("poller")
 
 KEEPALIVE_IDLE_S = 20.0  # a Q-series built-in port drops a connection after ~45 s of silence
 FLUSH_TIMEOUT_S = 1.2
+CYCLE_MARGIN_S = 0.05  # a cycle ends this long before the next deadline (at most a tenth of the interval)
 STORE_RETRY_BASE_S = 0.5
 STORE_RETRY_CAP_S = 10.0
 
@@ -110,26 +111,39 @@ class PollerService:
         schedule = FixedSchedule(loop.time() + phase * min(interval, 1.0), interval)
         watch = (TriggerWatch(runner.group.trigger_device, runner.group.ack_device)
                  if runner.group.mode == "HANDSHAKE" else None)
+        margin = min(CYCLE_MARGIN_S, interval / 10)
         while True:
             delay = schedule.deadline - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             runner.stats.late(1000 * (loop.time() - schedule.deadline))
             if runner.state == "RUNNING":
-                if watch is None:
-                    await self._read_and_send(runner)
-                else:
-                    try:
-                        waiting = await watch.should_read(self.client)
-                        runner.stats.last_good_ms = messages.now_ms()  # the PLC answered the trigger look
-                        if waiting:
-                            data = await self._read_and_send(runner)
-                            if data.error is None:
-                                await watch.served(self.client)
-                    except McError as error:
-                        runner.note_error(error)
+                # the PLC gets until just before the next deadline: a silent PLC gives a BAD row per deadline
+                with self.client.deadline(schedule.next_deadline - margin):
+                    await self._cycle(runner, watch)
             schedule.advance(loop.time())
-            runner.stats.overruns = schedule.overruns
+            st = runner.stats
+            st.overruns, st.deadlines_skipped = schedule.overruns, schedule.missed
+            st.deadlines_missed = st.deadlines_skipped + st.reads_timed_out
+
+    async def _cycle(self, runner: GroupRunner, watch: TriggerWatch | None) -> None:
+        assert self.client is not None
+        if watch is None:
+            data = await self._read_and_send(runner)
+            if any(v.quality == "BAD_TIMEOUT" for v in data.values):
+                runner.stats.reads_timed_out += 1
+            return
+        try:
+            waiting = await watch.should_read(self.client)
+            runner.stats.last_good_ms = messages.now_ms()  # the PLC answered the trigger look
+            if waiting:
+                data = await self._read_and_send(runner)
+                if data.error is None:
+                    await watch.served(self.client)
+        except McError as error:
+            if isinstance(error, PlcTimeoutError):
+                runner.stats.reads_timed_out += 1
+            runner.note_error(error)
 
     # -- control -------------------------------------------------------------
     def _group(self, command: dict[str, Any]) -> GroupRunner:

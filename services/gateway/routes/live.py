@@ -80,13 +80,18 @@ def prometheus(telemetry: TelemetryStore) -> str:
             labels = {"plc": plc, "group": g.get("name")}
             metric("scada_group_cycles_total", "counter", "polling cycles run", g.get("cycles"), **labels)
             metric("scada_group_errors_total", "counter", "polling cycles with an error", g.get("errors"), **labels)
-            metric("scada_group_overruns_total", "counter", "deadlines skipped because a cycle overran",
+            metric("scada_group_overruns_total", "counter", "cycles that ended after the next deadline",
                    g.get("overruns"), **labels)
+            metric("scada_group_deadlines_missed_total", "counter",
+                   "deadlines that left no answer from the PLC (read timed out, or no cycle started)",
+                   g.get("deadlines_missed"), **labels)
+            metric("scada_group_deadlines_skipped_total", "counter", "deadlines at which no cycle started",
+                   g.get("deadlines_skipped"), **labels)
             metric("scada_group_values_total", "counter", "values sent", g.get("values_sent"), **labels)
             metric("scada_group_last_duration_ms", "gauge", "duration of the last read", g.get("last_duration_ms"),
                    **labels)
             metric("scada_group_avg_duration_ms", "gauge", "average read duration", g.get("avg_duration_ms"), **labels)
-            metric("scada_group_lateness_p99_ms", "gauge", "p99 start lateness against the deadline",
+            metric("scada_group_lateness_p99_ms", "gauge", "p99 start lateness against the deadline that was due",
                    g.get("lateness_p99_ms"), **labels)
     buffer = telemetry.stage("status.buffer")
     if buffer is not None:
