@@ -46,6 +46,8 @@ def _db_import(settings: Settings, args: argparse.Namespace) -> int:
     except ImportFailed as failure:
         for issue in failure.issues:
             print(issue, file=sys.stderr)
+        if failure.more:
+            print(f"... and {failure.more:,} more problem(s) not shown", file=sys.stderr)
         print(f"import failed: {failure}", file=sys.stderr)
         return 1
     finally:
