@@ -4,11 +4,11 @@ Strategy: requests never touch SQLite. The config store can be busy for
 seconds (an import's commit, an operator's ``BEGIN EXCLUSIVE``), and a
 synchronous read inside a handler would stop every request and WebSocket of
 the gateway meanwhile. Handlers ask ``PlantIndex.current()``, which answers
-the last copy at once and, when it is older than REFRESH_S, reads the store
-again in a worker thread (one read at a time) with a short busy timeout.
-While the store stays busy the last copy is answered; a gateway that has
-never read it raises StoreBusy, which the routes turn into 503 with
-Retry-After.
+a copy younger than REFRESH_S at once and otherwise reads the store again in
+a worker thread (one read at a time, with a short busy timeout), waiting
+FRESH_WAIT_S for it. While the store stays busy the last copy is answered; a
+gateway that has never read it raises StoreBusy, which the routes turn into
+503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from common.config_store.schema import migrate
 log = logging.getLogger("gateway.plant")
 
 REFRESH_S = 2.0
+FRESH_WAIT_S = 0.3
 BUSY_TIMEOUT_MS = 1000
 RETRY_AFTER_S = 2
 
@@ -67,15 +68,20 @@ class PlantIndex:
         self.last_error: str | None = None
 
     async def current(self) -> Plant:
-        """The plant as last read: re-read in the background once older than REFRESH_S.
+        """The plant, read again when the copy is older than REFRESH_S.
 
-        Only a gateway that has never read the store waits for a read (and gets
-        StoreBusy if the store does not answer within BUSY_TIMEOUT_MS).
+        The read gets FRESH_WAIT_S (a healthy store answers in milliseconds, so
+        a group imported a moment ago is found); past that, or while the store
+        is busy, the last copy answers. Only a gateway that has never read the
+        store waits for a read, and gets StoreBusy if it fails.
         """
         if self._plant is not None:
-            if time.monotonic() - self._read_at >= REFRESH_S:
-                self.refresh()
-            return self._plant
+            if time.monotonic() - self._read_at < REFRESH_S:
+                return self._plant
+            reading = self.refresh()
+            done, _ = await asyncio.wait({reading}, timeout=FRESH_WAIT_S)  # the read goes on if it times out
+            fresh = reading.result() if done else None
+            return fresh if fresh is not None else self._plant
         reading = self.refresh()
         # shielded: one request giving up must not cancel the read the others wait for
         plant = await asyncio.shield(reading)
