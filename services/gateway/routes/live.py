@@ -139,4 +139,16 @@ def prometheus(telemetry: TelemetryStore) -> str:
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus text format")
 def metrics(request: Request) -> str:
-    return prometheus(request.app.state.telemetry)
+    return prometheus(request.app.state.telemetry) + websocket_metrics(
+        [request.app.state.ws_polling, request.app.state.ws_values])
+
+
+def websocket_metrics(broadcasters: list[Broadcaster]) -> str:
+    """The gateway's own WebSocket figures: clients, and clients closed for not taking their messages."""
+    lines = ["# HELP scada_ws_clients WebSocket clients connected",
+             "# TYPE scada_ws_clients gauge"]
+    lines += [f'scada_ws_clients{{endpoint="{b.name}"}} {len(b.clients)}' for b in broadcasters]
+    lines += ["# HELP scada_ws_slow_clients_closed_total WebSocket clients closed for taking no message for "
+              "3 s", "# TYPE scada_ws_slow_clients_closed_total counter"]
+    lines += [f'scada_ws_slow_clients_closed_total{{endpoint="{b.name}"}} {b.dropped_clients}' for b in broadcasters]
+    return "\n".join(lines) + "\n"
