@@ -11,7 +11,11 @@ backoff and jitter, capped; a connection that merely broke is replaced at
 once. A read sent on a reused connection that turns out to have been closed
 by the PLC while idle is sent once more on a fresh one (reads change
 nothing); otherwise the client never retries: the poller owns timing and
-retries.
+retries. A request waits for a free connection, connects and waits for its
+reply at most until the deadline of the polling cycle it works for
+(``PlcClient.deadline``), else the timeout: a silent PLC holds each
+connection for the whole timeout, and a cycle queued behind them would
+otherwise miss deadline after deadline with nothing to show for them.
 """
 
 from __future__ import annotations
