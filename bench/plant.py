@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 from common.config_store.csv_rules import TABLES_BY_NAME
 
 
-def write_csv(folder: Path, table: str, rows: list[list[object]]) -> None:
+def write_csv(folder: Path, table: str, rows: Iterable[list[object]]) -> None:
     """``table``.csv with the config store's own header for that table."""
     with (folder / f"{table}.csv").open("w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)

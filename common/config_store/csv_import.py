@@ -1,24 +1,28 @@
 """``scada db import``: CSV files into the config store, all or nothing.
 
-Strategy: read every file, parse every cell, then check keys, uniqueness and
+Strategy: stream every file row by row, parse every cell, and stage each
+good row in a TEMP table (csv_stage.py); then check keys, uniqueness and
 references against what the store will hold afterwards (the store overlaid
 with the import) -- collecting every problem with its file, line and column
 -- and only when there is none, apply the whole import in one transaction.
 A row whose key exists updates that record; rows absent from the files are
-left alone (import never deletes).
+left alone (import never deletes). Memory does not grow with the files: rows
+wait in SQLite's temporary file, and of the problems only the first
+MAX_ISSUES (by file, line, column) are kept, with the count of all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import io
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.config_store.csv_rules import TABLES, TABLES_BY_NAME, FieldError, Table
+from common.config_store.csv_rules import TABLES, FieldError, Table
+from common.config_store.csv_stage import Stage
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,51 @@ class ImportIssue:
         return f"{self.path}:{self.line}:{self.column}: {self.message}"
 
 
+MAX_ISSUES = 100
+
+
 class ImportFailed(Exception):
-    def __init__(self, issues: list[ImportIssue]) -> None:
+    """``issues``: the first MAX_ISSUES problems (by file, line, column); ``total``: how many there were."""
+
+    def __init__(self, issues: list[ImportIssue], total: int | None = None) -> None:
         self.issues = issues
-        super().__init__(f"{len(issues)} problem(s); nothing was imported")
+        self.total = len(issues) if total is None else total
+        super().__init__(f"{self.total} problem(s); nothing was imported")
+
+    @property
+    def more(self) -> int:
+        """Problems found beyond those in ``issues``."""
+        return self.total - len(self.issues)
+
+
+class Problems:
+    """The first ``keep`` problems in (file, line, column) order, and the count of all of them."""
+
+    def __init__(self, keep: int = MAX_ISSUES) -> None:
+        self.keep = keep
+        self.total = 0
+        self._kept: list[ImportIssue] = []
+
+    def add(self, issue: ImportIssue) -> None:
+        self.total += 1
+        self._kept.append(issue)
+        if len(self._kept) >= 4 * self.keep:  # trimmed now and then: bounded, and no sort per problem
+            self._trim()
+
+    def extend(self, issues: Iterable[ImportIssue]) -> None:
+        for issue in issues:
+            self.add(issue)
+
+    def _trim(self) -> None:
+        self._kept.sort(key=lambda i: (i.path, i.line, i.column))
+        del self._kept[self.keep:]
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def failure(self) -> ImportFailed:
+        self._trim()
+        return ImportFailed(list(self._kept), self.total)
 
 
 @dataclass
@@ -54,13 +99,6 @@ class ImportReport:
         parts = [f"{name}: {c.inserted} new, {c.updated} changed, {c.unchanged} unchanged"
                  for name, c in self.tables.items()]
         return "; ".join(parts) if parts else "nothing to import"
-
-
-@dataclass
-class _Row:
-    path: str
-    line: int
-    values: dict[str, Any]
 
 
 def _table_for(path: Path) -> Table | None:
@@ -97,50 +135,47 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[tuple[Path, Table]], list
     return found, issues
 
 
-def read_file(path: Path, table: Table) -> tuple[list[_Row], list[ImportIssue]]:
-    """Parse one file; returns its good rows and every problem found in it."""
+def read_file(path: Path, table: Table, problems: Problems) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Parse one file as it is read: yields (line, values) of each good row; problems go to ``problems``."""
     name = str(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        return [], [ImportIssue(name, 0, "-", f"not UTF-8 text (byte {error.start}); save the sheet as CSV UTF-8")]
-    reader = csv.reader(io.StringIO(text, newline=""))
-    issues: list[ImportIssue] = []
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        return [], [ImportIssue(name, 1, "-", f"empty file; the header is {','.join(table.header)}")]
-    except csv.Error as error:
-        return [], [ImportIssue(name, 1, "-", f"unreadable CSV: {error}")]
-    expected = table.header
-    for column in expected:
-        if column not in header:
-            issues.append(ImportIssue(name, 1, column, "missing column"))
-    for position, column in enumerate(header):
-        if column not in expected:
-            issues.append(ImportIssue(name, 1, column or f"#{position + 1}", f"unknown column for {table.name}.csv"))
-        elif header.index(column) != position:
-            issues.append(ImportIssue(name, 1, column, "column appears twice"))
-    if issues:
-        return [], issues
-    rows: list[_Row] = []
-    try:
-        for cells in reader:
-            line = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue  # blank lines from spreadsheet exports
-            if len(cells) != len(header):
-                column = header[len(cells)] if len(cells) < len(header) else f"#{len(cells)}"
-                issues.append(ImportIssue(name, line, column,
-                                          f"row has {len(cells)} fields, the header has {len(header)}"))
-                continue
-            row_issues, values = _parse_row(table, dict(zip(header, cells, strict=True)))
-            issues.extend(ImportIssue(name, line, column, message) for column, message in row_issues)
-            if not row_issues:
-                rows.append(_Row(name, line, values))
-    except csv.Error as error:
-        issues.append(ImportIssue(name, reader.line_num, "-", f"unreadable CSV: {error}"))
-    return rows, issues
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = [h.strip() for h in next(reader)]
+            missing = [ImportIssue(name, 1, column, "missing column") for column in table.header
+                       if column not in header]
+            problems.extend(missing)
+            bad_header = bool(missing)
+            for position, column in enumerate(header):
+                if column not in table.header:
+                    problems.add(ImportIssue(name, 1, column or f"#{position + 1}",
+                                             f"unknown column for {table.name}.csv"))
+                    bad_header = True
+                elif header.index(column) != position:
+                    problems.add(ImportIssue(name, 1, column, "column appears twice"))
+                    bad_header = True
+            if bad_header:
+                return
+            for cells in reader:
+                line = reader.line_num
+                if not any(c.strip() for c in cells):
+                    continue  # blank lines from spreadsheet exports
+                if len(cells) != len(header):
+                    column = header[len(cells)] if len(cells) < len(header) else f"#{len(cells)}"
+                    problems.add(ImportIssue(name, line, column,
+                                             f"row has {len(cells)} fields, the header has {len(header)}"))
+                    continue
+                row_issues, values = _parse_row(table, dict(zip(header, cells, strict=True)))
+                problems.extend(ImportIssue(name, line, column, message) for column, message in row_issues)
+                if not row_issues:
+                    yield line, values
+        except StopIteration:
+            problems.add(ImportIssue(name, 1, "-", f"empty file; the header is {','.join(table.header)}"))
+        except UnicodeDecodeError:
+            problems.add(ImportIssue(name, reader.line_num + 1, "-",
+                                     "not UTF-8 text; save the sheet as CSV UTF-8"))
+        except csv.Error as error:
+            problems.add(ImportIssue(name, reader.line_num, "-", f"unreadable CSV: {error}"))
 
 
 def _parse_row(table: Table, cells: dict[str, str]) -> tuple[list[tuple[str, str]], dict[str, Any]]:
@@ -176,102 +211,40 @@ def _store_rows(conn: sqlite3.Connection, table: Table) -> dict[tuple[Any, ...],
 def import_csv(conn: sqlite3.Connection, paths: Sequence[Path], *, dry_run: bool = False) -> ImportReport:
     """Validate ``paths`` completely, then apply them in one transaction (unless ``dry_run``).
 
-    Raises ImportFailed with every problem found; the store is then untouched.
+    Raises ImportFailed with the first MAX_ISSUES problems and the count of all;
+    the store is then untouched.
     """
-    files, issues = collect_files(paths)
+    files, found = collect_files(paths)
+    problems = Problems()
+    problems.extend(found)
     report = ImportReport(files=[str(p) for p, _ in files])
-    incoming: dict[str, dict[tuple[Any, ...], _Row]] = {t.name: {} for t in TABLES}
-    for path, table in files:
-        rows, file_issues = read_file(path, table)
-        issues.extend(file_issues)
-        seen = incoming[table.name]
-        for row in rows:
-            key = tuple(row.values[k] for k in table.key)
-            first = seen.get(key)
-            if first is not None:
-                where = f"first at {first.path}:{first.line}"
-                issues.append(ImportIssue(row.path, row.line, table.key[-1],
-                                          f"duplicate key {'/'.join(map(str, key))}, {where}"))
-                continue
-            seen[key] = row
-
-    stored = {t.name: _store_rows(conn, t) for t in TABLES}
-    final: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
-    for table in TABLES:
-        merged = dict(stored[table.name])
-        merged.update({key: row.values for key, row in incoming[table.name].items()})
-        final[table.name] = merged
-    for table in TABLES:
-        issues.extend(_check_unique(table, incoming[table.name], final[table.name]))
-        issues.extend(_check_references(table, incoming[table.name], final))
-    if issues:
-        raise ImportFailed(sorted(issues, key=lambda i: (i.path, i.line, i.column)))
-
-    for table in TABLES:
-        counts = TableCounts()
-        for key, row in incoming[table.name].items():
-            old = stored[table.name].get(key)
-            if old is None:
-                counts.inserted += 1
-            elif any(old[c] != row.values[c] for c in table.header):
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
-        if incoming[table.name]:
-            report.tables[table.name] = counts
-    if not dry_run:
-        _apply(conn, incoming, stored)
-    return report
-
-
-def _check_unique(table: Table, rows: dict[tuple[Any, ...], _Row],
-                  final: dict[tuple[Any, ...], dict[str, Any]]) -> list[ImportIssue]:
-    issues = []
-    for columns, reason in table.unique:
-        owners: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        for key, values in final.items():
-            owners.setdefault(tuple(values[c] for c in columns), key)
-        for key, row in rows.items():
-            owner = owners[tuple(row.values[c] for c in columns)]
-            if owner != key:
-                issues.append(ImportIssue(row.path, row.line, columns[-1],
-                                          f"{reason} ({'/'.join(map(str, owner))})"))
-    return issues
-
-
-def _check_references(table: Table, rows: dict[tuple[Any, ...], _Row],
-                      final: dict[str, dict[tuple[Any, ...], dict[str, Any]]]) -> list[ImportIssue]:
-    issues = []
-    for columns, target in table.references:
-        known = final[target]
-        for row in rows.values():
-            ref = tuple(row.values[c] for c in columns)
-            if ref not in known:
-                what = "/".join(map(str, ref))
-                issues.append(ImportIssue(row.path, row.line, columns[-1],
-                                          f"unknown {TABLES_BY_NAME[target].name[:-1].replace('_', ' ')} {what}"))
-    return issues
-
-
-def _apply(conn: sqlite3.Connection, incoming: dict[str, dict[tuple[Any, ...], _Row]],
-           stored: dict[str, dict[tuple[Any, ...], dict[str, Any]]]) -> None:
-    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("BEGIN IMMEDIATE")  # the store cannot change between the checks and the apply
+    stage = Stage(conn)
     try:
+        for path, table in files:
+            try:
+                for line, values in read_file(path, table, problems):
+                    stage.add(table, str(path), line, values)
+            except OSError as error:
+                problems.add(ImportIssue(str(path), 0, "-", f"cannot read: {error.strerror or error}"))
+        problems.extend(ImportIssue(*issue) for issue in stage.check())
+        if problems:
+            raise problems.failure()
         for table in TABLES:
-            changed = [row.values for key, row in incoming[table.name].items()
-                       if stored[table.name].get(key) != row.values]
-            if not changed:
-                continue
-            columns = ", ".join(f'"{c}"' for c in table.header)
-            marks = ", ".join("?" for _ in table.header)
-            updates = ", ".join(f'"{c}" = excluded."{c}"' for c in table.header if c not in table.key)
-            sql = (f"INSERT INTO {table.name} ({columns}) VALUES ({marks}) "
-                   f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}")
-            conn.executemany(sql, [[v[c] for c in table.header] for v in changed])
-        conn.execute("COMMIT")
+            inserted, updated, unchanged = stage.counts(table)
+            if inserted + updated + unchanged:
+                report.tables[table.name] = TableCounts(inserted, updated, unchanged)
+        if not dry_run:
+            for table in TABLES:
+                stage.apply(table)
+        stage.close()
+        conn.execute("ROLLBACK" if dry_run else "COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
+        with contextlib.suppress(sqlite3.Error):
+            stage.close()
         raise
+    return report
 
 
 def export_csv(conn: sqlite3.Connection, folder: Path) -> list[Path]:

@@ -10,13 +10,14 @@ what export writes is what import reads.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.mc.datatypes import Kind, parse_data_type
+from common.mc.datatypes import DataType, Kind, parse_data_type
 from common.mc.devices import parse_address
 from common.mc.errors import McLocalError
 
@@ -161,9 +162,15 @@ def bit_address(text: str) -> str:
     return str(parsed)
 
 
+@functools.lru_cache(maxsize=256)
+def _data_type_of(text: str) -> DataType:
+    """A plant has a handful of data types over a million tags: each text is parsed once."""
+    return parse_data_type(text)
+
+
 def data_type(text: str) -> str:
     try:
-        return str(parse_data_type(text))
+        return str(_data_type_of(text))
     except McLocalError as error:
         raise FieldError(str(error)) from None
 
@@ -188,7 +195,7 @@ def _group_rules(row: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _tag_rules(row: dict[str, Any]) -> list[tuple[str, str]]:
     addr = parse_address(row["address"])
-    dtype = parse_data_type(row["data_type"])
+    dtype = _data_type_of(row["data_type"])
     if dtype.kind is Kind.BIT:
         if not addr.is_bit:
             return [("data_type", f"BIT on word device {row['address']} needs a bit suffix, e.g. {row['address']}.0")]

@@ -11,17 +11,22 @@ backoff and jitter, capped; a connection that merely broke is replaced at
 once. A read sent on a reused connection that turns out to have been closed
 by the PLC while idle is sent once more on a fresh one (reads change
 nothing); otherwise the client never retries: the poller owns timing and
-retries.
+retries. A request waits for a free connection, connects and waits for its
+reply at most until the deadline of the polling cycle it works for
+(``PlcClient.deadline``), else the timeout: a silent PLC holds each
+connection for the whole timeout, and a cycle queued behind them would
+otherwise miss deadline after deadline with nothing to show for them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from common.mc.commands import BatchRead, Codec, Echo, RandomRead, ReplyValues, Request
@@ -30,6 +35,9 @@ from common.mc.frames import ReplySplitter
 from common.mc.planner import ReadPlan
 
 log = logging.getLogger(__name__)
+
+#: the deadline (monotonic) of the polling cycle the current task works for; see PlcClient.deadline
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("plc_deadline", default=None)
 
 
 @dataclass
@@ -82,7 +90,7 @@ class Connection:
         return {"index": self.index, "port": self.port, "state": self.state, "requests": self.requests,
                 "failures": self.failures, "connects": self.connects, "last_error": self.last_error}
 
-    async def _connect(self) -> None:
+    async def _connect(self, timeout: float) -> None:
         now = time.monotonic()
         if now < self._retry_at:
             raise PlcConnectionError(
@@ -91,7 +99,7 @@ class Connection:
             )
         try:
             self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), self.timeout
+                asyncio.open_connection(self.host, self.port), timeout
             )
         except (OSError, TimeoutError) as error:
             self.last_error = f"connect failed: {error or type(error).__name__}"
@@ -115,35 +123,42 @@ class Connection:
         self._reader = self._writer = None
         self._splitter.clear()
 
-    async def request(self, request: Request) -> ReplyValues:
+    async def request(self, request: Request, deadline: float | None = None) -> ReplyValues:
+        """Send ``request`` and read its reply, within the timeout and before ``deadline`` (monotonic)."""
         frame = self.codec.encode(request)  # local errors raise before anything is sent
         try:
-            return await self._exchange(request, frame)
+            return await self._exchange(request, frame, deadline)
         except _StaleConnection:
             if not isinstance(request, BatchRead | RandomRead | Echo):
                 self._drop(f"connection closed by the PLC before {request}")
                 raise PlcConnectionError(f"{self.plc_code}: {self.last_error}") from None
             self.close()
-            return await self._exchange(request, frame)
+            return await self._exchange(request, frame, deadline)
 
-    async def _exchange(self, request: Request, frame: bytes) -> ReplyValues:
+    def _time_left(self, deadline: float | None) -> float:
+        if deadline is None:
+            return self.timeout
+        return max(0.0, min(self.timeout, deadline - time.monotonic()))
+
+    async def _exchange(self, request: Request, frame: bytes, deadline: float | None) -> ReplyValues:
         if self._reader is not None and self._reader.at_eof():
             self.close()  # the PLC closed it while idle: just connect again
         if self._writer is None:
-            await self._connect()
+            await self._connect(self._time_left(deadline))
         assert self._reader is not None and self._writer is not None
         reused, self._fresh = not self._fresh, False
         self.requests += 1
         self.last_used = time.monotonic()
+        timeout = self._time_left(deadline)
         try:
             self._writer.write(frame)
-            reply = await asyncio.wait_for(self._read_reply(reused), self.timeout)
+            reply = await asyncio.wait_for(self._read_reply(reused), timeout)
         except _StaleConnection:
             raise
         except TimeoutError:
             pending = self._splitter.pending
             detail = f" ({pending} bytes of a reply)" if pending else ""
-            self._drop(f"no complete reply to {request} within {self.timeout:.1f} s{detail}")
+            self._drop(f"no complete reply to {request} within {timeout:.1f} s{detail}")
             raise PlcTimeoutError(f"{self.plc_code}: {self.last_error}") from None
         except FrameError as error:
             self._drop(f"malformed reply to {request}: {error}")
@@ -185,15 +200,37 @@ class PlcClient:
 
     def __init__(self, plc_code: str, host: str, ports: Sequence[int], codec: Codec, timeout: float) -> None:
         self.plc_code = plc_code
+        self.timeout = timeout
         self.connections = [Connection(plc_code, host, p, codec, timeout, i) for i, p in enumerate(ports)]
         self._idle: asyncio.Queue[Connection] = asyncio.Queue()
         for c in self.connections:
             self._idle.put_nowait(c)
 
-    async def execute(self, request: Request) -> ReplyValues:
-        connection = await self._idle.get()
+    @contextlib.contextmanager
+    def deadline(self, at: float) -> Iterator[None]:
+        """Every request made inside (in this task, and the tasks it starts) ends by ``at`` (monotonic).
+
+        A polling cycle sets its deadline once, so its reads -- and a HANDSHAKE
+        group's trigger look -- never wait past it, for a free connection or
+        for the PLC.
+        """
+        token = _deadline.set(at)
         try:
-            return await connection.request(request)
+            yield
+        finally:
+            _deadline.reset(token)
+
+    async def execute(self, request: Request) -> ReplyValues:
+        """Run ``request`` on a free pooled connection; waits for one until the deadline (or the timeout)."""
+        deadline = _deadline.get()
+        wait = self.timeout if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            connection = await asyncio.wait_for(self._idle.get(), wait)
+        except TimeoutError:
+            raise PlcTimeoutError(f"{self.plc_code}: no pooled connection free for {request} within {wait:.2f} s "
+                                  f"({len(self.connections)} busy)") from None
+        try:
+            return await connection.request(request, deadline)
         finally:
             self._idle.put_nowait(connection)
 

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
+import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from common.config_store import model, open_store
 from common.config_store.csv_import import ImportFailed, export_csv, import_csv
@@ -45,6 +49,8 @@ def _db_import(settings: Settings, args: argparse.Namespace) -> int:
     except ImportFailed as failure:
         for issue in failure.issues:
             print(issue, file=sys.stderr)
+        if failure.more:
+            print(f"... and {failure.more:,} more problem(s) not shown", file=sys.stderr)
         print(f"import failed: {failure}", file=sys.stderr)
         return 1
     finally:
@@ -129,21 +135,61 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
     return keys_command(settings, args)
 
 
+MAX_DURATION_S = 3650 * 86400  # ten years: anything longer is a typo, and overflows a time in ms
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported on one line (and exit status 2) instead of usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _when(text: str) -> int:
     """An ISO-8601 time (UTC unless it says otherwise) as Unix ms."""
     try:
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return int((at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() * 1000)
+    except (ValueError, OverflowError, OSError):
         raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
-    return int((at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 def _duration(text: str) -> float:
+    """90s, 10m, 2h, 7d or plain seconds: finite, above 0, at most ten years."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
-        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+        seconds = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
     except (ValueError, IndexError):
         raise argparse.ArgumentTypeError(f"not a duration like 90s, 10m, 2h: {text!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_DURATION_S:
+        raise argparse.ArgumentTypeError(f"a duration above 0 and at most 3650d, not {text!r}")
+    return seconds
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"a number above 0, not {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0 or value > MAX_DURATION_S:
+        raise argparse.ArgumentTypeError(f"seconds above 0 and at most {MAX_DURATION_S}, not {text!r}")
+    return value
+
+
+def _plc(text: str) -> str:
+    if not re.fullmatch("[A-Z0-9]{14}", text):
+        raise argparse.ArgumentTypeError(f"not a PLC code (14 upper-case letters and digits): {text!r}")
+    return text
 
 
 def _account(settings: Settings, args: argparse.Namespace) -> int:
@@ -188,7 +234,7 @@ def _strays(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scada", description="JSScada collector: operator commands")
+    parser = _Parser(prog="scada", description="JSScada collector: operator commands")
     sub = parser.add_subparsers(dest="command", required=True)
     db = sub.add_parser("db", help="the config store").add_subparsers(dest="db_command", required=True)
     db.add_parser("init", help="create or upgrade the config store").set_defaults(func=_db_init)
@@ -200,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder")
     p.set_defaults(func=_db_export)
     p = db.add_parser("show", help="a summary of the plant")
-    p.add_argument("--plc", help="only this PLC")
+    p.add_argument("--plc", type=_plc, help="only this PLC")
     p.set_defaults(func=_db_show)
     sub.add_parser("supervisor-conf", help="write the pollers' supervisor include").set_defaults(
         func=_supervisor_conf)
@@ -208,8 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("endpoint", nargs="?", help="default: the buffer's live PUB")
     p.add_argument("--topic", default="data.", help="topic prefix (default data.): data.KRCWO12ELOA101 for one "
                    "PLC, ack. for the buffer's confirmations to the pollers, '' for everything")
-    p.add_argument("--count", type=int, help="stop after this many messages")
-    p.add_argument("--timeout", type=float, help="stop after this many seconds without a message")
+    p.add_argument("--count", type=_positive_int, help="stop after this many messages")
+    p.add_argument("--timeout", type=_seconds, help="stop after this many seconds without a message")
     p.set_defaults(func=_tap)
     p = sub.add_parser("account", help="where every value polled in a time window went (exit 1 if any was lost)")
     p.add_argument("--since", type=_when, help="ISO-8601 start (UTC unless it says otherwise)")
@@ -236,6 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     except StoreVersionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except sqlite3.Error as error:  # a store that is locked, read-only or not a database
+        print(f"error: config store {settings.config_db}: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a path that cannot be read or written: one line, not a traceback
+        where = f" {error.filename}" if error.filename else ""
+        print(f"error:{where}: {error.strerror or error}", file=sys.stderr)
+        return 1
     return code
 
 

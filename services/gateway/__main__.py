@@ -11,6 +11,7 @@ from common import curve, stage_lock
 from common.runtime import setup_logging
 from common.settings import Settings
 from services.gateway.app import create_app
+from services.gateway.server import uvicorn_config
 
 
 def is_loopback(host: str) -> bool:
@@ -32,8 +33,8 @@ def main() -> None:
                   settings.scada_api_host)
         sys.exit(2)
     security = curve.for_stage_or_exit(settings, "gateway")
-    uvicorn.run(create_app(settings, security), host=settings.scada_api_host, port=settings.scada_api_port,
-                log_level="info", access_log=False)
+    uvicorn.Server(uvicorn_config(create_app(settings, security), host=settings.scada_api_host,
+                                  port=settings.scada_api_port)).run()
 
 
 if __name__ == "__main__":

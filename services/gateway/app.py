@@ -6,21 +6,23 @@ so a test can start the app against real sockets on temporary endpoints.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import zmq.asyncio
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from common import curve
 from common.settings import Settings
 from services.gateway.broadcast import Broadcaster
 from services.gateway.control import ControlRouter
 from services.gateway.live import LatestValues
+from services.gateway.plant import RETRY_AFTER_S, PlantIndex, StoreBusy
 from services.gateway.routes import buffer, live, polling, stages
 from services.gateway.stages import Supervisor
 from services.gateway.telemetry import TelemetryStore
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
         ws_values = Broadcaster("values", values_message)
         for part in (telemetry, control, latest, ws_polling, ws_values):
             part.start()
+        app.state.plant.refresh()  # read before the first request needs it
         app.state.telemetry, app.state.control, app.state.live = telemetry, control, latest
         app.state.ws_polling, app.state.ws_values = ws_polling, ws_values
         try:
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
                   description="Status, metrics and control of the JSScada collector.")
     app.state.settings = settings
     app.state.security = door
+    app.state.plant = PlantIndex(settings.config_db)
     app.state.supervisor = Supervisor(settings.supervisor_socket)
     app.state.trigger_limit = TriggerLimit(settings.api_trigger_min_interval_ms)
     origins = [o.strip() for o in settings.scada_cors_origins.split(",") if o.strip()]
@@ -73,6 +77,13 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
                            allow_headers=["Authorization", "Content-Type"])
     for module in (polling, buffer, stages, live):
         app.include_router(module.router)
+
+    @app.exception_handler(StoreBusy)
+    @app.exception_handler(sqlite3.OperationalError)
+    async def store_busy(request: Request, error: Exception) -> JSONResponse:
+        # a locked or busy SQLite file is a moment's wait, not a server fault
+        return JSONResponse({"detail": f"the config store is busy, try again: {error}"}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_S)})
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:

@@ -9,6 +9,7 @@ from fastapi import Depends, Header, HTTPException, Request
 
 from common.settings import Settings
 from services.gateway.control import ControlRouter
+from services.gateway.plant import PlantIndex
 from services.gateway.telemetry import TelemetryStore
 
 
@@ -22,6 +23,11 @@ def get_control(request: Request) -> ControlRouter:
     return router
 
 
+def get_plant(request: Request) -> PlantIndex:
+    plant: PlantIndex = request.app.state.plant
+    return plant
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -32,14 +38,16 @@ def require_token(request: Request, authorization: Annotated[str | None, Header(
     token = get_settings(request).scada_api_token
     if token is None:
         return
-    if not authorization or not authorization.startswith("Bearer "):
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():  # RFC 7235: the scheme is case-insensitive
         raise HTTPException(401, detail="this request changes something: send Authorization: Bearer <token>",
                             headers={"WWW-Authenticate": "Bearer"})
-    if not hmac.compare_digest(authorization[len("Bearer "):].encode(), token.get_secret_value().encode()):
+    if not hmac.compare_digest(credentials.strip().encode(), token.get_secret_value().encode()):
         raise HTTPException(403, detail="wrong API token")
 
 
 TelemetryDep = Annotated[TelemetryStore, Depends(get_telemetry)]
 ControlDep = Annotated[ControlRouter, Depends(get_control)]
+PlantDep = Annotated[PlantIndex, Depends(get_plant)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TokenDep = Depends(require_token)

@@ -47,6 +47,10 @@ class GroupStats:
     cycles: int = 0
     errors: int = 0
     overruns: int = 0
+    #: deadlines that left no answer from the PLC: its read timed out (a BAD_TIMEOUT row), or no cycle started
+    deadlines_missed: int = 0
+    deadlines_skipped: int = 0  # no cycle started at all (the previous one overran)
+    reads_timed_out: int = 0
     values_sent: int = 0
     last_start_ms: int | None = None
     last_duration_ms: float | None = None
@@ -141,7 +145,8 @@ class GroupRunner:
             "name": self.name, "plc_code": self.group.plc_code, "mode": self.group.mode,
             "interval_ms": self.group.interval_ms, "state": self.state, "tag_count": len(self.tags),
             "requests_per_cycle": len(self.plan.requests), "cycles": st.cycles, "errors": st.errors,
-            "overruns": st.overruns, "values_sent": st.values_sent, "last_start_ms": st.last_start_ms,
+            "overruns": st.overruns, "deadlines_missed": st.deadlines_missed,
+            "deadlines_skipped": st.deadlines_skipped, "values_sent": st.values_sent, "last_start_ms": st.last_start_ms,
             "last_duration_ms": st.last_duration_ms,
             "avg_duration_ms": round(st.total_duration_ms / st.cycles, 3) if st.cycles else None,
             "last_error": st.last_error, "last_error_ms": st.last_error_ms, "last_good_ms": st.last_good_ms,

@@ -27,6 +27,7 @@ import contextlib
 import functools
 import logging
 import signal
+import sqlite3
 import time
 from typing import Any
 
@@ -37,9 +38,9 @@ from common import bus, curve, messages
 from common.config_store import model, open_store
 from common.disk import DiskState
 from common.ledger import Ledger
-from common.mc.client import PlcClient
+from common.mc.client import Backoff, PlcClient
 from common.mc.commands import Codec
-from common.mc.errors import McError
+from common.mc.errors import McError, PlcTimeoutError
 from common.mc.frames import Encoding
 from common.runtime import settle_memory, supervise
 from common.settings import Settings
@@ -56,21 +57,41 @@ log = logging.getLogger("poller")
 KEEPALIVE_IDLE_S = 20.0  # a Q-series built-in port drops a connection after ~45 s of silence
 FLUSH_TIMEOUT_S = 1.2
 EPOCH_RETRY_S = 2.0  # while the disk refuses the epoch file
+CYCLE_MARGIN_S = 0.05  # a cycle ends this long before the next deadline (at most a tenth of the interval)
+STORE_RETRY_BASE_S = 0.5
+STORE_RETRY_CAP_S = 10.0
+
+
+def load_plant(settings: Settings, plc_code: str) -> tuple[model.Plc, list[model.PollingGroup], list[model.Tag]]:
+    """The PLC, its groups and tags; while the store is busy (locked by an import), wait and try again.
+
+    A poller that died on a locked store would be restarted by supervisord a
+    few times and then given up (FATAL); waiting here with backoff, it comes
+    up as soon as the store answers.
+    """
+    backoff = Backoff(base=STORE_RETRY_BASE_S, cap=STORE_RETRY_CAP_S)
+    while True:
+        try:
+            conn = open_store(settings.config_db)
+            try:
+                plc = model.load_plc(conn, plc_code)
+                if plc is None:
+                    raise SystemExit(f"PLC {plc_code} is not in the config store {settings.config_db}")
+                return plc, model.load_groups(conn, plc_code), model.load_tags(conn, plc_code)
+            finally:
+                conn.close()
+        except sqlite3.OperationalError as error:
+            delay = backoff.next_delay()
+            log.warning("config store %s not readable (%s); trying again in %.1f s", settings.config_db, error,
+                        delay)
+            time.sleep(delay)
 
 
 class PollerService:
     def __init__(self, settings: Settings, plc_code: str, security: curve.SocketSecurity | None = None) -> None:
         self.settings = settings
         self.security = security or curve.for_stage(settings, "poller")
-        conn = open_store(settings.config_db)
-        try:
-            plc = model.load_plc(conn, plc_code)
-            if plc is None:
-                raise SystemExit(f"PLC {plc_code} is not in the config store {settings.config_db}")
-            groups = model.load_groups(conn, plc_code)
-            tags = model.load_tags(conn, plc_code)
-        finally:
-            conn.close()
+        plc, groups, tags = load_plant(settings, plc_code)
         self.plc = plc
         by_group: dict[str, list[model.Tag]] = {}
         for tag in tags:
@@ -108,31 +129,45 @@ class PollerService:
         watch = (TriggerWatch(runner.group.trigger_device, runner.group.ack_device)
                  if runner.group.mode == "HANDSHAKE" else None)
         connects = self._connects()
+        margin = min(CYCLE_MARGIN_S, interval / 10)
         while True:
             delay = schedule.deadline - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             runner.stats.late(1000 * (loop.time() - schedule.deadline))
             if runner.state == "RUNNING":
-                if watch is None:
-                    await self._read_and_send(runner)
-                else:
+                if watch is not None:
                     now_connects = self._connects()
                     if now_connects != connects:
                         connects = now_connects
                         watch.forget()  # reconnected: the PLC may have restarted and lost the handshake's state
-                    try:
-                        waiting = await watch.should_read(self.client)
-                        runner.stats.last_good_ms = messages.now_ms()  # the PLC answered the trigger look
-                        if waiting:
-                            data = await self._read_and_send(runner)
-                            if data.error is None:
-                                await watch.served(self.client)
-                    except McError as error:
-                        watch.forget()  # a failed read: whatever the PLC holds now is read again
-                        runner.note_error(error)
+                # the PLC gets until just before the next deadline: a silent PLC gives a BAD row per deadline
+                with self.client.deadline(schedule.next_deadline - margin):
+                    await self._cycle(runner, watch)
             schedule.advance(loop.time())
-            runner.stats.overruns = schedule.overruns
+            st = runner.stats
+            st.overruns, st.deadlines_skipped = schedule.overruns, schedule.missed
+            st.deadlines_missed = st.deadlines_skipped + st.reads_timed_out
+
+    async def _cycle(self, runner: GroupRunner, watch: TriggerWatch | None) -> None:
+        assert self.client is not None
+        if watch is None:
+            data = await self._read_and_send(runner)
+            if any(v.quality == "BAD_TIMEOUT" for v in data.values):
+                runner.stats.reads_timed_out += 1
+            return
+        try:
+            waiting = await watch.should_read(self.client)
+            runner.stats.last_good_ms = messages.now_ms()  # the PLC answered the trigger look
+            if waiting:
+                data = await self._read_and_send(runner)
+                if data.error is None:
+                    await watch.served(self.client)
+        except McError as error:
+            watch.forget()  # a failed read: whatever the PLC holds now is read again
+            if isinstance(error, PlcTimeoutError):
+                runner.stats.reads_timed_out += 1
+            runner.note_error(error)
 
     def _connects(self) -> int:
         """Connections made to the PLC so far; a change means a reconnect."""

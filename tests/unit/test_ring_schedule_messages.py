@@ -73,15 +73,19 @@ def test_schedule_deadlines_do_not_drift() -> None:
     assert s.overruns == 0
 
 
-def test_schedule_skips_missed_deadlines_and_counts_them() -> None:
+def test_schedule_overrun_runs_the_latest_due_deadline_at_once_and_counts_the_missed() -> None:
     s = FixedSchedule(start=0.0, interval=1.0)
-    assert s.advance(3.5) == 4.0  # the cycle due at 0 ended at 3.5: 1, 2 and 3 are skipped
-    assert s.overruns == 3
+    # the cycle due at 0 ended at 3.5: the one due at 3 runs at once (0.5 s late), 1 and 2 had no cycle
+    assert s.advance(3.5) == 3.0
+    assert (s.overruns, s.missed) == (1, 2)
+    assert s.advance(3.6) == 4.0  # the late cycle ended in time: back on the grid
     assert s.advance(4.2) == 5.0
     assert s.advance(5.0) == 6.0  # the cycle due at 5 took no time
-    assert s.overruns == 3
-    assert s.advance(7.0) == 8.0  # the cycle due at 6 ended exactly on the next deadline: 7 is skipped
-    assert s.overruns == 4
+    assert (s.overruns, s.missed) == (1, 2)
+    assert s.advance(7.0) == 7.0  # the cycle due at 6 ended exactly on the next deadline: not an overrun
+    assert (s.overruns, s.missed) == (1, 2)
+    assert s.advance(8.01) == 8.0  # 10 ms past the next deadline: it runs 10 ms late, none missed
+    assert (s.overruns, s.missed) == (2, 2)
 
 
 def test_schedule_sub_second_intervals() -> None:

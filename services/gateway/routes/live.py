@@ -90,13 +90,18 @@ def prometheus(telemetry: TelemetryStore, gateway_refused: dict[str, int] | None
             labels = {"plc": plc, "group": g.get("name")}
             metric("scada_group_cycles_total", "counter", "polling cycles run", g.get("cycles"), **labels)
             metric("scada_group_errors_total", "counter", "polling cycles with an error", g.get("errors"), **labels)
-            metric("scada_group_overruns_total", "counter", "deadlines skipped because a cycle overran",
+            metric("scada_group_overruns_total", "counter", "cycles that ended after the next deadline",
                    g.get("overruns"), **labels)
+            metric("scada_group_deadlines_missed_total", "counter",
+                   "deadlines that left no answer from the PLC (read timed out, or no cycle started)",
+                   g.get("deadlines_missed"), **labels)
+            metric("scada_group_deadlines_skipped_total", "counter", "deadlines at which no cycle started",
+                   g.get("deadlines_skipped"), **labels)
             metric("scada_group_values_total", "counter", "values sent", g.get("values_sent"), **labels)
             metric("scada_group_last_duration_ms", "gauge", "duration of the last read", g.get("last_duration_ms"),
                    **labels)
             metric("scada_group_avg_duration_ms", "gauge", "average read duration", g.get("avg_duration_ms"), **labels)
-            metric("scada_group_lateness_p99_ms", "gauge", "p99 start lateness against the deadline",
+            metric("scada_group_lateness_p99_ms", "gauge", "p99 start lateness against the deadline that was due",
                    g.get("lateness_p99_ms"), **labels)
     buffer = telemetry.stage("status.buffer")
     if buffer is not None:
@@ -152,4 +157,16 @@ def prometheus(telemetry: TelemetryStore, gateway_refused: dict[str, int] | None
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus text format")
 def metrics(request: Request) -> str:
     security = getattr(request.app.state, "security", None)
-    return prometheus(request.app.state.telemetry, security.refused() if security is not None else None)
+    return prometheus(request.app.state.telemetry, security.refused() if security is not None else None) + \
+        websocket_metrics([request.app.state.ws_polling, request.app.state.ws_values])
+
+
+def websocket_metrics(broadcasters: list[Broadcaster]) -> str:
+    """The gateway's own WebSocket figures: clients, and clients closed for not taking their messages."""
+    lines = ["# HELP scada_ws_clients WebSocket clients connected",
+             "# TYPE scada_ws_clients gauge"]
+    lines += [f'scada_ws_clients{{endpoint="{b.name}"}} {len(b.clients)}' for b in broadcasters]
+    lines += ["# HELP scada_ws_slow_clients_closed_total WebSocket clients closed for taking no message for "
+              "3 s", "# TYPE scada_ws_slow_clients_closed_total counter"]
+    lines += [f'scada_ws_slow_clients_closed_total{{endpoint="{b.name}"}} {b.dropped_clients}' for b in broadcasters]
+    return "\n".join(lines) + "\n"

@@ -1,5 +1,7 @@
 """/api/polling: the polling engine -- status from the pollers' telemetry, commands over the control socket.
 
+Groups and PLCs come from the gateway's copy of the config store
+(services/gateway/plant.py), never from SQLite inside a request.
 Group names may repeat across PLCs: ``?plc=CODE`` picks one; an ambiguous
 name answers 409 with the candidates, an unknown one 404.
 """
@@ -10,10 +12,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from common.config_store import model, open_store
-from common.settings import Settings
+from common.config_store import model
 from services.gateway.control import ControlRouter, PollerTimeout, PollerUnavailable
-from services.gateway.deps import ControlDep, SettingsDep, TelemetryDep, TokenDep
+from services.gateway.deps import ControlDep, PlantDep, TelemetryDep, TokenDep
+from services.gateway.plant import PlantIndex
 from services.gateway.telemetry import TelemetryStore
 from services.gateway.trigger_limit import TriggerLimit
 
@@ -51,12 +53,9 @@ def polling_status(telemetry: TelemetryStore) -> dict[str, Any]:
     }
 
 
-def resolve(settings: Settings, name: str, plc: str | None) -> model.PollingGroup:
-    conn = open_store(settings.config_db)
-    try:
-        candidates = [g for g in model.load_groups(conn) if g.group_name == name and plc in (None, g.plc_code)]
-    finally:
-        conn.close()
+async def resolve(plant: PlantIndex, name: str, plc: str | None) -> model.PollingGroup:
+    groups = (await plant.current()).groups
+    candidates = [g for g in groups if g.group_name == name and plc in (None, g.plc_code)]
     if not candidates:
         where = f" on {plc}" if plc else ""
         raise HTTPException(404, detail=f"no polling group {name}{where}")
@@ -96,8 +95,8 @@ def queue_status(telemetry: TelemetryDep) -> dict[str, Any]:
 
 
 @router.get("/groups/{name}/status", summary="One group's live figures")
-def group_status(name: str, telemetry: TelemetryDep, settings: SettingsDep, plc: PlcQuery = None) -> dict[str, Any]:
-    group = resolve(settings, name, plc)
+async def group_status(name: str, telemetry: TelemetryDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
+    group = await resolve(plant, name, plc)
     status = telemetry.stage(f"status.poller.{group.plc_code}")
     if status is None or not status.fresh or status.body.get("stopped"):
         raise HTTPException(503, detail=f"the poller of {group.plc_code} is not reporting")
@@ -108,23 +107,23 @@ def group_status(name: str, telemetry: TelemetryDep, settings: SettingsDep, plc:
 
 
 @router.post("/groups/{name}/start", summary="Start a group", dependencies=[TokenDep])
-async def start_group(name: str, control: ControlDep, settings: SettingsDep, plc: PlcQuery = None) -> dict[str, Any]:
-    group = resolve(settings, name, plc)
+async def start_group(name: str, control: ControlDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
+    group = await resolve(plant, name, plc)
     return {"plc_code": group.plc_code, **await send(control, group.plc_code, "start", name)}
 
 
 @router.post("/groups/{name}/stop", summary="Stop a group", dependencies=[TokenDep])
-async def stop_group(name: str, control: ControlDep, settings: SettingsDep, plc: PlcQuery = None) -> dict[str, Any]:
-    group = resolve(settings, name, plc)
+async def stop_group(name: str, control: ControlDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
+    group = await resolve(plant, name, plc)
     return {"plc_code": group.plc_code, **await send(control, group.plc_code, "stop", name)}
 
 
 @router.post("/groups/{name}/trigger", summary="Read a HANDSHAKE group now", dependencies=[TokenDep],
              responses={429: {"description": "triggered again sooner than API_TRIGGER_MIN_INTERVAL_MS; "
                                              "see Retry-After"}})
-async def trigger_group(name: str, request: Request, control: ControlDep, settings: SettingsDep,
+async def trigger_group(name: str, request: Request, control: ControlDep, plant: PlantDep,
                         plc: PlcQuery = None) -> dict[str, Any]:
-    group = resolve(settings, name, plc)
+    group = await resolve(plant, name, plc)
     if group.mode != "HANDSHAKE":
         raise HTTPException(409, detail=f"{name} on {group.plc_code} is a FIXED group; only HANDSHAKE groups "
                                         "are triggered")
@@ -133,12 +132,8 @@ async def trigger_group(name: str, request: Request, control: ControlDep, settin
     return await send(control, group.plc_code, "trigger", name)
 
 
-async def _all(op: str, control: ControlRouter, settings: Settings, plc: str | None) -> dict[str, Any]:
-    conn = open_store(settings.config_db)
-    try:
-        codes = [p.plc_code for p in model.load_plcs(conn, active_only=True) if plc in (None, p.plc_code)]
-    finally:
-        conn.close()
+async def _all(op: str, control: ControlRouter, plant: PlantIndex, plc: str | None) -> dict[str, Any]:
+    codes = [code for code in (await plant.current()).active_plcs if plc in (None, code)]
     if not codes:
         raise HTTPException(404, detail=f"no active PLC {plc}" if plc else "no active PLC")
     results = []
@@ -153,10 +148,10 @@ async def _all(op: str, control: ControlRouter, settings: Settings, plc: str | N
 
 
 @router.post("/start-all", summary="Start every group (of one PLC with ?plc=)", dependencies=[TokenDep])
-async def start_all(control: ControlDep, settings: SettingsDep, plc: PlcQuery = None) -> dict[str, Any]:
-    return await _all("start_all", control, settings, plc)
+async def start_all(control: ControlDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
+    return await _all("start_all", control, plant, plc)
 
 
 @router.post("/stop-all", summary="Stop every group (of one PLC with ?plc=)", dependencies=[TokenDep])
-async def stop_all(control: ControlDep, settings: SettingsDep, plc: PlcQuery = None) -> dict[str, Any]:
-    return await _all("stop_all", control, settings, plc)
+async def stop_all(control: ControlDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
+    return await _all("stop_all", control, plant, plc)
