@@ -189,7 +189,7 @@ class Codec:
         the end code's own PlcEndCodeError subclass for an error end code.
         """
         reply = decode_reply_frame(frame, self.encoding, self.frame)
-        if reply.serial != serial:
+        if self.frame is Frame.E4 and reply.serial != serial:
             raise SerialMismatchError(f"reply serial {reply.serial} is not the request's {serial}")
         if reply.route != self.route:
             raise FrameError(f"reply route {reply.route} does not match the request's {self.route}")
