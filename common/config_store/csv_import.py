@@ -113,9 +113,9 @@ def read_file(path: Path, table: Table) -> tuple[list[_Row], list[ImportIssue]]:
     except csv.Error as error:
         return [], [ImportIssue(name, 1, "-", f"unreadable CSV: {error}")]
     expected = table.header
-    for column in expected:
-        if column not in header:
-            issues.append(ImportIssue(name, 1, column, "missing column"))
+    for column in table.columns:
+        if column.name not in header and not column.may_be_absent:
+            issues.append(ImportIssue(name, 1, column.name, "missing column"))
     for position, column in enumerate(header):
         if column not in expected:
             issues.append(ImportIssue(name, 1, column or f"#{position + 1}", f"unknown column for {table.name}.csv"))
@@ -148,7 +148,7 @@ def _parse_row(table: Table, cells: dict[str, str]) -> tuple[list[tuple[str, str
     values: dict[str, Any] = {}
     given: dict[str, bool] = {}
     for column in table.columns:
-        text = cells[column.name].strip()
+        text = cells.get(column.name, "").strip()
         given[column.name] = bool(text)
         if not text:
             if column.required:
