@@ -113,9 +113,9 @@ def read_file(path: Path, table: Table) -> tuple[list[_Row], list[ImportIssue]]:
     except csv.Error as error:
         return [], [ImportIssue(name, 1, "-", f"unreadable CSV: {error}")]
     expected = table.header
-    for column in table.columns:
-        if column.name not in header and not column.may_be_absent:
-            issues.append(ImportIssue(name, 1, column.name, "missing column"))
+    for wanted in table.columns:
+        if wanted.name not in header and not wanted.may_be_absent:
+            issues.append(ImportIssue(name, 1, wanted.name, "missing column"))
     for position, column in enumerate(header):
         if column not in expected:
             issues.append(ImportIssue(name, 1, column or f"#{position + 1}", f"unknown column for {table.name}.csv"))

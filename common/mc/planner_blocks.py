@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from common.mc.devices import Device
 from common.mc.multiblock import MAX_BLOCK_POINTS, MAX_BLOCKS, Block, MultiBlockRead
-from common.mc.planner import ReadPlan, Slot, TagRead, _head, _span, _Span
+from common.mc.planner import ReadPlan, Slot, TagRead, _head, _Span, _span
 
 #: Gaps (in words) the packer tries reading through rather than starting another block.
 GAP_LADDER = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -86,7 +86,7 @@ def _plan(tags: Sequence[TagRead], packed: list[_Request]) -> ReadPlan:
     slots: dict[int, Slot] = {}
     for index, r in enumerate(packed):
         offset = 0
-        for device, first, count, spans in (*r.word_blocks, *r.bit_blocks):  # the reply's order
+        for _device, first, count, spans in (*r.word_blocks, *r.bit_blocks):  # the reply's order
             for s in spans:
                 slots[s.tag] = Slot(index, offset + s.start - first, s.words, s.bit)
             offset += count

@@ -58,12 +58,12 @@ class DatagramMatcher:
 
 class _Endpoint(asyncio.DatagramProtocol):
     def __init__(self) -> None:
-        self.datagrams: asyncio.Queue[bytes | OSError] = asyncio.Queue()
+        self.datagrams: asyncio.Queue[bytes | Exception] = asyncio.Queue()
 
     def datagram_received(self, data: bytes, addr: object) -> None:
         self.datagrams.put_nowait(data)
 
-    def error_received(self, exc: OSError) -> None:  # e.g. ICMP port unreachable
+    def error_received(self, exc: Exception) -> None:  # e.g. ICMP port unreachable
         self.datagrams.put_nowait(exc)
 
 
@@ -130,7 +130,7 @@ class UdpConnection(Connection):
                 received = await asyncio.wait_for(queue.get(), remaining)
             except TimeoutError:
                 return await self._timed_out(request)
-            if isinstance(received, OSError):
+            if isinstance(received, Exception):
                 self.last_error = f"{request}: {received}"
                 self.failures += 1
                 self.close()

@@ -65,12 +65,12 @@ class GroupStats:
 
 
 class GroupRunner:
-    def __init__(self, group: PollingGroup, tags: list[Tag]) -> None:
+    def __init__(self, group: PollingGroup, tags: list[Tag], multi_block_read: bool = False) -> None:
         self.group = group
         self.tags = tags
         self.addresses = [t.address for t in tags]
         self.plan: ReadPlan = plan_reads(
-            [TagRead(t.device_address, t.type, t.scale, t.offset) for t in tags])
+            [TagRead(t.device_address, t.type, t.scale, t.offset) for t in tags], multi_block=multi_block_read)
         self.seq = 0
         self.stats = GroupStats()
         self.state = "RUNNING" if group.is_active else "STOPPED"
@@ -133,7 +133,8 @@ class GroupRunner:
         return {
             "name": self.name, "plc_code": self.group.plc_code, "mode": self.group.mode,
             "interval_ms": self.group.interval_ms, "state": self.state, "tag_count": len(self.tags),
-            "requests_per_cycle": len(self.plan.requests), "cycles": st.cycles, "errors": st.errors,
+            "requests_per_cycle": len(self.plan.requests), "commands": self.plan.commands,
+            "points_per_cycle": self.plan.points, "cycles": st.cycles, "errors": st.errors,
             "overruns": st.overruns, "values_sent": st.values_sent, "last_start_ms": st.last_start_ms,
             "last_duration_ms": st.last_duration_ms,
             "avg_duration_ms": round(st.total_duration_ms / st.cycles, 3) if st.cycles else None,
