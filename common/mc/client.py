@@ -162,7 +162,7 @@ class Connection:
             raise type(error)(error.end_code, f"{self.plc_code}: {request}") from None
         except FrameError as error:
             self._drop(f"reply does not match {request}: {error}")
-            raise FrameError(f"{self.plc_code}: {self.last_error}") from None
+            raise type(error)(f"{self.plc_code}: {self.last_error}") from None  # SerialMismatchError stays one
 
     async def _read_reply(self, reused: bool) -> bytes:
         assert self._reader is not None

@@ -48,8 +48,8 @@ def poll_once(deviations: str) -> list[object]:
 
 
 def test_ascii_plc_with_virtual_plc_deviations_stores_32_bit_constants_right() -> None:
-    from common.mc.planner import TagRead, plan_reads
     from common.mc.devices import parse_address
+    from common.mc.planner import TagRead, plan_reads
 
     plan = plan_reads([TagRead(parse_address(a), parse_data_type(t)) for a, t, _ in CONSTANTS])
     assert plan.commands == {"0403": 1}  # the path under test: dwords in a random read
