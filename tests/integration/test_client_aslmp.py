@@ -137,7 +137,8 @@ def test_end_codes_of_the_manual_arrive_as_their_classes(peer: Peer, link: Link)
             assert contact.value.end_code == 0x4032
             with pytest.raises(DeviceRangeError):
                 await c.execute(BatchRead(DevicePoint(DEVICES["D"], 65535), 2))
-            block = MultiBlockRead((Block(DevicePoint(DEVICES["D"], 16), 2),), (Block(DevicePoint(DEVICES["M"], 16), 1),))
+            block = MultiBlockRead((Block(DevicePoint(DEVICES["D"], 16), 2),),
+                                   (Block(DevicePoint(DEVICES["M"], 16), 1),))
             assert len(await c.execute(block)) == 3  # type: ignore[arg-type]  # and the link still works
         finally:
             c.close()
