@@ -95,7 +95,7 @@ def test_multi_block_limits_are_local_errors(blocks: MultiBlockRead, message: st
 
 def test_multi_block_at_the_manual_limits_encodes() -> None:
     blocks = MultiBlockRead(tuple(Block(p("D", 10 * k), 8) for k in range(MAX_BLOCKS)))
-    assert blocks.points == 960 and len(Codec(Encoding.BINARY).encode(blocks)) == 15 + 2 + 120 * 6  # header, block counts, 6 bytes a block
+    assert blocks.points == 960 and len(Codec(Encoding.BINARY).encode(blocks)) == 15 + 2 + 120 * 6
 
 
 def test_echo_data_is_what_the_manual_allows() -> None:

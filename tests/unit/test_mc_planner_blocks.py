@@ -29,7 +29,7 @@ def block_replies(requests: tuple[object, ...], memory: dict[tuple[str, int], in
 def scattered(count: int, seed: int = 3) -> list:
     rng = random.Random(seed)
     tags, number = [], 0
-    for i in range(count):
+    for _ in range(count):
         number += rng.randrange(1, 40)
         kind = rng.choice(["D", "D", "W", "M"])
         if kind == "M":
