@@ -133,7 +133,15 @@ def main() -> None:
     parser.add_argument("--ascii", action="store_true")
     parser.add_argument("--reply-delay", type=float, default=0.0,
                         help="seconds virtual-plc holds every read reply (a real PLC's scan and network time)")
+    parser.add_argument("--scan-ms", type=float, nargs="*",
+                        help="instead: a PLC serving one request per scan of these lengths (bench/mc_scan.py)")
+    parser.add_argument("--cycles", type=int, default=10, help="with --scan-ms: cycles per measurement")
     args = parser.parse_args()
+    if args.scan_ms:
+        from bench.mc_scan import run
+
+        run(args.scan_ms, args.cycles, max(2, args.cycles // 4))
+        return
     encoding = Encoding.ASCII if args.ascii else Encoding.BINARY
     tags = scattered_tags(args.tags)
     port = free_port()
