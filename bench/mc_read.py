@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=10, help="with --scan-ms: cycles per measurement")
     args = parser.parse_args()
     if args.scan_ms:
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script
         from bench.mc_scan import run
 
         run(args.scan_ms, args.cycles, max(2, args.cycles // 4))
