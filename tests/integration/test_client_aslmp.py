@@ -15,7 +15,7 @@ import pytest
 from aslmp.testing import Pathology
 
 from common.mc.client import PlcClient
-from common.mc.commands import BatchRead, BatchWrite, RandomRead
+from common.mc.commands import BatchRead, BatchWrite, Echo, RandomRead
 from common.mc.datatypes import DataType, parse_data_type
 from common.mc.devices import DEVICES, DevicePoint, Unit, parse_address
 from common.mc.errors import DeviceRangeError, DeviceSpecificationError, PlcTimeoutError, SerialMismatchError
@@ -127,7 +127,7 @@ def test_words_and_bits_written_by_the_client_are_in_the_peers_memory(peer: Peer
     assert tuple(int(b) for b in peer.memory.read_bits("B", base, len(bits))) == bits
 
 
-@pytest.mark.parametrize("link", LINKS[:4], ids=lambda link: link.name)
+@pytest.mark.parametrize("link", LINKS, ids=lambda link: link.name)
 def test_end_codes_of_the_manual_arrive_as_their_classes(peer: Peer, link: Link) -> None:
     async def run() -> None:
         c = client(peer, link, pool=1)
@@ -140,6 +140,7 @@ def test_end_codes_of_the_manual_arrive_as_their_classes(peer: Peer, link: Link)
             block = MultiBlockRead((Block(DevicePoint(DEVICES["D"], 16), 2),),
                                    (Block(DevicePoint(DEVICES["M"], 16), 1),))
             assert len(await c.execute(block)) == 3  # type: ignore[arg-type]  # and the link still works
+            assert await c.execute(Echo()) == Echo().data  # keep-alive data the manual allows
         finally:
             c.close()
 
