@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def plc_deviations(plc: Plc, ascii_hex_numbers_default: bool = True) -> frozenset[str]:
     """The PLC's deviations, with the deprecated machine-wide switch folded in."""
-    if ascii_hex_numbers_default or "ascii_decimal_numbers" in plc.deviations:
+    if ascii_hex_numbers_default or "ascii_decimal_numbers" in plc.deviations or plc.encoding != "ASCII":
         return plc.deviations
     log.warning("%s: MC_ASCII_HEX_NUMBERS=false is deprecated; set deviations=ascii_decimal_numbers "
                 "on the PLC's row in plcs.csv instead", plc.plc_code)

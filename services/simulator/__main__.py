@@ -68,9 +68,11 @@ async def main_async(settings: Settings) -> None:
         memory = Memory()  # one PLC, one memory, whichever port a connection uses
         seed(memory, tags[plc.plc_code])
         for port in sorted(set(plc.connection_ports)):
-            # virtual-plc as it ships: in ASCII it reads hex device numbers as decimal and sends a random
-            # read's double words low word first; the PLC's row in plcs.csv lists those deviations.
-            server = Server("127.0.0.1", port, memory=memory)
+            # virtual-plc in ASCII reads hex device numbers as decimal, always, and sends a random read's
+            # double words low word first unless told otherwise: the simulated PLC is the one the row
+            # describes (the sample plant's rows list both deviations, virtual-plc as it ships).
+            order = "swapped" if "ascii_dwords_low_first" in plc.deviations else "client"
+            server = Server("127.0.0.1", port, memory=memory, ascii_dword_order=order)
             server.start()
             servers.append(server)
             log.info("%s: virtual-plc listening on 127.0.0.1:%d (%s)", plc.plc_code, port, plc.protocol)
