@@ -9,8 +9,8 @@ replaced -- a late or stray reply must never be read as the answer to the
 next request; in 4E frames every request carries its own serial number and a
 reply with another one is rejected the same way. UDP connections (udp.py)
 keep the same interface with their own loss handling. A PLC that refuses
-connections is retried with exponential backoff and jitter, capped; a connection that merely broke is replaced at
-once. A read sent on a reused connection that turns out to have been closed
+connections is retried with exponential backoff and jitter, capped; a
+connection that merely broke is replaced at once. A read sent on a reused connection that turns out to have been closed
 by the PLC while idle is sent once more on a fresh one (reads change
 nothing); otherwise the client never retries: the poller owns timing and
 retries.
