@@ -50,6 +50,9 @@ def _tags() -> list[tuple[TagRead, object]]:
             out.append((TagRead(parse_address(f"{name}{device.format_number(number)}"), dtype), _value(dtype, i, k)))
         bit_word = 16 + len(TYPES) * step
         out.append((TagRead(parse_address(f"{name}{device.format_number(bit_word)}.3"), parse_data_type("BIT")), 1))
+    for k, (number, text) in enumerate(((1, "INT16"), (2, "UINT16"), (4, "INT32"), (6, "FLOAT32"), (8, "FLOAT64"))):
+        dtype = parse_data_type(text)  # Z, the index register, holds only 20 words
+        out.append((TagRead(parse_address(f"Z{number}"), dtype), _value(dtype, len(WORD_DEVICES), k)))
     for i, name in enumerate(BIT_DEVICES):
         device = DEVICES[name]
         for number, value in ((17 + i, 1), (18 + i, 0), (min(device.maximum, 65535) - i, 1)):
