@@ -1,9 +1,11 @@
-"""MC 3E commands: requests as frozen dataclasses, their data fields, their replies.
+"""MC commands: requests as frozen dataclasses, their data fields, their replies.
 
 Strategy: a request knows how to write its own data field and how many data
-bytes its reply must carry; ``Codec`` (below) adds the frame around it and
-checks the reply against the request -- subheader, route, length, end code --
-before the request decodes the values. Nothing here touches a socket or a
+bytes its reply must carry; ``Codec`` (below) adds the 3E or 4E frame around
+it and checks the reply against the request -- subheader, serial number (4E),
+route, length, end code -- before the request decodes the values. The 0406
+multi-block read carries all of that itself (multiblock.py), the model for
+new commands. Nothing here touches a socket or a
 clock.
 
 Device descriptor in the data field::
@@ -14,7 +16,9 @@ Device descriptor in the data field::
 The reference manual writes the ASCII number in hexadecimal for hexadecimal
 devices (X, Y, B, W, ...); some peers, virtual-plc and pymcprotocol among
 them, write it in decimal for every device. ``Codec.ascii_hex_numbers``
-chooses, so the choice is explicit per connection.
+chooses, so the choice is explicit per connection; likewise
+``Codec.ascii_dwords_low_first`` for virtual-plc's random-read double words,
+which it sends low word first in ASCII where the manual says high word first.
 """
 
 from __future__ import annotations
