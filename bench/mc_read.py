@@ -141,7 +141,8 @@ def main() -> None:
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script
         from bench.mc_scan import run
 
-        run(args.scan_ms, args.cycles, max(2, args.cycles // 4))
+        encoding = Encoding.ASCII if args.ascii else Encoding.BINARY
+        run(args.scan_ms, args.cycles, max(2, args.cycles // 4), encoding)
         return
     encoding = Encoding.ASCII if args.ascii else Encoding.BINARY
     tags = scattered_tags(args.tags)

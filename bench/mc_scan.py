@@ -40,8 +40,6 @@ from common.mc.multiblock import MAX_BLOCK_POINTS  # noqa: E402
 from common.mc.planner import TagRead, plan_reads  # noqa: E402
 from tests.aslmp_peer import Link, aslmp_peer  # noqa: E402
 
-LINK = Link("TCP", Encoding.BINARY, Frame.E3)
-
 
 def sample_groups() -> list[tuple[str, list[TagRead]]]:
     groups: dict[str, list[TagRead]] = defaultdict(list)
@@ -65,12 +63,12 @@ def words_to_read(tags: list[TagRead]) -> int:
 
 
 async def ours(address: tuple[str, int], tags: list[TagRead], multi_block: bool, cycles: int,
-               start_anywhere_s: float = 0.0) -> tuple[int, float]:
+               start_anywhere_s: float = 0.0, encoding: Encoding = Encoding.BINARY) -> tuple[int, float]:
     """Requests per cycle and seconds per cycle; with ``start_anywhere_s`` each cycle starts after a random
     pause of up to that long (a poller's cycle starts anywhere in the PLC's scan) and only the read is timed."""
     plan = plan_reads(tags, multi_block=multi_block)
     rng = random.Random(5)
-    client = PlcClient("KRBENCH0000001", address[0], [address[1]] * 5, Codec(Encoding.BINARY), 10.0)
+    client = PlcClient("KRBENCH0000001", address[0], [address[1]] * 5, Codec(encoding), 10.0)
     try:
         values = await client.read(plan)  # connect the pool
         errors = [v for v in values if isinstance(v, BaseException)]
@@ -87,10 +85,11 @@ async def ours(address: tuple[str, int], tags: list[TagRead], multi_block: bool,
         client.close()
 
 
-def theirs(address: tuple[str, int], tags: list[TagRead], cycles: int) -> tuple[int, float]:
+def theirs(address: tuple[str, int], tags: list[TagRead], cycles: int,
+           encoding: Encoding = Encoding.BINARY) -> tuple[int, float]:
     runs = contiguous_runs(tags)
     peer = Type3E(plctype="Q")
-    peer.setaccessopt(commtype="binary")
+    peer.setaccessopt(commtype=encoding.value)
     peer.connect(*address)
     try:
         started = time.perf_counter()
@@ -105,23 +104,24 @@ def theirs(address: tuple[str, int], tags: list[TagRead], cycles: int) -> tuple[
         peer.close()
 
 
-def run(scans_ms: list[float], cycles: int, peer_cycles: int) -> None:
+def run(scans_ms: list[float], cycles: int, peer_cycles: int, encoding: Encoding = Encoding.BINARY) -> None:
     workloads = [("1000 scattered tags", scattered_tags(1000)), *sample_groups()]
-    with aslmp_peer((LINK,)) as peer:
+    link = Link("TCP", encoding, Frame.E3)
+    with aslmp_peer((link,)) as peer:
         for scan_ms in scans_ms:
-            relay = ScanRelay(peer.address(LINK), scan_ms / 1000)
+            relay = ScanRelay(peer.address(link), scan_ms / 1000)
             address = asyncio.run_coroutine_threadsafe(relay.start(), peer.loop).result(5)
-            print(f"\nPLC: aslmp {aslmp_version()} simulator (PEDANTIC, 3E binary, TCP) behind a relay serving one "
-                  f"request per {scan_ms:g} ms scan across all connections; {cycles} cycles each "
+            print(f"\nPLC: aslmp {aslmp_version()} simulator (PEDANTIC, 3E {encoding.value}, TCP) behind a relay "
+                  f"serving one request per {scan_ms:g} ms scan across all connections; {cycles} cycles each "
                   f"(pymcprotocol {peer_cycles}); requests per cycle / ms per cycle")
             print(f"{'workload':<22} {'tags':>5} {'with 0406':>14} {'any phase':>14} {'without 0406':>14} "
                   f"{'pymcprotocol':>14} {'lower bound':>14} {'phase / bound':>13}")
             for name, tags in workloads:
                 bound = -(-words_to_read(tags) // MAX_BLOCK_POINTS)
-                with_blocks = asyncio.run(ours(address, tags, True, cycles))
-                any_phase = asyncio.run(ours(address, tags, True, cycles, scan_ms / 1000))
-                without = asyncio.run(ours(address, tags, False, cycles))
-                pymc = theirs(address, tags, peer_cycles)
+                with_blocks = asyncio.run(ours(address, tags, True, cycles, encoding=encoding))
+                any_phase = asyncio.run(ours(address, tags, True, cycles, scan_ms / 1000, encoding))
+                without = asyncio.run(ours(address, tags, False, cycles, encoding=encoding))
+                pymc = theirs(address, tags, peer_cycles, encoding)
                 cells = [f"{r:>3} / {1000 * s:7.1f}" for r, s in (with_blocks, any_phase, without, pymc)]
                 print(f"{name:<22} {len(tags):>5} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} {cells[3]:>14} "
                       f"{bound:>3} / {bound * scan_ms:7.1f} {any_phase[1] * 1000 / (bound * scan_ms):>12.2f}x")

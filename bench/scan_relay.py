@@ -28,8 +28,8 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
     frame = Frame.E4 if head in (b"\x54\x00", b"5400") else Frame.E3
     header = (9 + frame.serial_bytes) * encoding.scale
     head += await reader.readexactly(header - len(head))
-    length = encoding.read_number(head, header - 2 * encoding.scale, 2)
-    return head + await reader.readexactly(length * encoding.scale)
+    length = encoding.read_number(head, header - 2 * encoding.scale, 2)  # in bytes on the wire, either encoding
+    return head + await reader.readexactly(length)
 
 
 class ScanRelay:
