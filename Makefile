@@ -34,7 +34,7 @@ run: install
 	@$(BIN)/scada supervisor-conf >/dev/null
 	@if [ -S "$(SCADA_RUN_DIR)/supervisor.sock" ] && $(SUPERVISORCTL) pid >/dev/null 2>&1; then \
 		echo "already running; updating"; $(SUPERVISORCTL) update; \
-	else $(BIN)/supervisord -c supervisord.conf; fi
+	else $(BIN)/scada strays --stop && $(BIN)/supervisord -c supervisord.conf; fi
 	@sleep 3; $(SUPERVISORCTL) status || true
 	@echo
 	@echo "  dashboard  http://$(SCADA_API_HOST):$(SCADA_API_PORT)/"

@@ -30,10 +30,12 @@ from common.settings import Settings
 from services.buffer.ring import Ring
 from services.buffer.service import BufferService
 
+T0 = messages.now_ms() // 1000 * 1000 - 3_600_000  # an hour ago: within the window the buffer lets in
+
 
 def cycle(seq: int, n: int = 500, plc: str = "KRCWO12ELOA101") -> PollingData:
     values = [TagValue(f"D{i}", (seq * 7 + i) % 32768 if i % 5 else (seq + i) * 0.5, "GOOD") for i in range(n)]
-    return PollingData(plc, "FAST_1S", seq, 1_800_000_000_000 + 1000 * seq, 3.2, values)
+    return PollingData(plc, "FAST_1S", seq, T0 + 1000 * seq, 3.2, values)
 
 
 def bench_ingest(journal: str, cycles: int = 2000) -> float:

@@ -14,7 +14,13 @@ Scenarios, one after the other, each a window of time:
 - the buffer stopped longer than a poller's send queue holds (DATA_QUEUE_SIZE
   is set small for this): the oldest cycles are dropped at the queue, counted;
 - the writer stopped until the buffer's ring (BUFFER_MAX_SIZE, set small)
-  overflows: the oldest values are dropped by the buffer, counted.
+  overflows: the oldest values are dropped by the buffer, counted;
+- (the long run only) poison frames pushed to the buffer's ingest beside the
+  plant (tests/e2e/test_poison_frames.py): refused or stored BAD, no stage
+  dies, the real values all stored;
+- (the long run only) supervisord killed with SIGKILL under load, then the
+  ``make run`` steps: ``scada strays --stop`` stops the stages it left, and a
+  new supervisord starts one copy of each.
 
 Then the pollers are stopped, the pipeline drains, and ``scada account``
 answers for each window: polled, stored, backed up, in flight, dropped, lost.
@@ -35,7 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common import stage_lock
 from common.messages import iso_ms, now_ms
+from tests.e2e.test_poison_frames import send_poison
 from tests.helpers import remove_short_tmps, scada, short_tmps, wait_for
 from tests.supervisor_run import Supervisor, running_plant
 
@@ -88,6 +96,20 @@ def lock_historian(env: dict[str, str], seconds: float) -> None:
     db.close()
 
 
+def supervisord_killed(sup: Supervisor, env: dict[str, str]) -> None:
+    """SIGKILL to supervisord (its stages go on), then what ``make run`` does: stop the strays, start again."""
+    assert sup.proc is not None
+    os.kill(sup.proc.pid, signal.SIGKILL)
+    sup.proc.wait(10)
+    sup.proc = None
+    strays = stage_lock.stray_stages(Path(env["SCADA_RUN_DIR"]))
+    if not strays:
+        raise AssertionError("no stage found running after supervisord was killed")
+    scada(env, "strays", "--stop", timeout=60)
+    sup.start()
+    sup.wait_running(60)
+
+
 def account(env: dict[str, str], since_ms: int, until_ms: int) -> dict[str, Any]:
     result = scada(env, "account", "--since", iso_ms(since_ms), "--until", iso_ms(until_ms), "--json", check=False)
     answer: dict[str, Any] = json.loads(result.stdout)
@@ -95,7 +117,7 @@ def account(env: dict[str, str], since_ms: int, until_ms: int) -> dict[str, Any]
 
 
 def run_scenarios(sup: Supervisor, env: dict[str, str], rounds: int, pause: float, outage: float,
-                  ring_values: int, say: Callable[[str], None]) -> list[Scenario]:
+                  ring_values: int, say: Callable[[str], None], long_run: bool = False) -> list[Scenario]:
     poller = next(p for p in sup.states() if p.startswith("pollers:"))
     scenarios: list[Scenario] = []
 
@@ -137,6 +159,9 @@ def run_scenarios(sup: Supervisor, env: dict[str, str], rounds: int, pause: floa
             sup.ctl("start", "writer")
 
         scenario(f"{prefix}writer away past the ring", writer_away, allowed=("overflow_dropped",))
+        if long_run:
+            scenario(f"{prefix}poison frames on ingest", lambda: send_poison(env))
+            scenario(f"{prefix}supervisord SIGKILL, make run", lambda: supervisord_killed(sup, env))
     return scenarios
 
 
@@ -156,7 +181,7 @@ def drain(sup: Supervisor, env: dict[str, str], since_ms: int) -> dict[str, Any]
 
 
 def chaos(rounds: int = 1, pause: float = 3.0, outage: float = 6.0, retries: int = 1, ring_values: int = 8000,
-          say: Callable[[str], None] = print) -> tuple[list[Scenario], dict[str, Any]]:
+          say: Callable[[str], None] = print, long_run: bool = False) -> tuple[list[Scenario], dict[str, Any]]:
     """Run the scenarios; ``ring_values`` must hold what arrives while the historian is locked."""
     env = {"ORACLE_RETRY_MAX": str(retries), "DATA_QUEUE_SIZE": str(QUEUE_CYCLES),
            "BUFFER_MAX_SIZE": str(ring_values), "BUFFER_LEASE_TIMEOUT": "5", "POLLER_ACK_TIMEOUT": "3"}
@@ -164,7 +189,7 @@ def chaos(rounds: int = 1, pause: float = 3.0, outage: float = 6.0, retries: int
         sup.wait_running()
         start = now_ms()
         time.sleep(pause)
-        scenarios = run_scenarios(sup, env, rounds, pause, outage, ring_values, say)
+        scenarios = run_scenarios(sup, env, rounds, pause, outage, ring_values, say, long_run)
         total = drain(sup, env, start)
         for s in scenarios:
             s.account = account(env, s.since_ms, s.until_ms)
@@ -191,9 +216,12 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=5.0, help="seconds of steady load after each fault")
     parser.add_argument("--outage", type=float, default=20.0,
                         help="seconds the historian stays locked (past 1+2+4 s of retries and their timeouts)")
+    parser.add_argument("--short", action="store_true", help="without the poison-frame and killed-supervisord "
+                        "scenarios (what make test's round runs)")
     args = parser.parse_args()
     started = time.monotonic()
-    scenarios, total = chaos(args.rounds, args.pause, args.outage, retries=3, ring_values=30_000)
+    scenarios, total = chaos(args.rounds, args.pause, args.outage, retries=3, ring_values=30_000,
+                             long_run=not args.short)
     print(table(scenarios, total))
     print(f"\nbackup files written and replayed: {total['backup_files_replayed']}; "
           f"{time.monotonic() - started:.0f} s")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
+import time
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +30,39 @@ def ensure_ipc_dir(endpoint: str) -> None:
         Path(endpoint[len("ipc://") :]).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
+class EndpointInUse(RuntimeError):
+    """An ipc endpoint another live process serves: binding would silently take it over."""
+
+
+def refuse_live_ipc(endpoint: str) -> None:
+    """Raise EndpointInUse if something answers on this ipc:// path.
+
+    ZeroMQ binds an ipc path by unlinking whatever file is there, so a second
+    buffer would steal the first one's sockets from under its peers; a stale
+    file (its process gone) refuses the connection and is left to ZeroMQ.
+    """
+    if not endpoint.startswith("ipc://") or endpoint.startswith("ipc://@"):
+        return
+    path = endpoint[len("ipc://") :]
+    if not Path(path).exists():
+        return
+    # A socket being closed (a stage restarting in the same process, as tests do) stops listening
+    # within milliseconds: ask again for a moment before calling the endpoint taken.
+    for _ in range(20):
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(1.0)
+        try:
+            probe.connect(path)
+        except (ConnectionRefusedError, FileNotFoundError):
+            return  # nobody listens: a file left by a process that is gone
+        except OSError:
+            pass  # a timeout, a full backlog: someone is there, busy
+        finally:
+            probe.close()
+        time.sleep(0.05)
+    raise EndpointInUse(f"{endpoint} is served by another live process; not taking it over")
+
+
 def make_socket(ctx: zmq.Context[S], kind: int, *, bind: str | None = None, connect: str | None = None,
                 hwm: int | None = None, linger: int = LINGER_MS, immediate: bool = False) -> S:
     """A socket with its options set before it binds or connects (ZMQ_IMMEDIATE only counts then).
@@ -44,6 +79,11 @@ def make_socket(ctx: zmq.Context[S], kind: int, *, bind: str | None = None, conn
         sock.setsockopt(zmq.RCVHWM, hwm)
     if bind is not None:
         ensure_ipc_dir(bind)
+        try:
+            refuse_live_ipc(bind)
+        except EndpointInUse:
+            sock.close(linger=0)
+            raise
         sock.bind(bind)
     if connect is not None:
         ensure_ipc_dir(connect)

@@ -11,6 +11,7 @@ Records::
     ["polled", plc, group, seq, ts, values]        a poller made a PollingData (before it is queued)
     ["queue_dropped", plc, group, ts, values]      a poller's full queue dropped it, unsent
     ["overflow", plc, group, ts, values]           the buffer's full ring dropped values of it
+    ["rejected_at_ingest", plc, group, ts, values] the buffer refused the cycle at its door (value_checks.py)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from common.journal import Journal
 
 log = logging.getLogger("ledger")
 
-KINDS = ("polled", "queue_dropped", "overflow")
+KINDS = ("polled", "queue_dropped", "overflow", "rejected_at_ingest")
 
 
 def _day(at: float) -> str:

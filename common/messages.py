@@ -54,6 +54,8 @@ from typing import Any, NamedTuple
 
 import msgpack
 
+from common.value_checks import INT64_MAX, INT64_MIN, CycleRefused, IngestLimits, check_cycle, check_values
+
 WIRE_VERSION = 1
 GOOD = "GOOD"
 
@@ -186,20 +188,52 @@ def decode_polling_data(frame: bytes) -> PollingData:
 
 
 def block_from_frame(frame: bytes) -> Block:
-    """The buffer's way in: a PollingData frame checked and kept as a packed block, without TagValues."""
+    """A PollingData frame checked for shape and kept as a packed block, without TagValues."""
+    return checked_block(frame, None, 0)[0]
+
+
+def checked_block(frame: bytes, limits: IngestLimits | None, now: int) -> tuple[Block, dict[str, int]]:
+    """The buffer's way in: a PollingData frame checked (see value_checks.py) and kept as a packed block.
+
+    Returns the block and how many of its values were made BAD, per quality.
+    Raises MessageError for a frame that is not a PollingData, and
+    CycleRefused (with ``cycle``: plc, group, seq, ts, count) for one that
+    decodes but cannot be taken in (``limits`` None: shape only).
+    """
     m = unpack(frame, "polling_data")
     try:
         values = m["values"]
         plc, group, seq, ts = str(m["plc"]), str(m["group"]), int(m["seq"]), int(m["ts"])
         float(m["dur"])
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError) as error:  # OverflowError: int(inf)
         raise MessageError(f"polling_data of the wrong shape: {error}") from None
     if not isinstance(values, list):
         raise MessageError("polling_data values must be a list")
-    for v in values:
-        if not (isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and isinstance(v[2], str)):
-            raise MessageError(f"polling_data value of the wrong shape: {v!r:.80}")
-    return Block(plc, group, seq, ts, len(values), pack_values(values))
+    marked: dict[str, int] = {}
+    try:
+        if not INT64_MIN <= seq <= INT64_MAX:
+            raise CycleRefused("wrong_shape", f"seq {seq} outside signed 64 bits")
+        if limits is not None:
+            check_cycle(plc, group, ts, len(values), limits, now)
+            values, marked = check_values(values, limits)
+        else:
+            for v in values:
+                if not (isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and isinstance(v[2], str)):
+                    raise CycleRefused("wrong_shape", f"polling_data value of the wrong shape: {v!r:.80}")
+    except CycleRefused as refused:
+        refused.cycle = (plc, group, seq, ts, len(values))
+        if limits is None:
+            raise MessageError(str(refused)) from None
+        raise
+    return Block(plc, group, seq, ts, len(values), pack_values(values)), marked
+
+
+def repacked(frame: bytes, block: Block) -> bytes:
+    """The frame with the values of ``block`` (as checked): what taps and the gateway see of a cycle
+    whose unstorable values were made BAD, so that none of them meets a NaN or a 10 MB string."""
+    message = unpack(frame, "polling_data")
+    message["values"] = block.values()
+    return pack(message)
 
 
 def ingested(plc_code: str, keys: list[list[Any]]) -> dict[str, Any]:

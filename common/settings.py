@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     poller_ack_timeout: float = Field(
         default=5.0, gt=0, description="a PollingData the buffer has not confirmed in this many seconds is sent again")
     ledger_keep_days: int = Field(default=14, ge=1)
+    # What the buffer lets in (see common/value_checks.py)
+    ingest_ts_past_s: int = Field(
+        default=7 * 86_400, ge=60, le=366 * 86_400,
+        description="a cycle read longer ago than this is refused at the buffer (counted, in the ledger)")
+    ingest_ts_future_s: int = Field(
+        default=3600, ge=1, le=7 * 86_400,
+        description="a cycle stamped further ahead of the buffer's clock than this is refused")
+    ingest_max_string_bytes: int = Field(
+        default=960, ge=1, le=32_767,
+        description="a string value longer than this (UTF-8 bytes; Oracle's tag_text holds 960) is stored BAD")
     oracle_retry_max: int = Field(default=3, ge=0)
     backup_file_path: Path | None = None
 

@@ -10,11 +10,20 @@ are skipped (``ON CONFLICT ... DO NOTHING``) and counted. A batch that a constra
 written again row by row in the same transaction, so only the offending rows
 are rejected; a database that is locked, read-only or unreachable makes the
 whole batch fail with SinkUnavailable.
+
+An open connection keeps writing into the file it opened, even after that
+file was renamed, replaced or deleted; so before a write, at most every
+FILE_CHECK_S, the sink compares the path's device and inode with those it
+opened and, if they differ or the path is gone, reopens (a new file is
+created with the table if none is there).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 from common.historian.rows import ADDRESSES, COLUMNS, CYCLE_COUNTS, Row, insert_statement
@@ -36,7 +45,10 @@ CREATE TABLE IF NOT EXISTS TAG_DATA (
 
 # Not INSERT OR IGNORE: that would also drop rows that break NOT NULL or CHECK, silently.
 INSERT = insert_statement(COLUMNS, "?") + " ON CONFLICT (ts, plc_code, tag_address) DO NOTHING"
-_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
+# OverflowError: an integer SQLite cannot bind (outside signed 64 bits).
+_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError, OverflowError)
+FILE_CHECK_S = 1.0
+log = logging.getLogger("historian.sqlite")
 
 
 class SqliteSink:
@@ -46,8 +58,27 @@ class SqliteSink:
         self.path = path
         self.timeout = timeout
         self._conn: sqlite3.Connection | None = None
+        self._file_id: tuple[int, int] | None = None
+        self._file_checked = 0.0
+        self.reopened = 0
+
+    def _file_replaced(self) -> bool:
+        """Whether the path no longer names the file the connection has open (checked every FILE_CHECK_S)."""
+        now = time.monotonic()
+        if self._conn is None or now - self._file_checked < FILE_CHECK_S:
+            return False
+        self._file_checked = now
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        return (st.st_dev, st.st_ino) != self._file_id
 
     def _connection(self) -> sqlite3.Connection:
+        if self._file_replaced():
+            log.warning("historian %s was replaced or removed under the writer; opening it again", self.path)
+            self.close()
+            self.reopened += 1
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
@@ -55,10 +86,13 @@ class SqliteSink:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute(DDL)
-            except sqlite3.Error:
+                st = os.stat(self.path)
+            except (sqlite3.Error, OSError):
                 conn.close()
                 raise
             self._conn = conn
+            self._file_id = (st.st_dev, st.st_ino)
+            self._file_checked = time.monotonic()
         return self._conn
 
     def write(self, rows: list[Row]) -> WriteResult:
@@ -78,7 +112,7 @@ class SqliteSink:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             self.close()  # a fresh connection next time
             raise SinkUnavailable(f"SQLite {self.path}: {error}") from None
         inserted = conn.total_changes - before

@@ -36,6 +36,12 @@ class OverflowWindow:
         while self.minutes and self.minutes[0][0] <= minute - 60:
             self.minutes.popleft()
 
+    def dropped_lately(self) -> int:
+        """Values dropped in this minute and the one before (a health reason while it is not 0)."""
+        self.add(0, 0)
+        minute = int(self.clock() // 60)
+        return sum(m[2] for m in self.minutes if m[0] >= minute - 1)
+
     def rate_pct(self) -> float:
         self.add(0, 0)
         received = sum(m[1] for m in self.minutes)

@@ -24,8 +24,11 @@ import zmq
 
 from common import bus, messages
 from common.ledger import Ledger
+from common.loglimit import RateLimitedLog
 from common.messages import Block, MessageError
 from common.settings import Settings
+from common.value_checks import CycleRefused
+from services.buffer.door import IngestDoor
 from services.buffer.journal import RingJournal
 from services.buffer.ring import Ring
 
@@ -48,6 +51,9 @@ class BufferService:
         self.ring = Ring(settings.buffer_max_size)
         self.journal = RingJournal(settings.buffer_journal_file, settings.buffer_journal_sync)
         self.ledger = Ledger(settings.ledger_dir, "buffer", settings.ledger_keep_days)
+        self.door = IngestDoor(settings)
+        self._ledger_unsynced = False  # a refused cycle's record, to sync before its poller hears of it
+        self._loud = RateLimitedLog(log)
         self._unconfirmed: dict[str, list[list[Any]]] = {}
         self._recent: dict[str, list[list[Any]]] = {}  # confirmed this second, per PLC
         self._previous: dict[str, list[list[Any]]] = {}  # ...and the second before
@@ -84,7 +90,10 @@ class BufferService:
             return
         self.journal.finished(blocks)
         self.ledger.record(*(["overflow", b.plc_code, b.group, b.ts_ms, b.count] for b in blocks))
-        log.debug("ring full: dropped %d oldest values", sum(b.count for b in blocks))
+        dropped = sum(b.count for b in blocks)
+        self._loud.warning("overflow", dropped, "ring full (BUFFER_MAX_SIZE %d): dropped the %d oldest values "
+                           "(%d in all since start; counted in the ledger)", self.ring.max_values, dropped,
+                           self.ring.overflow_count)
 
     def _confirm(self, live: zmq.Socket[Any], force: bool = False) -> float:
         """Journal this turn's records, then tell each poller which of its cycles are in.
@@ -96,6 +105,9 @@ class BufferService:
         self.journal.write()
         if not self._unconfirmed:
             return 0.1
+        if self._ledger_unsynced:
+            self.ledger.sync()
+            self._ledger_unsynced = False
         if self.journal.sync:
             now = time.monotonic()
             due = self._last_sync + self.settings.buffer_journal_sync_ms / 1000
@@ -126,10 +138,12 @@ class BufferService:
     # -- handlers ------------------------------------------------------------
     def on_ingest(self, frame: bytes, live: zmq.Socket[Any]) -> None:
         try:
-            block = messages.block_from_frame(frame)
-        except MessageError as error:
-            self.bad_frames += 1
-            log.warning("dropped a bad ingest frame (%d so far): %s", self.bad_frames, error)
+            block, frame = self.door.take(frame)
+        except CycleRefused as refused:
+            self._refused(refused)
+            return
+        except MessageError:
+            self.bad_frames += 1  # logged by the door
             return
         self.messages_in += 1
         self.journal.taken_in(block)
@@ -138,6 +152,16 @@ class BufferService:
         self._check_alert()
         with contextlib.suppress(zmq.Again):  # a slow tap misses messages; the pipeline does not wait
             live.send_multipart([bus.data_topic(block.plc_code, block.group), frame], flags=zmq.NOBLOCK)
+
+    def _refused(self, refused: CycleRefused) -> None:
+        """A cycle refused at the door: in the ledger (``scada account`` shows it), then confirmed to its
+        poller like one taken in, so that it is not sent again and again."""
+        if refused.cycle is None:
+            return
+        plc, group, _seq, ts, count = refused.cycle
+        self.ledger.record(["rejected_at_ingest", plc, group, ts, count])
+        self._ledger_unsynced = True
+        self._unconfirmed.setdefault(plc, []).append([group, ts])
 
     def _check_alert(self) -> None:
         threshold = self.settings.buffer_alert_threshold
@@ -201,7 +225,9 @@ class BufferService:
             "current_size": ring.size, "max_size": ring.max_values,
             "utilization_pct": round(100 * ring.utilization, 2),
             "overflow_count": ring.overflow_count, "overflow_rate_pct": round(ring.window.rate_pct(), 4),
-            "received_values": ring.received, "messages_in": self.messages_in, "bad_frames": self.bad_frames,
+            "overflow_last_minute": ring.window.dropped_lately(),
+            "received_values": ring.received, "messages_in": self.messages_in,
+            "bad_frames": self.bad_frames, **self.door.figures(),
             "leased_batches": len(self.leases), "leased_values": sum(x.values for x in self.leases.values()),
             "acked_values": self.acked_values, "expired_leases": self.expired_leases,
             "journal_bytes": self.journal.journal.size,

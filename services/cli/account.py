@@ -9,7 +9,7 @@ holds rows waiting to be replayed (backed up) and rows the database refused
 ring dropped; the pollers' send queues and the buffer's journal hold what is
 still on its way (in flight). A value is counted once, in the first of these
 that has it (stored, backed up, rejected, in flight, dropped at a poller's
-queue, dropped by the buffer's overflow); a polled value in none of them is
+queue, dropped by the buffer's overflow, refused at the buffer's door); a polled value in none of them is
 **lost**. Rows of a
 cycle the ledger never saw polled are counted apart (``unledgered``): they
 were stored before the ledger existed, or the ledger files were deleted.
@@ -47,6 +47,7 @@ class Account:
     in_flight: int = 0
     queue_dropped: int = 0
     overflow_dropped: int = 0
+    rejected_at_ingest: int = 0
     lost: int = 0
     unledgered: int = 0
     #: the first lost cycles, for the operator to look at: [plc, group, ts, values lost]
@@ -66,6 +67,7 @@ class Account:
                  f"  in flight (queue or buffer)  {self.in_flight:>12,}",
                  f"  dropped at a poller's queue  {self.queue_dropped:>12,}",
                  f"  dropped by buffer overflow   {self.overflow_dropped:>12,}",
+                 f"  refused at the buffer's door {self.rejected_at_ingest:>12,}",
                  f"  lost                         {self.lost:>12,}"]
         if self.unledgered:
             lines.append(f"  stored, not in the ledger    {self.unledgered:>12,}")
@@ -114,7 +116,9 @@ def account(ledger_dir: Path, sink: Sink, backup_dir: Path, since_ms: int, until
     polled: Counter[CycleKey] = Counter()
     queue_dropped: Counter[CycleKey] = Counter()
     overflow: Counter[CycleKey] = Counter()
-    by_kind = {"polled": polled, "queue_dropped": queue_dropped, "overflow": overflow}
+    refused: Counter[CycleKey] = Counter()
+    by_kind = {"polled": polled, "queue_dropped": queue_dropped, "overflow": overflow,
+               "rejected_at_ingest": refused}
     for record in ledger.read(ledger_dir, since_ms, until_ms):
         kind, plc, group, ts, n = record[0], record[1], record[2], record[-2], record[-1]
         key = (str(plc), str(group), int(ts))
@@ -141,7 +145,8 @@ def account(ledger_dir: Path, sink: Sink, backup_dir: Path, since_ms: int, until
         left = n - s - b - r - f
         dq = min(queue_dropped.get(key, 0), left)
         do = min(overflow.get(key, 0), left - dq)
-        lost = left - dq - do
+        ri = min(refused.get(key, 0), left - dq - do)
+        lost = left - dq - do - ri
         result.polled += n
         result.stored += s
         result.backed_up += b
@@ -149,6 +154,7 @@ def account(ledger_dir: Path, sink: Sink, backup_dir: Path, since_ms: int, until
         result.in_flight += f
         result.queue_dropped += dq
         result.overflow_dropped += do
+        result.rejected_at_ingest += ri
         result.lost += lost
         if lost and len(result.lost_cycles) < keep_lost:
             result.lost_cycles.append([*key, lost])

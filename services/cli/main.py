@@ -8,6 +8,7 @@
     scada tap [ENDPOINT] [--topic P]   print live messages as JSON lines
     scada account [--last 10m | --since T --until T] [--json]
                                        where every value polled in a window went
+    scada strays [--stop]              stages of this run directory running without a supervisord
 """
 
 from __future__ import annotations
@@ -151,6 +152,28 @@ def _account(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if result.lost else 0
 
 
+def _strays(settings: Settings, args: argparse.Namespace) -> int:
+    from common import bus, stage_lock
+
+    strays = stage_lock.stray_stages(settings.scada_run_dir)
+    if not strays:
+        return 0
+    names = ", ".join(f"{s.stage} (pid {s.pid})" for s in strays)
+    try:
+        bus.refuse_live_ipc(f"ipc://{settings.supervisor_socket}")
+    except bus.EndpointInUse:
+        print(f"supervisord is running for {settings.scada_run_dir}; its stages are not strays: {names}")
+        return 0
+    print(f"stages left running by a supervisord that is gone ({settings.scada_run_dir}): {names}")
+    if not args.stop:
+        return 1
+    print("stopping them (SIGTERM; SIGKILL after 15 s)")
+    killed = stage_lock.stop_strays(strays)
+    if killed:
+        print("killed: " + ", ".join(f"{s.stage} (pid {s.pid})" for s in killed))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scada", description="JSScada collector: operator commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -182,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default 10m)")
     p.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     p.set_defaults(func=_account)
+    p = sub.add_parser("strays", help="stages of this run directory left running by a supervisord that is gone "
+                       "(exit 1 if any, unless --stop)")
+    p.add_argument("--stop", action="store_true", help="stop them: SIGTERM, then SIGKILL after 15 s")
+    p.set_defaults(func=_strays)
     return parser
 
 

@@ -35,7 +35,11 @@ def tap(endpoint: str, topic: str = "", count: int | None = None, timeout_s: flo
             except Exception as error:  # show the bad frame rather than stop the tap
                 body = {"undecodable": payload[:64].hex(), "error": str(error)}
             line = {"topic": head.decode(errors="replace"), "message": body}
-            sys.stdout.write(json.dumps(line, ensure_ascii=False, default=_jsonable) + "\n")
+            try:
+                text = json.dumps(line, ensure_ascii=False, default=_jsonable)
+            except (TypeError, ValueError):  # a map with bytes keys: show it rather than stop the tap
+                text = json.dumps({**line, "message": _jsonable(body)}, ensure_ascii=False)
+            sys.stdout.write(text + "\n")
             sys.stdout.flush()
             printed += 1
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ import sys
 
 import uvicorn
 
+from common import stage_lock
 from common.runtime import setup_logging
 from common.settings import Settings
 from services.gateway.app import create_app
@@ -25,6 +26,7 @@ def main() -> None:
     log = setup_logging("gateway")
     settings = Settings.load()
     settings.make_dirs()
+    stage_lock.hold(settings.scada_run_dir, "gateway")
     if not is_loopback(settings.scada_api_host) and settings.scada_api_token is None:
         log.error("refusing to listen on %s without SCADA_API_TOKEN: set a token or use 127.0.0.1",
                   settings.scada_api_host)

@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 
+from common import stage_lock
 from common.runtime import setup_logging
 from common.settings import Settings
 from services.poller.service import PollerService
@@ -15,6 +16,7 @@ def main() -> None:
     setup_logging(f"poller.{args.plc}")
     settings = Settings.load()
     settings.make_dirs()
+    stage_lock.hold(settings.scada_run_dir, f"poller_{args.plc}")
     asyncio.run(PollerService(settings, args.plc).run())
 
 

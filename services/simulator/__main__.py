@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from virtual_plc import Memory, Server
 
+from common import stage_lock
 from common.config_store import model, open_store
 from common.mc.client import PlcClient
 from common.mc.errors import McError
@@ -92,6 +93,7 @@ def main() -> None:
     setup_logging("simulator")
     settings = Settings.load()
     settings.make_dirs()
+    stage_lock.hold(settings.scada_run_dir, "simulator")
     asyncio.run(main_async(settings))
 
 

@@ -1,5 +1,6 @@
 """python -m services.writer"""
 
+from common import stage_lock
 from common.runtime import settle_memory, setup_logging, stop_event
 from common.settings import Settings
 from services.writer.service import WriterService
@@ -9,6 +10,7 @@ def main() -> None:
     setup_logging("writer")
     settings = Settings.load()
     settings.make_dirs()
+    stage_lock.hold(settings.scada_run_dir, "writer")
     service = WriterService(settings)
     settle_memory()
     service.run(stop_event())

@@ -33,7 +33,12 @@ class BackupError(ValueError):
 
 
 def _value_text(value: object) -> str:
-    return "" if value is None else json.dumps(value, ensure_ascii=False)
+    if value is None:
+        return ""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # bytes, maps with bytes keys: kept as their repr, readable by a person
+        return json.dumps(repr(value), ensure_ascii=False)
 
 
 def _value_of(text: str) -> object:
@@ -61,13 +66,17 @@ class BackupStore:
 
     def _write(self, path: Path, header: list[str], lines: list[list[object]]) -> None:
         tmp = path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(lines)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
+        try:
+            with tmp.open("w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerow(header)
+                writer.writerows(lines)
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.replace(path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a disk full mid-file leaves nothing behind, not a torn .tmp
+            raise
 
     def write(self, rows: list[Row]) -> Path:
         """Back up a batch; returns the file."""

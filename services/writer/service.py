@@ -10,6 +10,16 @@ idempotent. A batch the database will not take is retried after 1, 2 and 4 s
 (ORACLE_RETRY_MAX), then written to a backup file; backup files are replayed,
 oldest first, as soon as the database answers again. Rows the database
 refuses for what they are go to a rejected file with the reason.
+
+A batch is never retried forever for what it is: anything the sink raises
+other than SinkUnavailable (SQLite's OverflowError for an integer it cannot
+bind, a bug) splits the batch in halves until the rows that fail are alone;
+those go to ``rejected/`` with the error, the rest is stored. A disk that
+refuses the backup file (ENOSPC) is not a crash either: the writer keeps the
+batch unacknowledged (the buffer still has it), says so in its status
+(``disk``: path, mount, free bytes, error, since when; the gateway's health
+answers 503 with it) and tries again every HELD_RETRY_S, publishing its
+status all the while.
 """
 
 from __future__ import annotations
@@ -24,11 +34,12 @@ import zmq
 
 from common import bus, messages
 from common.historian.oracle_sink import make_sink
-from common.historian.rows import Row, rows_of
+from common.historian.rows import Row
 from common.historian.sink import Sink, SinkUnavailable
 from common.messages import Block, MessageError
 from common.settings import Settings
 from services.writer.backup import BackupError, BackupStore
+from services.writer.disk import DiskState
 from services.writer.metrics import WriterMetrics
 
 log = logging.getLogger("writer")
@@ -36,6 +47,7 @@ log = logging.getLogger("writer")
 REPLY_TIMEOUT_MS = 2000
 RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 16.0)
 REPLAY_EVERY_S = 5.0  # how often to try the database again while only backups are waiting
+HELD_RETRY_S = 5.0  # a batch neither stored nor backed up (disk full) is tried again this often
 
 
 class WriterService:
@@ -50,8 +62,12 @@ class WriterService:
         self.bad_frames = 0
         self.database_ok: bool | None = None
         self._last_replay_try = 0.0
+        self._replay_paused_until = 0.0
         self._unacked: int | None = None  # the last committed batch, acknowledged with the next lease request
         self.sock: zmq.Socket[Any] | None = None
+        self.telemetry: bus.Telemetry | None = None
+        self._next_status = 0.0
+        self.disk = DiskState(self.backups.folder)
 
     # -- storing -------------------------------------------------------------
     def _write_once(self, rows: list[Row], oldest_ms: int | None = None) -> None:
@@ -61,17 +77,70 @@ class WriterService:
         self.metrics.success(result.inserted, 1000 * (time.monotonic() - started), age)
         self.metrics.duplicates += result.duplicates
         if result.rejected:
-            path = self.backups.reject(result.rejected)
-            self.metrics.rows_rejected += len(result.rejected)
-            log.error("%d rows refused by the database, kept in %s (first: %s)", len(result.rejected), path,
-                      result.rejected[0][1])
+            self._reject(result.rejected)
         self.database_ok = True
 
+    def _write_apart(self, rows: list[Row], oldest_ms: int | None = None, depth: int = 0) -> None:
+        """Write rows; what the sink refuses for what it is (not SinkUnavailable) is bisected down to the
+        rows that fail, which go to rejected/ with the error. SinkUnavailable goes to the caller."""
+        try:
+            self._write_once(rows, oldest_ms)
+            return
+        except SinkUnavailable:
+            raise
+        except Exception as error:
+            if len(rows) == 1:
+                self._reject([(rows[0], f"{type(error).__name__}: {error}")])
+                return
+            if depth == 0:  # the traceback once a batch, not once a bisection
+                log.warning("the database refused a batch of %d values (%s: %s); looking for the rows it refuses",
+                            len(rows), type(error).__name__, error, exc_info=True)
+        half = len(rows) // 2
+        self._write_apart(rows[:half], oldest_ms, depth + 1)
+        self._write_apart(rows[half:], oldest_ms, depth + 1)
+
+    def _reject(self, rejected: list[tuple[Row, str]]) -> None:
+        path = self.backups.reject(rejected)
+        self.metrics.rows_rejected += len(rejected)
+        log.error("%d rows refused by the database, kept in %s (first: %s)", len(rejected), path, rejected[0][1])
+
     def store(self, rows: list[Row], stop: threading.Event, oldest_ms: int | None = None) -> str:
-        """Store a batch: committed, or backed up after the last retry. Returns which."""
+        """Store a batch: committed, backed up after the last retry, or kept (no disk would take it:
+        not acknowledged, the buffer still holds it). Returns which."""
+        try:
+            outcome = self._store(rows, stop, oldest_ms)
+        except OSError as error:  # the backup or rejected file could not be written
+            self._disk_trouble(error)
+            return "kept"
+        was = self.disk.cleared()
+        if was is not None:
+            log.info("disk at %s takes files again (after: %s)", self.backups.folder, was)
+        return outcome
+
+    def _disk_trouble(self, error: OSError, what: str = "") -> None:
+        self.disk.refused(error)
+        log.error("%s (%s)", what or f"batch neither stored nor backed up: kept unacknowledged, the buffer holds "
+                  f"it; trying again every {HELD_RETRY_S:.0f} s", self.disk.error)
+
+    def _pause(self, seconds: float, stop: threading.Event) -> bool:
+        """Wait (True if stopping), publishing status on its own schedule meanwhile."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self._publish_status()
+            if stop.wait(min(left, max(0.05, self._next_status - time.monotonic()))):
+                return True
+        return stop.is_set()
+
+    def _publish_status(self) -> None:
+        now = time.monotonic()
+        if self.telemetry is not None and now >= self._next_status:
+            self._next_status = now + 1.0
+            self.telemetry.publish(**self.figures())
+
+    def _store(self, rows: list[Row], stop: threading.Event, oldest_ms: int | None) -> str:
         for attempt in range(len(self.retry_delays) + 1):
             try:
-                self._write_once(rows, oldest_ms)
+                self._write_apart(rows, oldest_ms)
                 return "committed"
             except SinkUnavailable as error:
                 self.database_ok = False
@@ -82,7 +151,7 @@ class WriterService:
                 log.warning("batch of %d values not stored (%s); retry %d in %.0f s", len(rows), error,
                             attempt + 1, delay)
                 self.metrics.retries += 1
-                if stop.wait(delay):
+                if self._pause(delay, stop):
                     break  # stopping: back it up now rather than wait
         path = self.backups.write(rows)
         self.metrics.backup_files += 1
@@ -104,7 +173,7 @@ class WriterService:
                 continue
             try:
                 for start in range(0, len(rows), max(1, self.settings.buffer_batch_size)):
-                    self._write_once(rows[start : start + self.settings.buffer_batch_size])
+                    self._write_apart(rows[start : start + self.settings.buffer_batch_size])
             except SinkUnavailable as error:
                 self.database_ok = False
                 self.metrics.failure(str(error))
@@ -120,9 +189,15 @@ class WriterService:
         if not self.backups.pending():
             return
         now = time.monotonic()
+        if now < self._replay_paused_until:
+            return
         if self.database_ok or now - self._last_replay_try >= REPLAY_EVERY_S:
             self._last_replay_try = now
-            self.replay(stop)
+            try:
+                self.replay(stop)
+            except OSError as error:  # a rejected file or a move the disk refused: the file stays, tried later
+                self._disk_trouble(error, "replay of backup files stopped")
+                self._replay_paused_until = now + REPLAY_EVERY_S
 
     # -- the lease protocol ----------------------------------------------------
     def _call(self, message: dict[str, Any], expected: str, stop: threading.Event) -> dict[str, Any] | None:
@@ -160,26 +235,40 @@ class WriterService:
 
     def write_batch(self, blocks: list[Block], stop: threading.Event | None = None) -> str:
         oldest = min((b.ts_ms for b in blocks), default=None)
-        return self.store(rows_of(blocks), stop or threading.Event(), oldest)
+        rows: list[Row] = []
+        refused: list[tuple[Row, str]] = []
+        for b in blocks:
+            try:
+                ts = messages.iso_ms(b.ts_ms)
+            except (ValueError, OverflowError, OSError) as error:  # a time no calendar holds
+                refused.extend((Row(str(b.ts_ms), b.plc_code, a, v, q, b.group, b.seq), f"ts: {error}")
+                               for a, v, q in b.values())
+                continue
+            rows.extend(Row(ts, b.plc_code, a, v, q, b.group, b.seq) for a, v, q in b.values())
+        if refused:
+            try:
+                self._reject(refused)
+            except OSError as error:
+                self._disk_trouble(error)
+                return "kept"
+        return self.store(rows, stop or threading.Event(), oldest) if rows else "committed"
 
     def figures(self) -> dict[str, Any]:
         return {"is_running": True, "sink": self.sink.name, "database_ok": self.database_ok,
-                "bad_frames": self.bad_frames, **self.metrics.figures(len(self.backups.pending()))}
+                "bad_frames": self.bad_frames, "disk": self.disk.status(),
+                "historian_reopened": getattr(self.sink, "reopened", 0),
+                **self.metrics.figures(len(self.backups.pending()))}
 
     def run(self, stop: threading.Event) -> None:
         s = self.settings
         self.sock = bus.make_socket(self.ctx, zmq.DEALER, connect=s.lease_endpoint, immediate=True)
-        telemetry = bus.Telemetry(self.ctx, s.telemetry_endpoint, "writer")
+        telemetry = self.telemetry = bus.Telemetry(self.ctx, s.telemetry_endpoint, "writer")
         log.info("leasing from %s into %s (retries %s s, backups in %s)", s.lease_endpoint, self.sink.name,
                  "/".join(f"{d:.0f}" for d in self.retry_delays), self.backups.folder)
-        next_status = 0.0
         wanted = s.buffer_batch_size
         try:
             while not stop.is_set():
-                now = time.monotonic()
-                if now >= next_status:
-                    next_status = now + 1.0
-                    telemetry.publish(**self.figures())
+                self._publish_status()
                 self._maybe_replay(stop)
                 request: dict[str, Any] = {"v": 1, "t": "lease", "max": wanted}
                 if self._unacked is not None:
@@ -201,9 +290,13 @@ class WriterService:
                 backlog = int(reply.get("backlog") or 0)
                 wanted = max(s.buffer_batch_size, min(backlog, s.buffer_catchup_size))
                 if blocks:
-                    # Even when stopping, the batch we hold is committed or backed up, then acknowledged.
-                    self.write_batch(blocks, stop)
-                    self._unacked = reply["lease"]
+                    # Even when stopping, the batch we hold is committed or backed up, then acknowledged;
+                    # kept (no disk takes it) it is tried again, never acknowledged: the buffer holds it.
+                    outcome = self.write_batch(blocks, stop)
+                    while outcome == "kept" and not self._pause(HELD_RETRY_S, stop):
+                        outcome = self.write_batch(blocks, stop)
+                    if outcome != "kept":
+                        self._unacked = reply["lease"]
                 if count < s.buffer_batch_size:
                     stop.wait(s.buffer_write_interval)
             if self._unacked is not None:

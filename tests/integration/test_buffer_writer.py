@@ -58,8 +58,11 @@ def push(settings: Settings, frames: list[bytes]) -> None:
     sock.close(linger=2000)
 
 
+T0 = messages.now_ms() // 1000 * 1000 - 3_600_000  # an hour ago: within the window the buffer lets in
+
+
 def cycle(seq: int, n: int = 50, plc: str = "KRCWO12ELOA101") -> bytes:
-    return messages.encode_polling_data(PollingData(plc, "FAST_1S", seq, 1_800_000_000_000 + 1000 * seq, 1.0,
+    return messages.encode_polling_data(PollingData(plc, "FAST_1S", seq, T0 + 1000 * seq, 1.0,
                                                     [TagValue(f"D{i}", seq * 1000 + i, "GOOD") for i in range(n)]))
 
 
@@ -161,7 +164,7 @@ def test_a_killed_buffer_keeps_its_ring_and_unacknowledged_leases_and_forgets_co
     expected = [s * 1000 + i for s in range(3, 5) for i in range(50)]
     assert values == expected and second.ring.size == 100
     overflow = [r for r in ledger.read(settings.ledger_dir, 0, 4_000_000_000_000) if r[0] == "overflow"]
-    assert overflow == [["overflow", "KRCWO12ELOA101", "FAST_1S", 1_800_000_001_000, 50]]
+    assert overflow == [["overflow", "KRCWO12ELOA101", "FAST_1S", T0 + 1000, 50]]
     # the next start numbers new cycles after the old ones, and compacts the file to what is live
     second.on_ingest(cycle(5), _nowhere())
     assert second.ring.blocks[-1].number == 5

@@ -14,12 +14,13 @@ router = APIRouter(prefix="/api/buffer", tags=["buffer"])
 
 BUFFER_FIELDS = ("current_size", "max_size", "utilization_pct", "overflow_count", "overflow_rate_pct",
                  "received_values", "leased_batches", "leased_values", "acked_values", "expired_leases",
-                 "bad_frames", "alerting", "alert_threshold_pct", "writers")
+                 "bad_frames", "alerting", "alert_threshold_pct", "writers", "overflow_last_minute",
+                 "ingest_refused_cycles", "ingest_refused_values", "ingest_marked_bad", "disk")
 WRITER_FIELDS = ("successful_writes", "failed_writes", "success_rate_pct", "avg_batch_size", "avg_write_latency_ms",
                  "commit_age_p50_ms", "commit_age_p99_ms",
                  "throughput_items_per_sec", "retries", "backup_files_written", "backup_files_pending",
                  "rows_backed_up", "rows_replayed", "rows_rejected", "duplicates", "values_written_total",
-                 "window_s", "sink", "database_ok", "last_error")
+                 "window_s", "sink", "database_ok", "last_error", "disk", "historian_reopened")
 
 
 def _fresh(telemetry: TelemetryStore, stage: str) -> dict[str, Any] | None:
@@ -63,6 +64,10 @@ def health(telemetry: TelemetryDep) -> JSONResponse:
         reasons.append("the buffer is not reporting")
     elif buffer.get("alerting"):
         reasons.append(f"buffer utilisation {buffer.get('utilization_pct')}% is above the alert threshold")
+    if buffer is not None and buffer.get("overflow_last_minute"):
+        reasons.append(f"buffer overflow: {buffer['overflow_last_minute']:,} values dropped in the last minute "
+                       "(counted in the ledger)")
+    reasons.extend(disk_reasons({"buffer": buffer, "writer": writer}))
     if writer is None:
         reasons.append("the writer is not reporting")
     elif writer.get("database_ok") is False:
@@ -81,6 +86,19 @@ def health(telemetry: TelemetryDep) -> JSONResponse:
                     "backup_file_count": pending},
     }
     return JSONResponse(body, status_code=200 if not reasons else 503)
+
+
+def disk_reasons(bodies: dict[str, dict[str, Any] | None]) -> list[str]:
+    """A stage's ``disk`` status object ({"path", "mount", "free_bytes", "error", "since_ms"}) as health reasons."""
+    reasons = []
+    for stage, body in bodies.items():
+        disk = (body or {}).get("disk")
+        if isinstance(disk, dict) and disk.get("error"):
+            where = f"{disk.get('path')}" + (f" (disk {disk['mount']})" if disk.get("mount") else "")
+            free = disk.get("free_bytes")
+            reasons.append(f"{stage}: disk at {where} refuses writes: {disk['error']}"
+                           + (f"; {free:,} bytes free" if isinstance(free, int) else ""))
+    return reasons
 
 
 @router.get("/metrics", summary="Buffer, writer and backups together")

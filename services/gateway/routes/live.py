@@ -99,6 +99,18 @@ def prometheus(telemetry: TelemetryStore) -> str:
         metric("scada_buffer_received_total", "counter", "values received", b.get("received_values"))
         metric("scada_buffer_leased_values", "gauge", "values leased to writers, not yet acknowledged",
                b.get("leased_values"))
+        metric("scada_buffer_overflow_last_minute", "gauge", "values dropped from a full ring this minute and the last",
+               b.get("overflow_last_minute"))
+        metric("scada_buffer_bad_frames_total", "counter", "frames that did not decode", b.get("bad_frames"))
+        for reason, n in sorted((b.get("ingest_refused_cycles") or {}).items()):
+            metric("scada_buffer_ingest_refused_cycles_total", "counter", "cycles refused at ingest, per reason", n,
+                   reason=reason)
+        for reason, n in sorted((b.get("ingest_refused_values") or {}).items()):
+            metric("scada_buffer_ingest_refused_values_total", "counter", "values of cycles refused at ingest",
+                   n, reason=reason)
+        for quality, n in sorted((b.get("ingest_marked_bad") or {}).items()):
+            metric("scada_buffer_ingest_bad_values_total", "counter", "values stored BAD because the historian "
+                   "cannot hold them as read", n, quality=quality)
     writer = telemetry.stage("status.writer")
     if writer is not None:
         w = writer.body
@@ -111,6 +123,14 @@ def prometheus(telemetry: TelemetryStore) -> str:
         metric("scada_writer_backup_files_pending", "gauge", "backup files waiting to be replayed",
                w.get("backup_files_pending"))
         metric("scada_writer_rows_rejected_total", "counter", "rows the database refused", w.get("rows_rejected"))
+        disk = w.get("disk") or {}
+        metric("scada_writer_disk_free_bytes", "gauge", "free bytes where backups go", disk.get("free_bytes"),
+               path=disk.get("path"))
+        if disk:
+            metric("scada_writer_disk_error", "gauge", "1 while the backup disk refuses writes",
+                   int(bool(disk.get("error"))), path=disk.get("path"))
+        metric("scada_writer_historian_reopened_total", "counter", "times the historian file was found replaced",
+               w.get("historian_reopened"))
     return "\n".join(lines) + "\n"
 
 
