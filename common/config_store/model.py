@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from common.mc.datatypes import DataType, parse_data_type
 from common.mc.devices import DeviceAddress, parse_address
@@ -91,10 +91,12 @@ def parse_ports(text: str) -> tuple[int, ...]:
 
 
 def _plc(row: sqlite3.Row) -> Plc:
-    return Plc(row["plc_code"], row["process_code"], row["host"], row["port"], row["protocol"], row["pool_size"],
-               parse_ports(row["ports"]), row["timeout_ms"], bool(row["is_active"]), row["description"],
-               row["transport"], bool(row["multi_block_read"]),
-               frozenset(n for n in row["deviations"].split(";") if n))
+    plc = Plc(row["plc_code"], row["process_code"], row["host"], row["port"], row["protocol"], row["pool_size"],
+              parse_ports(row["ports"]), row["timeout_ms"], bool(row["is_active"]), row["description"])
+    if "transport" not in row.keys():  # a schema-1 store read without migrating (read-only readers)
+        return plc
+    return replace(plc, transport=row["transport"], multi_block_read=bool(row["multi_block_read"]),
+                   deviations=frozenset(n for n in row["deviations"].split(";") if n))
 
 
 def load_plcs(conn: sqlite3.Connection, *, active_only: bool = False) -> list[Plc]:

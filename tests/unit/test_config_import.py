@@ -304,3 +304,14 @@ def test_plcs_protocol_columns_round_trip(tmp_path: Path, column: str, value: st
     stored = {"protocol": plc.protocol, "transport": plc.transport, "deviations": ";".join(sorted(plc.deviations))}
     assert stored[expected] == value if column != "deviations" else stored[expected] == (
         "ascii_decimal_numbers;ascii_dwords_low_first")
+
+
+def test_a_version_1_store_read_without_migrating_gives_plcs_with_the_defaults(tmp_path: Path) -> None:
+    conn = schema.connect(tmp_path / "scada.db")
+    conn.executescript(schema.MIGRATIONS[0] + "; PRAGMA user_version = 1;"
+                       "INSERT INTO lines VALUES ('L1', 'line'); INSERT INTO processes VALUES ('P1', 'L1', 'p');"
+                       "INSERT INTO plcs VALUES ('KRCWO12ELOA101', 'P1', '10.0.0.1', 5001, 'MC3E_ASCII', 2, '', "
+                       "3000, 1, '');")
+    (plc,) = model.load_plcs(conn)  # what the buffer's door does: read-only, no migration
+    assert (plc.plc_code, plc.transport, plc.multi_block_read, plc.deviations) == (
+        "KRCWO12ELOA101", "TCP", True, frozenset())
