@@ -93,7 +93,8 @@ def parse_ports(text: str) -> tuple[int, ...]:
 def _plc(row: sqlite3.Row) -> Plc:
     plc = Plc(row["plc_code"], row["process_code"], row["host"], row["port"], row["protocol"], row["pool_size"],
               parse_ports(row["ports"]), row["timeout_ms"], bool(row["is_active"]), row["description"])
-    if "transport" not in row.keys():  # a schema-1 store read without migrating (read-only readers)
+    # a schema-1 store read without migrating (read-only readers); Row.__contains__ looks at values, not names
+    if "transport" not in row.keys():  # noqa: SIM118
         return plc
     return replace(plc, transport=row["transport"], multi_block_read=bool(row["multi_block_read"]),
                    deviations=frozenset(n for n in row["deviations"].split(";") if n))
