@@ -12,12 +12,9 @@ export SCADA_LOG_DIR ?= $(CURDIR)/logs
 export SCADA_API_HOST ?= 127.0.0.1
 export SCADA_API_PORT ?= 8000
 export SCADA_PYTHON := $(CURDIR)/$(BIN)/python
-# The simulator (virtual-plc) numbers hex devices in decimal in ASCII frames;
-# on a real line set SCADA_SIMULATOR=false and leave MC_ASCII_HEX_NUMBERS to its default (true).
+# The simulator (virtual-plc) departs from the manual in ASCII frames; the sample plant's plcs.csv
+# lists those deviations per PLC (column deviations), so a real PLC beside them gets the manual.
 export SCADA_SIMULATOR ?= true
-ifeq ($(SCADA_SIMULATOR),true)
-export MC_ASCII_HEX_NUMBERS ?= false
-endif
 
 SUPERVISORCTL := $(BIN)/supervisorctl -c supervisord.conf -s unix://$(SCADA_RUN_DIR)/supervisor.sock
 

@@ -36,8 +36,8 @@ def write_plant(folder: Path, tags: int, bad: bool = False) -> None:
     codes = [f"KRBENCH{n:07d}" for n in range(plcs)]
     write_csv(folder, "lines", [["L1", "라인 1"]])
     write_csv(folder, "processes", [["P1", "L1", "공정 1"]])
-    write_csv(folder, "plcs", [[c, "P1", f"10.0.{n // 250}.{n % 250 + 1}", 5000, "MC3E_BINARY", 5, "", 3000, 1, ""]
-                               for n, c in enumerate(codes)])
+    write_csv(folder, "plcs", [[c, "P1", f"10.0.{n // 250}.{n % 250 + 1}", 5000, "MC3E_BINARY", 5, "", 3000, 1, "",
+                                "TCP", 1, ""] for n, c in enumerate(codes)])
     write_csv(folder, "polling_groups", [[f"G{g:02d}", c, "FIXED", 1000, "", "", 1]
                                          for c in codes for g in range(groups_per_plc)])
     kinds = [("D", "INT16"), ("W", "UINT16"), ("M", "BIT"), ("D", "FLOAT32"), ("ZR", "INT32")]

@@ -133,7 +133,17 @@ def main() -> None:
     parser.add_argument("--ascii", action="store_true")
     parser.add_argument("--reply-delay", type=float, default=0.0,
                         help="seconds virtual-plc holds every read reply (a real PLC's scan and network time)")
+    parser.add_argument("--scan-ms", type=float, nargs="*",
+                        help="instead: a PLC serving one request per scan of these lengths (bench/mc_scan.py)")
+    parser.add_argument("--cycles", type=int, default=10, help="with --scan-ms: cycles per measurement")
     args = parser.parse_args()
+    if args.scan_ms:
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script
+        from bench.mc_scan import run
+
+        encoding = Encoding.ASCII if args.ascii else Encoding.BINARY
+        run(args.scan_ms, args.cycles, max(2, args.cycles // 4), encoding)
+        return
     encoding = Encoding.ASCII if args.ascii else Encoding.BINARY
     tags = scattered_tags(args.tags)
     port = free_port()

@@ -39,7 +39,9 @@ def write_plant(folder: Path, interval_ms: int) -> None:
     codes = [f"KRBENCH{n:03d}PIPE"[:14] for n in range(PLCS)]
     write_csv(folder, "lines", [["B1", "bench"]])
     write_csv(folder, "processes", [["BP", "B1", "bench"]])
-    write_csv(folder, "plcs", [[c, "BP", "127.0.0.1", free_port(), "MC3E_BINARY", 5, "", 3000, 1, ""] for c in codes])
+    # virtual-plc serves no multi-block read (0406): multi_block_read 0.
+    write_csv(folder, "plcs", [[c, "BP", "127.0.0.1", free_port(), "MC3E_BINARY", 5, "", 3000, 1, "", "TCP", 0, ""]
+                               for c in codes])
     write_csv(folder, "polling_groups", [[f"G{g}", c, "FIXED", interval_ms, "", "", 1]
                                          for c in codes for g in range(GROUPS)])
     write_csv(folder, "tags", [[c, f"G{g}", f"T{g}_{i:04d}", f"D{g * 1000 + i}", "INT16", "", "", "", ""]

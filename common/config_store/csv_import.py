@@ -142,8 +142,8 @@ def read_file(path: Path, table: Table, problems: Problems) -> Iterator[tuple[in
         reader = csv.reader(handle)
         try:
             header = [h.strip() for h in next(reader)]
-            missing = [ImportIssue(name, 1, column, "missing column") for column in table.header
-                       if column not in header]
+            missing = [ImportIssue(name, 1, wanted.name, "missing column") for wanted in table.columns
+                       if wanted.name not in header and not wanted.may_be_absent]
             problems.extend(missing)
             bad_header = bool(missing)
             for position, column in enumerate(header):
@@ -183,7 +183,7 @@ def _parse_row(table: Table, cells: dict[str, str]) -> tuple[list[tuple[str, str
     values: dict[str, Any] = {}
     given: dict[str, bool] = {}
     for column in table.columns:
-        text = cells[column.name].strip()
+        text = cells.get(column.name, "").strip()
         given[column.name] = bool(text)
         if not text:
             if column.required:

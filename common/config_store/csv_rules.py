@@ -35,6 +35,8 @@ class Column:
     parse: Parser
     required: bool = True
     default: Any = None
+    #: Added after the first release: a file without this column still imports, every row taking the default.
+    may_be_absent: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,21 @@ def choice(*options: str) -> Parser:
         return value
 
     return parse
+
+
+#: How a peer departs from the reference manual; a PLC lists the ones its peer has (plcs.csv ``deviations``).
+DEVIATIONS = {
+    "ascii_decimal_numbers": "ASCII frames write every device number in decimal, X Y B W SB SW DX DY ZR too",
+    "ascii_dwords_low_first": "ASCII random reads (0403) return double words low word first",
+}
+
+
+def deviations(text: str) -> str:
+    names = [n.strip().lower() for n in text.replace(",", ";").split(";") if n.strip()]
+    for n in names:
+        if n not in DEVIATIONS:
+            raise FieldError(f"{n!r}: known deviations are {', '.join(DEVIATIONS)}")
+    return ";".join(sorted(set(names)))
 
 
 def flag(text: str) -> int:
@@ -229,12 +246,16 @@ TABLES: tuple[Table, ...] = (
             Column("process_code", code),
             Column("host", host),
             Column("port", whole(1, 65535, "port")),
-            Column("protocol", choice("MC3E_ASCII", "MC3E_BINARY"), False, "MC3E_ASCII"),
+            Column("protocol", choice("MC3E_ASCII", "MC3E_BINARY", "MC4E_ASCII", "MC4E_BINARY"), False,
+                   "MC3E_ASCII"),
             Column("pool_size", whole(1, 32, "pool_size"), False, 5),
             Column("ports", ports, False, ""),
             Column("timeout_ms", whole(100, 60_000, "timeout_ms"), False, 3000),
             Column("is_active", flag, False, 1),
             Column("description", free_text, False, ""),
+            Column("transport", choice("TCP", "UDP"), False, "TCP", may_be_absent=True),
+            Column("multi_block_read", flag, False, 1, may_be_absent=True),
+            Column("deviations", deviations, False, "", may_be_absent=True),
         ),
         key=("plc_code",),
         unique=((("host", "port"), "another PLC already uses this host and port"),),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from common.mc.datatypes import DataType, parse_data_type
 from common.mc.devices import DeviceAddress, parse_address
@@ -34,6 +34,19 @@ class Plc:
     timeout_ms: int
     is_active: bool
     description: str
+    transport: str = "TCP"
+    multi_block_read: bool = True
+    deviations: frozenset[str] = frozenset()
+
+    @property
+    def frame(self) -> str:
+        """``3E`` or ``4E``, from the protocol (``MC4E_ASCII``)."""
+        return self.protocol[2:4]
+
+    @property
+    def encoding(self) -> str:
+        """``ASCII`` or ``BINARY``, from the protocol."""
+        return self.protocol.split("_", 1)[1]
 
     @property
     def connection_ports(self) -> list[int]:
@@ -78,8 +91,13 @@ def parse_ports(text: str) -> tuple[int, ...]:
 
 
 def _plc(row: sqlite3.Row) -> Plc:
-    return Plc(row["plc_code"], row["process_code"], row["host"], row["port"], row["protocol"], row["pool_size"],
-               parse_ports(row["ports"]), row["timeout_ms"], bool(row["is_active"]), row["description"])
+    plc = Plc(row["plc_code"], row["process_code"], row["host"], row["port"], row["protocol"], row["pool_size"],
+              parse_ports(row["ports"]), row["timeout_ms"], bool(row["is_active"]), row["description"])
+    # a schema-1 store read without migrating (read-only readers); Row.__contains__ looks at values, not names
+    if "transport" not in row.keys():  # noqa: SIM118
+        return plc
+    return replace(plc, transport=row["transport"], multi_block_read=bool(row["multi_block_read"]),
+                   deviations=frozenset(n for n in row["deviations"].split(";") if n))
 
 
 def load_plcs(conn: sqlite3.Connection, *, active_only: bool = False) -> list[Plc]:

@@ -4,7 +4,11 @@ Strategy: ``PRAGMA user_version`` holds the schema version; ``MIGRATIONS[n]``
 takes a store from version n to n+1. Opening a store runs the missing steps
 in one transaction, so an older store is upgraded in place and a store newer
 than this build is refused rather than misread. Foreign keys are enforced on
-every connection.
+every connection, except while migrating: a step that rebuilds a table (the
+only way SQLite changes a CHECK) drops the old one while others still
+reference it, so the steps run with foreign keys off and
+``PRAGMA foreign_key_check`` must find nothing before the commit (SQLite's
+documented procedure for schema changes).
 """
 
 from __future__ import annotations
@@ -61,6 +65,30 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tags_by_group ON tags(plc_code, group_name);
     """,
+    # 1 -> 2: per PLC, the frame (MC4E_*), the transport, the 0406 switch and the peer's deviations.
+    """
+    CREATE TABLE plcs_v2 (
+        plc_code     TEXT PRIMARY KEY CHECK (length(plc_code) = 14),
+        process_code TEXT NOT NULL REFERENCES processes(process_code),
+        host         TEXT NOT NULL,
+        port         INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+        protocol     TEXT NOT NULL CHECK (protocol IN ('MC3E_ASCII', 'MC3E_BINARY', 'MC4E_ASCII', 'MC4E_BINARY')),
+        pool_size    INTEGER NOT NULL CHECK (pool_size BETWEEN 1 AND 32),
+        ports        TEXT NOT NULL DEFAULT '',
+        timeout_ms   INTEGER NOT NULL CHECK (timeout_ms >= 100),
+        is_active    INTEGER NOT NULL CHECK (is_active IN (0, 1)),
+        description  TEXT NOT NULL DEFAULT '',
+        transport    TEXT NOT NULL DEFAULT 'TCP' CHECK (transport IN ('TCP', 'UDP')),
+        multi_block_read INTEGER NOT NULL DEFAULT 1 CHECK (multi_block_read IN (0, 1)),
+        deviations   TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO plcs_v2 (plc_code, process_code, host, port, protocol, pool_size, ports, timeout_ms, is_active,
+                         description)
+        SELECT plc_code, process_code, host, port, protocol, pool_size, ports, timeout_ms, is_active, description
+        FROM plcs;
+    DROP TABLE plcs;
+    ALTER TABLE plcs_v2 RENAME TO plcs;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -85,17 +113,23 @@ def migrate(conn: sqlite3.Connection) -> int:
         raise StoreVersionError(f"config store has schema version {found}; this build knows up to {SCHEMA_VERSION}")
     if found == SCHEMA_VERSION:
         return found
+    conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction, so before BEGIN
     conn.execute("BEGIN IMMEDIATE")
     try:
         for version in range(found, SCHEMA_VERSION):
             for statement in MIGRATIONS[version].split(";"):
                 if statement.strip():
                     conn.execute(statement)
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise sqlite3.IntegrityError(f"migration left {len(broken)} broken references, e.g. {tuple(broken[0])}")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
     return found
 
 

@@ -6,9 +6,11 @@ when the PLC gives one per connection) and hands each request to an idle
 one; a plan's requests run on the pool in parallel. A connection that timed
 out or returned bytes that are not the reply to its request is closed and
 replaced -- a late or stray reply must never be read as the answer to the
-next request. A PLC that refuses connections is retried with exponential
-backoff and jitter, capped; a connection that merely broke is replaced at
-once. A read sent on a reused connection that turns out to have been closed
+next request; in 4E frames every request carries its own serial number and a
+reply with another one is rejected the same way. UDP connections (udp.py)
+keep the same interface with their own loss handling. A PLC that refuses
+connections is retried with exponential backoff and jitter, capped; a
+connection that merely broke is replaced at once. A read sent on a reused connection that turns out to have been closed
 by the PLC while idle is sent once more on a fresh one (reads change
 nothing); otherwise the client never retries: the poller owns timing and
 retries. A request waits for a free connection, connects and waits for its
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 
 from common.mc.commands import BatchRead, Codec, Echo, RandomRead, ReplyValues, Request
 from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
-from common.mc.frames import ReplySplitter
+from common.mc.frames import MAX_SERIAL, ReplySplitter
 from common.mc.planner import ReadPlan
 
 log = logging.getLogger(__name__)
@@ -70,7 +72,8 @@ class Connection:
         self.index = index
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._splitter = ReplySplitter(codec.encoding)
+        self._splitter = ReplySplitter(codec.encoding, codec.frame)
+        self._serial = 0  # the 4E serial number of the request outstanding
         self._backoff = backoff or Backoff()
         self._retry_at = 0.0
         self._fresh = False
@@ -125,7 +128,8 @@ class Connection:
 
     async def request(self, request: Request, deadline: float | None = None) -> ReplyValues:
         """Send ``request`` and read its reply, within the timeout and before ``deadline`` (monotonic)."""
-        frame = self.codec.encode(request)  # local errors raise before anything is sent
+        self._serial = (self._serial + 1) & MAX_SERIAL
+        frame = self.codec.encode(request, self._serial)  # local errors raise before anything is sent
         try:
             return await self._exchange(request, frame, deadline)
         except _StaleConnection:
@@ -167,13 +171,13 @@ class Connection:
             self._drop(f"connection lost during {request}: {error or type(error).__name__}")
             raise PlcConnectionError(f"{self.plc_code}: {self.last_error}") from None
         try:
-            return self.codec.decode(request, reply)
+            return self.codec.decode(request, reply, self._serial)
         except PlcEndCodeError as error:
             # A clean error reply: the connection itself is fine.
             raise type(error)(error.end_code, f"{self.plc_code}: {request}") from None
         except FrameError as error:
             self._drop(f"reply does not match {request}: {error}")
-            raise FrameError(f"{self.plc_code}: {self.last_error}") from None
+            raise type(error)(f"{self.plc_code}: {self.last_error}") from None  # SerialMismatchError stays one
 
     async def _read_reply(self, reused: bool) -> bytes:
         assert self._reader is not None
@@ -195,13 +199,26 @@ class Connection:
                 return frames[0]
 
 
+def _connection_class(transport: str) -> type[Connection]:
+    if transport == "UDP":
+        from common.mc.udp import UdpConnection  # the UDP transport builds on Connection
+
+        return UdpConnection
+    if transport != "TCP":
+        raise ValueError(f"transport {transport!r}: TCP or UDP")
+    return Connection
+
+
 class PlcClient:
     """A pool of connections to one PLC."""
 
-    def __init__(self, plc_code: str, host: str, ports: Sequence[int], codec: Codec, timeout: float) -> None:
+    def __init__(self, plc_code: str, host: str, ports: Sequence[int], codec: Codec, timeout: float,
+                 transport: str = "TCP") -> None:
         self.plc_code = plc_code
         self.timeout = timeout
-        self.connections = [Connection(plc_code, host, p, codec, timeout, i) for i, p in enumerate(ports)]
+        self.connections: list[Connection] = [
+            _connection_class(transport)(plc_code, host, p, codec, timeout, i) for i, p in enumerate(ports)
+        ]
         self._idle: asyncio.Queue[Connection] = asyncio.Queue()
         for c in self.connections:
             self._idle.put_nowait(c)

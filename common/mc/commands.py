@@ -1,9 +1,11 @@
-"""MC 3E commands: requests as frozen dataclasses, their data fields, their replies.
+"""MC commands: requests as frozen dataclasses, their data fields, their replies.
 
 Strategy: a request knows how to write its own data field and how many data
-bytes its reply must carry; ``Codec`` (below) adds the frame around it and
-checks the reply against the request -- subheader, route, length, end code --
-before the request decodes the values. Nothing here touches a socket or a
+bytes its reply must carry; ``Codec`` (below) adds the 3E or 4E frame around
+it and checks the reply against the request -- subheader, serial number (4E),
+route, length, end code -- before the request decodes the values. The 0406
+multi-block read carries all of that itself (multiblock.py), the model for
+new commands. Nothing here touches a socket or a
 clock.
 
 Device descriptor in the data field::
@@ -14,7 +16,9 @@ Device descriptor in the data field::
 The reference manual writes the ASCII number in hexadecimal for hexadecimal
 devices (X, Y, B, W, ...); some peers, virtual-plc and pymcprotocol among
 them, write it in decimal for every device. ``Codec.ascii_hex_numbers``
-chooses, so the choice is explicit per connection.
+chooses, so the choice is explicit per connection; likewise
+``Codec.ascii_dwords_low_first`` for virtual-plc's random-read double words,
+which it sends low word first in ASCII where the manual says high word first.
 """
 
 from __future__ import annotations
@@ -22,9 +26,16 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from common.mc.devices import Device, Unit
-from common.mc.errors import FrameError, McLocalError, RequestTooLargeError, end_code_error
-from common.mc.frames import Encoding, Route, decode_reply_frame, encode_frame
+from common.mc.devices import DevicePoint, Unit
+from common.mc.errors import (
+    FrameError,
+    McLocalError,
+    RequestTooLargeError,
+    SerialMismatchError,
+    end_code_error,
+)
+from common.mc.frames import Encoding, Frame, Route, decode_reply_frame, encode_frame
+from common.mc.multiblock import MultiBlockRead
 
 #: Points per request, from the reference manual (QnA-compatible 3E frame, Q series).
 MAX_WORD_POINTS = 960
@@ -35,17 +46,6 @@ ECHO_MAX_BYTES = 960
 SUB_WORD = 0x0000
 DEFAULT_ROUTE = Route()
 SUB_BIT = 0x0001
-
-
-@dataclass(frozen=True)
-class DevicePoint:
-    """A device and a head number, as a request names it."""
-
-    device: Device
-    number: int
-
-    def __str__(self) -> str:
-        return f"{self.device.name}{self.device.format_number(self.number)}"
 
 
 @dataclass(frozen=True)
@@ -86,18 +86,22 @@ class RandomRead:
         return f"random read {len(self.words)} words + {len(self.dwords)} dwords"
 
 
+#: Loopback data may only hold these characters (the manual: "0" to "9", "A" to "F").
+ECHO_CHARACTERS = frozenset(b"0123456789ABCDEF")
+
+
 @dataclass(frozen=True)
 class Echo:
-    """0619 loopback: the PLC returns ``data`` (alphanumeric); used as keep-alive."""
+    """0619 loopback: the PLC returns ``data`` (0-9, A-F, as the manual allows); used as keep-alive."""
 
-    data: bytes = b"KEEPALIVE"
+    data: bytes = b"0123456789ABCDEF"
     command: int = field(default=0x0619, init=False)
 
     def __str__(self) -> str:
         return "echo"
 
 
-Request = BatchRead | BatchWrite | RandomRead | Echo
+Request = BatchRead | BatchWrite | RandomRead | Echo | MultiBlockRead
 #: Reply values: words or bits for reads (random read: words then dwords), None for writes, bytes for echo.
 ReplyValues = list[int] | None | bytes
 
@@ -105,6 +109,8 @@ ReplyValues = list[int] | None | bytes
 def _subcommand(request: Request) -> int:
     if isinstance(request, BatchRead | BatchWrite):
         return SUB_BIT if request.unit is Unit.BIT else SUB_WORD
+    if isinstance(request, MultiBlockRead):
+        return request.subcommand
     return 0x0000
 
 
@@ -116,12 +122,19 @@ class Codec:
     route: Route = DEFAULT_ROUTE
     timer: int = 0x0010  # x 250 ms = 4 s; the PLC gives up on the route after this
     ascii_hex_numbers: bool = True
+    #: virtual-plc's ASCII deviation: a random read's double words come low word first.
+    ascii_dwords_low_first: bool = False
+    frame: Frame = Frame.E3
 
     # -- requests ------------------------------------------------------------
-    def encode(self, request: Request) -> bytes:
-        """The whole request frame; raises McLocalError if the protocol can't say it."""
+    def encode(self, request: Request, serial: int = 0) -> bytes:
+        """The whole request frame; raises McLocalError if the protocol can't say it.
+
+        ``serial`` goes into a 4E frame (3E has no field for it).
+        """
         return encode_frame(
-            self.encoding, self.route, self.timer, request.command, _subcommand(request), self._data(request)
+            self.encoding, self.route, self.timer, request.command, _subcommand(request), self._data(request),
+            self.frame, serial,
         )
 
     def _descriptor(self, point: DevicePoint) -> bytes:
@@ -165,18 +178,23 @@ class Codec:
                 + n(len(request.dwords), 1)
                 + b"".join(self._descriptor(p) for p in (*request.words, *request.dwords))
             )
-        if not (0 < len(request.data) <= ECHO_MAX_BYTES and request.data.isalnum()):
-            raise McLocalError("echo data must be 1 to 960 alphanumeric characters")
+        if isinstance(request, MultiBlockRead):
+            return request.encode_body(self.encoding, self._descriptor)
+        if not (0 < len(request.data) <= ECHO_MAX_BYTES and set(request.data) <= ECHO_CHARACTERS):
+            raise McLocalError("echo data must be 1 to 960 characters of 0-9 and A-F")
         return n(len(request.data), 2) + request.data
 
     # -- replies -------------------------------------------------------------
-    def decode(self, request: Request, frame: bytes) -> ReplyValues:
+    def decode(self, request: Request, frame: bytes, serial: int = 0) -> ReplyValues:
         """Check a whole reply frame against ``request`` and return its values.
 
-        Raises FrameError for a reply that is not the answer to this request and
+        Raises FrameError for a reply that is not the answer to this request
+        (SerialMismatchError for a 4E reply carrying another serial number) and
         the end code's own PlcEndCodeError subclass for an error end code.
         """
-        reply = decode_reply_frame(frame, self.encoding)
+        reply = decode_reply_frame(frame, self.encoding, self.frame)
+        if self.frame is Frame.E4 and reply.serial != serial:
+            raise SerialMismatchError(f"reply serial {reply.serial} is not the request's {serial}")
         if reply.route != self.route:
             raise FrameError(f"reply route {reply.route} does not match the request's {self.route}")
         if reply.end_code != 0:
@@ -193,7 +211,13 @@ class Codec:
             return None
         if isinstance(request, RandomRead):
             sizes = [2] * len(request.words) + [4] * len(request.dwords)
-            return _unpack_numbers(data, sizes, enc, str(request))
+            values = _unpack_numbers(data, sizes, enc, str(request))
+            if self.ascii_dwords_low_first and enc is Encoding.ASCII:
+                n = len(request.words)
+                values[n:] = [(v & 0xFFFF) << 16 | v >> 16 for v in values[n:]]
+            return values
+        if isinstance(request, MultiBlockRead):
+            return request.decode_reply(data, enc)
         length = enc.read_number(data, 0, 2) if data else -1
         echoed = data[2 * enc.scale :]
         if length != len(request.data) or echoed != request.data:

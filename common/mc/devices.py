@@ -98,6 +98,17 @@ _HEX = re.compile(r"^[0-9A-F]+$")
 _DEC = re.compile(r"^[0-9]+$")
 
 
+@dataclass(frozen=True)
+class DevicePoint:
+    """A device and a head number, as a request names it."""
+
+    device: Device
+    number: int
+
+    def __str__(self) -> str:
+        return f"{self.device.name}{self.device.format_number(self.number)}"
+
+
 @dataclass(frozen=True, order=True)
 class DeviceAddress:
     """One device point, or one bit of a word device (``D100.3``)."""

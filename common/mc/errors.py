@@ -10,6 +10,8 @@ a log line still names the code.
 
 from __future__ import annotations
 
+from common.mc.end_codes import END_CODES
+
 
 class McError(Exception):
     """Base of every MC protocol error."""
@@ -33,6 +35,10 @@ class McRemoteError(McError):
 
 class FrameError(McRemoteError):
     """Bytes that are not a well-formed 3E reply, or not the reply to our request."""
+
+
+class SerialMismatchError(FrameError):
+    """A 4E reply whose serial number is not the request's: a late or stray reply."""
 
 
 class PlcEndCodeError(McRemoteError):
@@ -66,36 +72,20 @@ class CommandNotSupportedError(PlcEndCodeError):
     meaning = "command or subcommand not supported"
 
 
-# The common codes of the MC protocol reference manual (QnA-compatible 3E).
-CommandError_C059 = _register(0xC059, "command or subcommand not supported", "CommandError_C059",
-                              CommandNotSupportedError)
-PointsError_C051 = _register(0xC051, "points exceed the range of one request", "PointsError_C051",
-                             DeviceRangeError)
-PointsError_C052 = _register(0xC052, "points exceed the range of one request", "PointsError_C052",
-                             DeviceRangeError)
-PointsError_C054 = _register(0xC054, "points exceed the range of one request", "PointsError_C054",
-                             DeviceRangeError)
-DeviceError_C056 = _register(0xC056, "read/write request exceeds the largest address", "DeviceError_C056",
-                             DeviceRangeError)
-DeviceError_C058 = _register(0xC058, "request data length after ASCII/binary conversion does not match",
-                             "DeviceError_C058")
-DataError_C05B = _register(0xC05B, "the CPU cannot read/write the specified device", "DataError_C05B",
-                           DeviceRangeError)
-DataError_C05C = _register(0xC05C, "error in request data (e.g. bit-unit access to a word device)",
-                           "DataError_C05C")
-DataError_C061 = _register(0xC061, "request data length does not match the number of points",
-                           "DataError_C061")
-_register(0xC050, "ASCII data that cannot be converted to binary", "AsciiError_C050")
-_register(0xC055, "points exceed the range for bit/word write", "PointsError_C055", DeviceRangeError)
-_register(0xC05F, "request cannot be executed on this CPU", "CpuError_C05F")
-_register(0xC060, "request content error (bit device value not 0/1)", "DataError_C060")
-_register(0xC06F, "ASCII/binary setting does not match the request", "CommunicationError_C06F")
-_register(0xC070, "device memory extension cannot be specified for this device", "DeviceError_C070")
-_register(0xC0B5, "data the CPU cannot handle was specified", "CpuError_C0B5")
-_register(0xC200, "remote password error (locked)", "PasswordError_C200")
-_register(0xC201, "the port used for communication is locked", "PasswordError_C201")
-_register(0xC202, "cannot execute in this CPU state", "StateError_C202")
-_register(0xCEE0, "monitoring timer expired (network route)", "RouteError_CEE0")
+class DeviceSpecificationError(PlcEndCodeError):
+    """The CPU refused the device named in the request (40xxH device specification errors)."""
+
+    meaning = "device specification error"
+
+
+# Every end code of the reference manual's tables, by (code, meaning, class name, base).
+# The CPU's own codes (4xxxH) arrive through the Ethernet module unchanged; the Ethernet
+# module's codes are Cxxxh. The table lives in end_codes.py so this module stays short.
+_BASES: dict[str, type[PlcEndCodeError]] = {
+    "range": DeviceRangeError, "command": CommandNotSupportedError, "device": DeviceSpecificationError,
+}
+for _code, _meaning, _name, _base in END_CODES:
+    _register(_code, _meaning, _name, _BASES.get(_base, PlcEndCodeError))
 
 
 def end_code_error(end_code: int, detail: str = "") -> PlcEndCodeError:

@@ -7,9 +7,17 @@ more than any bit-unit request. Per device the spans are sorted and covered
 greedily by batch reads of at most 960 words, reading the gaps between
 nearby tags because one more request costs far more than a few more words.
 Runs that are a single word or double word and stand alone are gathered into
-random reads (0403, up to 192 points each) when that means fewer requests.
-Each tag keeps a slot (request, word offset, bit), and :meth:`ReadPlan.decode`
-maps the replies back to values.
+random reads (0403, up to 192 points each) when that means fewer requests;
+timer and counter contacts and coils (TS TC SS SC CS CC) never are, since the
+manual forbids them there (end code 4032H). When the PLC serves multi-block
+reads (0406), a second plan packs the runs into blocks (planner_blocks.py)
+and the plan with fewer requests wins.
+
+Cost model, in one unit: a request costs one PLC scan (a Q-series CPU serves
+about one MC request per END processing, whatever its size), so the planner
+minimises requests; points only break ties. Each tag keeps a slot (request,
+word offset, bit), and :meth:`ReadPlan.decode` maps the replies back to
+values.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from functools import cached_property
 from common.mc.commands import MAX_RANDOM_POINTS, MAX_WORD_POINTS, BatchRead, DevicePoint, RandomRead
 from common.mc.datatypes import DataType, Kind, Value
 from common.mc.devices import Device, DeviceAddress, Unit
+from common.mc.multiblock import MultiBlockRead
 
 #: A gap of this many words or fewer is read rather than split into another request.
 DEFAULT_MAX_GAP = MAX_WORD_POINTS
@@ -45,7 +54,10 @@ class Slot:
     bit: int | None
 
 
-PlanRequest = BatchRead | RandomRead
+PlanRequest = BatchRead | RandomRead | MultiBlockRead
+
+#: The manual forbids these in random reads and writes (end code 4032H); batch and block reads take them.
+NOT_IN_RANDOM_READS = frozenset({"TS", "TC", "SS", "SC", "CS", "CC"})
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,23 @@ class ReadPlan:
     requests: tuple[PlanRequest, ...]
     slots: tuple[Slot, ...]
     tags: tuple[TagRead, ...]
+
+    @property
+    def commands(self) -> dict[str, int]:
+        """How many requests of each command one cycle sends, e.g. ``{"0401": 2, "0406": 1}``."""
+        counts: dict[str, int] = {}
+        for r in self.requests:
+            key = f"{r.command:04X}"
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    @property
+    def points(self) -> int:
+        """Words read per cycle (random-read dwords count two), gaps included."""
+        total = 0
+        for r in self.requests:
+            total += len(r.words) + 2 * len(r.dwords) if isinstance(r, RandomRead) else r.points
+        return total
 
     def words_of(self, index: int, reply: list[int]) -> list[int]:
         """A reply as a flat word list (random-read dwords split low word first)."""
@@ -135,7 +164,21 @@ def _random_points(device: Device, first: int, count: int) -> tuple[DevicePoint,
 
 
 def plan_reads(tags: Sequence[TagRead], *, max_gap: int = DEFAULT_MAX_GAP,
-               max_words: int = MAX_WORD_POINTS, random_reads: bool = True) -> ReadPlan:
+               max_words: int = MAX_WORD_POINTS, random_reads: bool = True,
+               multi_block: bool = False) -> ReadPlan:
+    """The plan with the fewest requests; ``multi_block`` lets it use 0406 when that means fewer."""
+    plan = _batch_and_random_plan(tags, max_gap=max_gap, max_words=max_words, random_reads=random_reads)
+    if not multi_block or len(plan.requests) <= 1:
+        return plan
+    from common.mc.planner_blocks import plan_multi_block  # the 0406 packer builds on this module's spans
+
+    blocks = plan_multi_block(tags)
+    # Fewer requests wins; a tie keeps batch and random reads, which every MC server serves.
+    return blocks if len(blocks.requests) < len(plan.requests) else plan
+
+
+def _batch_and_random_plan(tags: Sequence[TagRead], *, max_gap: int, max_words: int,
+                           random_reads: bool) -> ReadPlan:
     by_device: dict[str, list[_Span]] = defaultdict(list)
     for i, tag in enumerate(tags):
         span = _span(i, tag)
@@ -161,7 +204,8 @@ def plan_reads(tags: Sequence[TagRead], *, max_gap: int = DEFAULT_MAX_GAP,
     # Cost model: every request costs one round trip, which dwarfs the bytes of a few
     # more points. Short runs (up to RANDOM_RUN_WORDS words) can ride in random reads
     # as double words; do that only when it means fewer requests than one batch read each.
-    small = [r for r in runs if _random_points(r[0], r[1], r[2]) is not None] if random_reads else []
+    small = [r for r in runs if r[0].name not in NOT_IN_RANDOM_READS
+             and _random_points(r[0], r[1], r[2]) is not None] if random_reads else []
     points = sum(len(_random_points(*r[:3]) or ()) for r in small)
     if len(small) <= -(-points // MAX_RANDOM_POINTS):
         small = []

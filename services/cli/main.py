@@ -90,8 +90,10 @@ def _db_show(settings: Settings, args: argparse.Namespace) -> int:
                     state = "active" if plc.is_active else "inactive"
                     ports = (f"ports {';'.join(map(str, plc.ports))}" if plc.ports
                              else f"port {plc.port} x{plc.pool_size}")
-                    print(f"    PLC {plc.plc_code}  {plc.host} {ports}  {plc.protocol}  {state}"
-                          f"  {plc.description}")
+                    wire = f"{plc.protocol}/{plc.transport}{'' if plc.multi_block_read else ' no-0406'}"
+                    deviations = f"  deviations {';'.join(sorted(plc.deviations))}" if plc.deviations else ""
+                    print(f"    PLC {plc.plc_code}  {plc.host} {ports}  {wire}  {state}"
+                          f"  {plc.description}{deviations}")
                     for g in model.load_groups(conn, plc.plc_code):
                         extra = ""
                         if g.mode == "HANDSHAKE":

@@ -73,12 +73,12 @@ class GroupStats:
 
 
 class GroupRunner:
-    def __init__(self, group: PollingGroup, tags: list[Tag]) -> None:
+    def __init__(self, group: PollingGroup, tags: list[Tag], multi_block_read: bool = False) -> None:
         self.group = group
         self.tags = tags
         self.addresses = [t.address for t in tags]
         self.plan: ReadPlan = plan_reads(
-            [TagRead(t.device_address, t.type, t.scale, t.offset) for t in tags])
+            [TagRead(t.device_address, t.type, t.scale, t.offset) for t in tags], multi_block=multi_block_read)
         self.seq = 0
         self.epoch = 0  # this poller's start count, set before the first cycle (PollerService.run)
         self.stats = GroupStats()
@@ -144,7 +144,8 @@ class GroupRunner:
         return {
             "name": self.name, "plc_code": self.group.plc_code, "mode": self.group.mode,
             "interval_ms": self.group.interval_ms, "state": self.state, "tag_count": len(self.tags),
-            "requests_per_cycle": len(self.plan.requests), "cycles": st.cycles, "errors": st.errors,
+            "requests_per_cycle": len(self.plan.requests), "commands": self.plan.commands,
+            "points_per_cycle": self.plan.points, "cycles": st.cycles, "errors": st.errors,
             "overruns": st.overruns, "deadlines_missed": st.deadlines_missed,
             "deadlines_skipped": st.deadlines_skipped, "values_sent": st.values_sent, "last_start_ms": st.last_start_ms,
             "last_duration_ms": st.last_duration_ms,

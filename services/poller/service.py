@@ -39,9 +39,7 @@ from common.config_store import model, open_store
 from common.disk import DiskState
 from common.ledger import Ledger
 from common.mc.client import Backoff, PlcClient
-from common.mc.commands import Codec
 from common.mc.errors import McError, PlcTimeoutError
-from common.mc.frames import Encoding
 from common.runtime import settle_memory, supervise
 from common.settings import Settings
 from services.poller.clock import ClockWatch
@@ -49,6 +47,7 @@ from services.poller.control import CommandError, ControlLink
 from services.poller.epoch import next_epoch
 from services.poller.group import GroupRunner
 from services.poller.handshake import TriggerWatch
+from services.poller.link import plc_client, plc_codec
 from services.poller.schedule import FixedSchedule
 from services.poller.sender import SendQueue
 
@@ -96,11 +95,10 @@ class PollerService:
         by_group: dict[str, list[model.Tag]] = {}
         for tag in tags:
             by_group.setdefault(tag.group_name, []).append(tag)
-        self.groups = {g.group_name: GroupRunner(g, by_group.get(g.group_name, [])) for g in groups}
-        encoding = Encoding.BINARY if plc.protocol == "MC3E_BINARY" else Encoding.ASCII
+        self.groups = {g.group_name: GroupRunner(g, by_group.get(g.group_name, []), plc.multi_block_read)
+                       for g in groups}
         timeout = plc.timeout_ms / 1000
-        self.codec = Codec(encoding, timer=max(1, min(0xFFFF, int(timeout * 4))),
-                           ascii_hex_numbers=settings.mc_ascii_hex_numbers)
+        self.codec = plc_codec(plc, timeout, settings.mc_ascii_hex_numbers)
         self.timeout = timeout
         self.client: PlcClient | None = None
         self.queue: SendQueue | None = None
@@ -208,6 +206,8 @@ class PollerService:
     def figures(self) -> dict[str, Any]:
         assert self.client is not None and self.queue is not None
         return {"plc_code": self.plc.plc_code, "host": self.plc.host, "protocol": self.plc.protocol,
+                "transport": self.plc.transport, "multi_block_read": self.plc.multi_block_read,
+                "deviations": sorted(self.plc.deviations),
                 "started_ms": int(self.started * 1000), "epoch": self.epoch, "clock": self.clock.figures(),
                 "groups": [g.figures() for g in self.groups.values()],
                 "queue": self.queue.figures(), "connections": self.client.describe(),
@@ -253,8 +253,7 @@ class PollerService:
         s = self.settings
         ctx: zmq.Context[Any] = zmq.Context.instance()
         actx = zmq.asyncio.Context.instance()
-        self.client = PlcClient(self.plc.plc_code, self.plc.host, self.plc.connection_ports, self.codec,
-                                self.timeout)
+        self.client = plc_client(self.plc, self.codec, self.timeout)
         code = self.plc.plc_code
         self.queue = SendQueue(ctx, s.ingest_endpoint, s.data_queue_size, s.poller_outbox_file(code),
                                Ledger(s.ledger_dir, f"poller_{code}", s.ledger_keep_days, DiskState()), code,

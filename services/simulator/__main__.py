@@ -12,17 +12,18 @@ import asyncio
 import contextlib
 import logging
 import signal
+from dataclasses import replace
 
 from virtual_plc import Memory, Server
 
 from common import stage_lock
 from common.config_store import model, open_store
 from common.mc.client import PlcClient
-from common.mc.commands import Codec
 from common.mc.errors import McError
-from common.mc.frames import Encoding
+from common.mc.frames import Frame
 from common.runtime import setup_logging
 from common.settings import Settings
+from services.poller.link import plc_codec
 from services.simulator.driver import drive_once, layout
 
 log = logging.getLogger("simulator")
@@ -30,10 +31,11 @@ TICK_S = 0.5
 
 
 async def drive(plc: model.Plc, tags: list[model.Tag], stop: asyncio.Event) -> None:
-    encoding = Encoding.BINARY if plc.protocol == "MC3E_BINARY" else Encoding.ASCII
-    # virtual-plc numbers every device in decimal in ASCII frames.
-    client = PlcClient(plc.plc_code, "127.0.0.1", [plc.connection_ports[0]], Codec(encoding, ascii_hex_numbers=False),
-                       2.0)
+    # The driver is a client like the poller, with the PLC's own deviations (virtual-plc reads
+    # hex device numbers as decimal in ASCII); it writes through port one, always over TCP.
+    codec = plc_codec(plc, 2.0)
+    encoding = codec.encoding
+    client = PlcClient(plc.plc_code, "127.0.0.1", [plc.connection_ports[0]], replace(codec, frame=Frame.E3), 2.0)
     tick = 0
     while not stop.is_set():
         try:
@@ -67,7 +69,11 @@ async def main_async(settings: Settings) -> None:
         memory = Memory()  # one PLC, one memory, whichever port a connection uses
         seed(memory, tags[plc.plc_code])
         for port in sorted(set(plc.connection_ports)):
-            server = Server("127.0.0.1", port, memory=memory, ascii_dword_order="client")
+            # virtual-plc in ASCII reads hex device numbers as decimal, always, and sends a random read's
+            # double words low word first unless told otherwise: the simulated PLC is the one the row
+            # describes (the sample plant's rows list both deviations, virtual-plc as it ships).
+            order = "swapped" if "ascii_dwords_low_first" in plc.deviations else "client"
+            server = Server("127.0.0.1", port, memory=memory, ascii_dword_order=order)
             server.start()
             servers.append(server)
             log.info("%s: virtual-plc listening on 127.0.0.1:%d (%s)", plc.plc_code, port, plc.protocol)

@@ -18,15 +18,21 @@ from services.poller.embedded import EmbeddedPoller
 PLC = "KRTEST00PLC001"
 
 
-def make_store(base: Path, port: int, groups: str, tags: str, timeout_ms: int = 300, pool_size: int = 3) -> Settings:
-    """A config store with one PLC (PLC) on 127.0.0.1:port; ``groups`` and ``tags`` are CSV rows."""
+def make_store(base: Path, port: int, groups: str, tags: str, timeout_ms: int = 300, pool_size: int = 3,
+               protocol: str = "MC3E_BINARY", deviations: str = "", transport: str = "TCP",
+               multi_block_read: int = 0) -> Settings:
+    """A config store with one PLC (PLC) on 127.0.0.1:port; ``groups`` and ``tags`` are CSV rows.
+
+    ``multi_block_read`` is off by default: virtual-plc, the usual peer here, serves no 0406."""
     csv_dir = base / "csv"
     csv_dir.mkdir(parents=True)
     (csv_dir / "lines.csv").write_text("line_code,line_name\nL1,test\n")
     (csv_dir / "processes.csv").write_text("process_code,line_code,process_name\nP1,L1,test\n")
     (csv_dir / "plcs.csv").write_text(
-        "plc_code,process_code,host,port,protocol,pool_size,ports,timeout_ms,is_active,description\n"
-        f"{PLC},P1,127.0.0.1,{port},MC3E_BINARY,{pool_size},,{timeout_ms},1,\n")
+        "plc_code,process_code,host,port,protocol,pool_size,ports,timeout_ms,is_active,description,deviations,"
+        "transport,multi_block_read\n"
+        f"{PLC},P1,127.0.0.1,{port},{protocol},{pool_size},,{timeout_ms},1,,{deviations},{transport},"
+        f"{multi_block_read}\n")
     (csv_dir / "polling_groups.csv").write_text(
         "group_name,plc_code,mode,interval_ms,trigger_device,ack_device,is_active\n" + groups)
     (csv_dir / "tags.csv").write_text(

@@ -180,3 +180,29 @@ def test_every_data_type_written_by_the_client_reads_back_in_pymcprotocol(
         signed = peer.batchread_wordunits(peer_text(a.device.name, a.number), dt.words)
         unsigned = [w & 0xFFFF for w in signed]
         assert dt.decode(unsigned) == value, address
+
+
+@pytest.mark.parametrize("encoding", list(Encoding), ids=lambda e: e.value)
+def test_4e_frames_echo_and_the_ascii_dword_deviation_against_virtual_plc(encoding: Encoding) -> None:
+    from virtual_plc import Memory
+
+    from common.mc.commands import Echo, RandomRead
+    from common.mc.frames import Frame
+
+    memory = Memory()
+    memory.write_words("D", 10, parse_data_type("INT32").encode(-123456))
+    with Server(memory=memory) as server:  # virtual-plc as it ships: ASCII dwords low word first
+        async def run(low_first: bool) -> tuple[object, object, object]:
+            codec = Codec(encoding, frame=Frame.E4, ascii_hex_numbers=False, ascii_dwords_low_first=low_first)
+            client = PlcClient("KRCWO12ELOA101", server.address[0], [server.address[1]], codec, 2.0)
+            try:
+                return (await client.execute(BatchRead(DevicePoint(DEVICES["D"], 10), 2)),
+                        await client.execute(RandomRead((), (DevicePoint(DEVICES["D"], 10),))),
+                        await client.execute(Echo()))
+            finally:
+                client.close()
+
+        words, dwords, echoed = asyncio.run(run(low_first=True))
+        assert words == [0x1DC0, 0xFFFE] and dwords == [0xFFFE1DC0] and echoed == b"0123456789ABCDEF"
+        if encoding is Encoding.ASCII:  # the manual's order against this peer: the words come swapped
+            assert asyncio.run(run(low_first=False))[1] == [0x1DC0FFFE]

@@ -212,8 +212,8 @@ def test_an_older_store_is_upgraded_in_place(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, step])
     monkeypatch.setattr(schema, "SCHEMA_VERSION", len(schema.MIGRATIONS))
     upgraded = schema.connect(path)
-    assert schema.migrate(upgraded) == 1
-    assert upgraded.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert schema.migrate(upgraded) == len(schema.MIGRATIONS) - 1
+    assert upgraded.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS)
     assert [tuple(r) for r in upgraded.execute("SELECT line_code, note FROM lines")] == [("CWO12", "")]
     upgraded.close()
 
@@ -249,3 +249,69 @@ def test_cli_reports_every_problem_and_exits_non_zero(tmp_path: Path, monkeypatc
     assert main(["db", "show", "--plc", PLC]) == 0
     out = capsys.readouterr().out
     assert "FAST_1S" in out and "150 tags" in out
+
+
+def test_a_version_1_store_gains_the_plc_protocol_columns_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "scada.db"
+    conn = schema.connect(path)
+    conn.executescript(schema.MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    conn.executescript(
+        "INSERT INTO lines VALUES ('L1', 'line');"
+        "INSERT INTO processes VALUES ('P1', 'L1', 'process');"
+        "INSERT INTO plcs VALUES ('KRCWO12ELOA101', 'P1', '10.0.0.1', 5001, 'MC3E_BINARY', 2, '', 3000, 1, 'old');"
+        "INSERT INTO polling_groups VALUES ('KRCWO12ELOA101', 'G', 'FIXED', 1000, '', '', 1);")
+    assert schema.migrate(conn) == 1
+    plc = model.load_plc(conn, "KRCWO12ELOA101")
+    assert plc is not None and (plc.protocol, plc.description, plc.transport, plc.multi_block_read,
+                                plc.deviations) == ("MC3E_BINARY", "old", "TCP", True, frozenset())
+    conn.execute("UPDATE plcs SET protocol = 'MC4E_ASCII', transport = 'UDP'")  # the new values are allowed
+    with pytest.raises(sqlite3.IntegrityError):  # and references are still enforced after the rebuild
+        conn.execute("INSERT INTO polling_groups VALUES ('KRCWO12ELOA999', 'G', 'FIXED', 1000, '', '', 1)")
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("UPDATE plcs SET transport = 'SERIAL'")
+
+
+def test_a_plcs_file_without_the_newer_columns_imports_with_their_defaults(tmp_path: Path) -> None:
+    plant = tmp_path / "plant"
+    plant.mkdir()
+    for name in ("lines", "processes"):
+        (plant / f"{name}.csv").write_bytes((SAMPLE / f"{name}.csv").read_bytes())
+    (plant / "plcs.csv").write_text(PLCS + plc_row(protocol="MC3E_BINARY"), encoding="utf-8")
+    conn = open_store(tmp_path / "scada.db")
+    import_csv(conn, [plant])
+    plc = model.load_plc(conn, "KRCWO12ELOA109")
+    assert plc is not None and (plc.transport, plc.multi_block_read, plc.deviations) == ("TCP", True, frozenset())
+
+
+@pytest.mark.parametrize(("column", "value", "expected"), [
+    ("protocol", "MC4E_BINARY", "protocol"), ("transport", "UDP", "transport"),
+    ("deviations", "ascii_dwords_low_first;ascii_decimal_numbers", "deviations"),
+])
+def test_plcs_protocol_columns_round_trip(tmp_path: Path, column: str, value: str, expected: str) -> None:
+    plant = tmp_path / "plant"
+    plant.mkdir()
+    for name in ("lines", "processes"):
+        (plant / f"{name}.csv").write_bytes((SAMPLE / f"{name}.csv").read_bytes())
+    header = PLCS.strip() + ",transport,multi_block_read,deviations\n"
+    cells = {"protocol": "MC3E_ASCII", "transport": "TCP", "deviations": ""} | {column: value}
+    row = f"KRCWO12ELOA109,ELOA,10.0.0.9,5009,{cells['protocol']},5,,3000,1,,{cells['transport']},0," \
+          f"{cells['deviations']}\n"
+    (plant / "plcs.csv").write_text(header + row, encoding="utf-8")
+    conn = open_store(tmp_path / "scada.db")
+    import_csv(conn, [plant])
+    plc = model.load_plc(conn, "KRCWO12ELOA109")
+    assert plc is not None and plc.multi_block_read is False
+    stored = {"protocol": plc.protocol, "transport": plc.transport, "deviations": ";".join(sorted(plc.deviations))}
+    assert stored[expected] == value if column != "deviations" else stored[expected] == (
+        "ascii_decimal_numbers;ascii_dwords_low_first")
+
+
+def test_a_version_1_store_read_without_migrating_gives_plcs_with_the_defaults(tmp_path: Path) -> None:
+    conn = schema.connect(tmp_path / "scada.db")
+    conn.executescript(schema.MIGRATIONS[0] + "; PRAGMA user_version = 1;"
+                       "INSERT INTO lines VALUES ('L1', 'line'); INSERT INTO processes VALUES ('P1', 'L1', 'p');"
+                       "INSERT INTO plcs VALUES ('KRCWO12ELOA101', 'P1', '10.0.0.1', 5001, 'MC3E_ASCII', 2, '', "
+                       "3000, 1, '');")
+    (plc,) = model.load_plcs(conn)  # what the buffer's door does: read-only, no migration
+    assert (plc.plc_code, plc.transport, plc.multi_block_read, plc.deviations) == (
+        "KRCWO12ELOA101", "TCP", True, frozenset())

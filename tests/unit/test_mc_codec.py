@@ -96,8 +96,22 @@ def test_error_end_code_raises_its_registered_class() -> None:
     assert caught.value.end_code == 0xC056 and "C056" in str(caught.value)
     assert type(caught.value).__name__ == "DeviceError_C056"
     with pytest.raises(errors.PlcEndCodeError) as unknown:
-        BINARY.decode(BatchRead(p("D", 100), 3), binary_reply(bytes(9), 0x4031))
-    assert unknown.value.end_code == 0x4031 and type(unknown.value) is errors.PlcEndCodeError
+        BINARY.decode(BatchRead(p("D", 100), 3), binary_reply(bytes(9), 0x4FFF))
+    assert unknown.value.end_code == 0x4FFF and type(unknown.value) is errors.PlcEndCodeError
+
+
+@pytest.mark.parametrize(("code", "family"), [
+    (0x4032, errors.DeviceSpecificationError),  # TS/TC/SS/SC/CS/CC in a random read
+    (0x4031, errors.DeviceRangeError),
+    (0xC0D8, errors.DeviceRangeError),  # too many blocks in a multi-block read
+    (0xC059, errors.CommandNotSupportedError),
+    (0xC05C, errors.PlcEndCodeError),
+])
+def test_manual_end_codes_have_their_class_and_meaning(code: int, family: type) -> None:
+    error = errors.end_code_error(code, "D100")
+    assert isinstance(error, family) and type(error) is not family
+    assert error.end_code == code and type(error).__name__.endswith(f"_{code:04X}")
+    assert f"{code:04X}H" in str(error) and error.meaning != errors.PlcEndCodeError.meaning
 
 
 @pytest.mark.parametrize("encoding", list(Encoding))

@@ -35,6 +35,8 @@ def polling_status(telemetry: TelemetryStore) -> dict[str, Any]:
         alive = status.fresh and not body.get("stopped", False)
         pollers.append({"plc_code": body.get("plc_code"), "alive": alive, "pid": body.get("pid"),
                         "last_seen_ms": body.get("ts"), "protocol": body.get("protocol"),
+                        "transport": body.get("transport"), "multi_block_read": body.get("multi_block_read"),
+                        "deviations": body.get("deviations"),
                         "connected": body.get("connected"), "connections": body.get("connections", []),
                         "queue": body.get("queue", {}), "epoch": body.get("epoch"), "clock": body.get("clock", {}),
                         "disk": body.get("disk"), "task_deaths": body.get("task_deaths", {})})
