@@ -252,12 +252,14 @@ def test_account_under_load_never_reports_a_false_loss() -> None:
     with plant(Supervisor, base / "csv") as (_, env):
         db = Path(env["SCADA_DATA_DIR"]) / "tag_data.db"
         wait_for(lambda: db.exists() and historian_count(db) > 50_000, 90, what="the plant under way")
-        answers = []
-        for _ in range(4):
+        answers: list[tuple[int, int, int, int]] = []
+        while len(answers) < 8 and sum(in_flight > 0 for *_, in_flight in answers) < 3:
             code, answer = account(env, "--last", "2m")
             answers.append((code, answer["lost"], answer["polled"], answer["in_flight"]))
         assert all(code == 0 and lost == 0 for code, lost, _, _ in answers), answers
-        assert all(in_flight > 0 for *_, in_flight in answers), answers  # the pipeline was busy each time
+        # the case that matters is an account taken while cycles move: at least three of the looks caught
+        # values in flight (a look between two commits may find none, which proves nothing either way)
+        assert sum(in_flight > 0 for *_, in_flight in answers) >= 3, answers
         with sqlite3.connect(db, timeout=30) as conn:  # 5 values stored (within the window), then gone
             keys = conn.execute("SELECT ts, plc_code, group_name, cycle, tag_address FROM TAG_DATA WHERE ts > ? "
                                 "ORDER BY ts LIMIT 5", (iso_ms(now_ms() - 90_000),)).fetchall()
