@@ -125,7 +125,7 @@ def account(env: dict[str, str], since_ms: int, until_ms: int) -> dict[str, Any]
 def run_scenarios(sup: Supervisor, env: dict[str, str], rounds: int, pause: float, outage: float,
                   ring_values: int, say: Callable[[str], None], long_run: bool = False,
                   disk_full: float = 0.0) -> list[Scenario]:
-    poller = next(p for p in sup.states() if p.startswith("pollers:"))
+    poller = next(p for p in sup.states() if p.startswith("poller-"))
     scenarios: list[Scenario] = []
 
     def scenario(name: str, action: Callable[[], None], allowed: tuple[str, ...] = ()) -> None:
@@ -188,7 +188,7 @@ def settled(env: dict[str, str], since_ms: int, until_ms: int) -> dict[str, Any]
 
 def drain(sup: Supervisor, env: dict[str, str], since_ms: int) -> dict[str, Any]:
     """Stop the pollers and wait until nothing is in flight and every backup is replayed."""
-    sup.ctl("stop", "pollers:*")
+    sup.ctl("stop", *sup.pollers())
     until = now_ms()
     result: dict[str, Any] = wait_for(lambda: settled(env, since_ms, until), 90, interval=1,
                                       what="the pipeline to drain")

@@ -63,7 +63,7 @@ def cpu_and_rss(pid: int) -> tuple[float, int]:
 def stages(sup: Supervisor) -> dict[str, int]:
     out: dict[str, int] = {}
     for p in sup.rpc.supervisor.getAllProcessInfo():
-        name = "poller" if p["group"] == "pollers" else p["name"]
+        name = "poller" if p["name"].startswith("poller-") else p["name"]
         if p["pid"]:
             out[f"{name}:{p['name']}" if name == "poller" else name] = p["pid"]
     return out

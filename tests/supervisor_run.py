@@ -45,6 +45,14 @@ class Supervisor:
     def pids(self) -> list[int]:
         return [p["pid"] for p in self.rpc.supervisor.getAllProcessInfo() if p["pid"]]
 
+    def pids_by_name(self) -> dict[str, int]:
+        return {(f"{p['group']}:{p['name']}" if p["group"] != p["name"] else p["name"]): p["pid"]
+                for p in self.rpc.supervisor.getAllProcessInfo()}
+
+    def pollers(self) -> list[str]:
+        """The poller programs (``poller-<PLC code>``, one per active PLC)."""
+        return sorted(n for n in self.states() if n.startswith("poller-"))
+
     def ctl(self, *args: str) -> str:
         result = subprocess.run(
             [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(ROOT / "supervisord.conf"),

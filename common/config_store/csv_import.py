@@ -6,7 +6,11 @@ references against what the store will hold afterwards (the store overlaid
 with the import) -- collecting every problem with its file, line and column
 -- and only when there is none, apply the whole import in one transaction.
 A row whose key exists updates that record; rows absent from the files are
-left alone (import never deletes). Memory does not grow with the files: rows
+left alone, unless ``prune``: then the stored rows of each table a file was
+given for, and that no file holds, are removed (a removal that would leave
+rows of a table not given behind is a problem like any other). The report
+says what changed per table and which pollers start, stop, restart or
+reload (plant_changes.py), for ``--dry-run`` as for the import. Memory does not grow with the files: rows
 wait in SQLite's temporary file, and of the problems only the first
 MAX_ISSUES (by file, line, column) are kept, with the count of all.
 """
@@ -23,6 +27,7 @@ from typing import Any
 
 from common.config_store.csv_rules import TABLES, FieldError, Table
 from common.config_store.csv_stage import Stage
+from common.config_store.plant_changes import PollerChanges, poller_changes
 
 
 @dataclass(frozen=True)
@@ -88,15 +93,18 @@ class TableCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    removed: int = 0
 
 
 @dataclass
 class ImportReport:
     files: list[str] = field(default_factory=list)
     tables: dict[str, TableCounts] = field(default_factory=dict)
+    pollers: PollerChanges = field(default_factory=PollerChanges)
 
     def summary(self) -> str:
-        parts = [f"{name}: {c.inserted} new, {c.updated} changed, {c.unchanged} unchanged"
+        parts = [f"{name}: {c.inserted} new, {c.updated} changed, "
+                 f"{f'{c.removed} removed, ' if c.removed else ''}{c.unchanged} unchanged"
                  for name, c in self.tables.items()]
         return "; ".join(parts) if parts else "nothing to import"
 
@@ -208,9 +216,11 @@ def _store_rows(conn: sqlite3.Connection, table: Table) -> dict[tuple[Any, ...],
     return {tuple(r[k] for k in table.key): dict(r) for r in conn.execute(f"SELECT {columns} FROM {table.name}")}
 
 
-def import_csv(conn: sqlite3.Connection, paths: Sequence[Path], *, dry_run: bool = False) -> ImportReport:
+def import_csv(conn: sqlite3.Connection, paths: Sequence[Path], *, dry_run: bool = False,
+               prune: bool = False) -> ImportReport:
     """Validate ``paths`` completely, then apply them in one transaction (unless ``dry_run``).
 
+    ``prune``: also remove the stored rows of every table given that no file holds.
     Raises ImportFailed with the first MAX_ISSUES problems and the count of all;
     the store is then untouched.
     """
@@ -227,16 +237,23 @@ def import_csv(conn: sqlite3.Connection, paths: Sequence[Path], *, dry_run: bool
                     stage.add(table, str(path), line, values)
             except OSError as error:
                 problems.add(ImportIssue(str(path), 0, "-", f"cannot read: {error.strerror or error}"))
+        given: dict[str, str] = {}
+        for path, table in files:
+            given.setdefault(table.name, str(path))
+        stage.prune(given if prune else {})
         problems.extend(ImportIssue(*issue) for issue in stage.check())
         if problems:
             raise problems.failure()
         for table in TABLES:
-            inserted, updated, unchanged = stage.counts(table)
-            if inserted + updated + unchanged:
-                report.tables[table.name] = TableCounts(inserted, updated, unchanged)
+            counts = TableCounts(*stage.counts(table), removed=stage.removed(table))
+            if counts.inserted + counts.updated + counts.unchanged + counts.removed:
+                report.tables[table.name] = counts
+        report.pollers = poller_changes(conn)
         if not dry_run:
             for table in TABLES:
                 stage.apply(table)
+            for table in reversed(TABLES):
+                stage.remove(table)
         stage.close()
         conn.execute("ROLLBACK" if dry_run else "COMMIT")
     except BaseException:

@@ -1,10 +1,14 @@
 """scada: the operator's commands.
 
     scada db init                      create or upgrade the config store
-    scada db import PATH... [--dry-run] register a plant from CSV files or folders
+    scada db import PATH... [--dry-run] [--prune]
+                                       register a plant from CSV files or folders; on a running
+                                       plant the pollers follow (start, stop, restart, reload)
     scada db export DIR                write the five CSV files
     scada db show [--plc CODE]         summary of the plant
     scada supervisor-conf              write the pollers' supervisor include
+    scada pollers start|stop|restart|status [PLC...]
+                                       every poller (or those named) under supervisord
     scada tap [ENDPOINT] [--topic P]   print live messages as JSON lines
     scada account [--last 10m | --since T --until T] [--json]
                                        where every value polled in a window went
@@ -45,7 +49,7 @@ def _db_import(settings: Settings, args: argparse.Namespace) -> int:
     settings.make_dirs()
     conn = open_store(settings.config_db)
     try:
-        report = import_csv(conn, [Path(p) for p in args.paths], dry_run=args.dry_run)
+        report = import_csv(conn, [Path(p) for p in args.paths], dry_run=args.dry_run, prune=args.prune)
     except ImportFailed as failure:
         for issue in failure.issues:
             print(issue, file=sys.stderr)
@@ -57,6 +61,13 @@ def _db_import(settings: Settings, args: argparse.Namespace) -> int:
         conn.close()
     verb = "would import" if args.dry_run else "imported"
     print(f"{verb} {len(report.files)} file(s) into {settings.config_db}: {report.summary()}")
+    for line in report.pollers.lines("would " if args.dry_run else ""):
+        print(line)
+    if not args.dry_run:
+        from services.cli.pollers import apply_changes
+
+        for line in apply_changes(settings, report.pollers):
+            print(line)
     return 0
 
 
@@ -113,6 +124,12 @@ def _supervisor_conf(settings: Settings, args: argparse.Namespace) -> int:
     print(f"wrote {path}: {len(codes)} poller(s) {' '.join(codes)}")
     print("apply with: supervisorctl -c supervisord.conf update")
     return 0
+
+
+def _pollers(settings: Settings, args: argparse.Namespace) -> int:
+    from services.cli.pollers import pollers_command
+
+    return pollers_command(settings, args.action, args.plcs)
 
 
 def _tap(settings: Settings, args: argparse.Namespace) -> int:
@@ -242,7 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("init", help="create or upgrade the config store").set_defaults(func=_db_init)
     p = db.add_parser("import", help="register a plant from CSV files or folders (all or nothing)")
     p.add_argument("paths", nargs="+")
-    p.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
+    p.add_argument("--dry-run", action="store_true", help="check everything, say what would change, change nothing")
+    p.add_argument("--prune", action="store_true", help="also remove the rows of each table given that no file "
+                   "holds (a PLC, group or tag taken out of the files)")
     p.set_defaults(func=_db_import)
     p = db.add_parser("export", help="write lines, processes, plcs, polling_groups and tags CSV files")
     p.add_argument("folder")
@@ -252,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_db_show)
     sub.add_parser("supervisor-conf", help="write the pollers' supervisor include").set_defaults(
         func=_supervisor_conf)
+    p = sub.add_parser("pollers", help="start, stop or restart every poller (or those named) under supervisord")
+    p.add_argument("action", choices=["start", "stop", "restart", "status"])
+    p.add_argument("plcs", nargs="*", type=_plc, metavar="PLC", help="only these PLCs")
+    p.set_defaults(func=_pollers)
     p = sub.add_parser("tap", help="print live messages from a PUB socket as JSON lines")
     p.add_argument("endpoint", nargs="?", help="default: the buffer's live PUB")
     p.add_argument("--topic", default="data.", help="topic prefix (default data.): data.KRCWO12ELOA101 for one "

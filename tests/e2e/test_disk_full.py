@@ -148,9 +148,9 @@ def test_a_full_data_disk_stops_nothing_and_loses_nothing() -> None:
         wait_for(lambda: any(ts > freed + 2000 for _, _, ts in _stored(env, freed, now_ms() + 1000)), 60,
                  interval=1, what="collection resuming by itself")
         until = now_ms()
-        sup.ctl("stop", "pollers:*")
+        sup.ctl("stop", *sup.pollers())
         totals = wait_for(lambda: settled(env, since, until), 120, interval=1, what="the window to drain")
-        _no_stage_down_except_pollers = {k: v for k, v in sup.states().items() if not k.startswith("pollers:")}
+        _no_stage_down_except_pollers = {k: v for k, v in sup.states().items() if not k.startswith("poller-")}
         assert all(s == "RUNNING" for s in _no_stage_down_except_pollers.values())
         time.sleep(1)
         tap.close()

@@ -216,7 +216,7 @@ def test_clock_steps_and_one_address_in_two_groups_lose_nothing() -> None:
             steps = {p["plc_code"]: p["clock"] for p in polling["pollers"]}
             assert all(c["steps"] >= 2 and c["last_step_ms"] < -55_000 for c in steps.values()), steps
             assert "wall clock stepped back" in (Path(env["SCADA_LOG_DIR"]) / f"poller-{A}.log").read_text()
-            assert "stopped" in sup.ctl("stop", "pollers:*")
+            assert "stopped" in sup.ctl("stop", *sup.pollers())
             until = iso_ms(now_ms() + 10_000)
             wait_for(lambda: settled(env, since, until), 90, interval=1, what="nothing in flight")
         finally:

@@ -55,8 +55,8 @@ def _get(env: dict[str, str], path: str) -> Any:
 def test_every_stage_runs_and_every_fixed_tag_arrives(plant: tuple[Supervisor, dict[str, str]]) -> None:
     sup, env = plant
     states = sup.wait_running()
-    assert set(states) >= {"simulator", "gateway", "buffer", "writer", "pollers:KRCWO12ELOA101",
-                           "pollers:KRCWO12ELOA102", "pollers:KRCWO12WELD201"}
+    assert set(states) >= {"simulator", "gateway", "buffer", "writer", "poller-KRCWO12ELOA101",
+                           "poller-KRCWO12ELOA102", "poller-KRCWO12WELD201"}
     expected = {(t.plc_code, str(t.device_address)) for t in _fixed_tags(env)}
     assert len(expected) == 3 * 370
 
@@ -207,11 +207,13 @@ def test_stop_and_start_a_group_through_the_gateway(plant: tuple[Supervisor, dic
     assert queue["capacity"] == 30_000 and len(queue["pollers"]) == 3
 
 
-def test_supervisorctl_controls_the_pollers_group(plant: tuple[Supervisor, dict[str, str]]) -> None:
-    sup, _ = plant
-    out = sup.ctl("stop", "pollers:*")
-    assert out.count("stopped") == 3, out
-    assert all(s == "STOPPED" for n, s in sup.states().items() if n.startswith("pollers:"))
-    out = sup.ctl("start", "pollers:*")
-    assert out.count("started") == 3, out
+def test_scada_pollers_stops_and_starts_every_poller(plant: tuple[Supervisor, dict[str, str]]) -> None:
+    sup, env = plant
+    others = {n: p for n, p in sup.pids_by_name().items() if not n.startswith("poller-")}
+    out = scada(env, "pollers", "stop").stdout
+    assert out.count("STOPPED") == 3, out
+    assert all(s == "STOPPED" for n, s in sup.states().items() if n.startswith("poller-"))
+    out = scada(env, "pollers", "start").stdout
+    assert out.count("RUNNING") == 3, out
     sup.wait_running()
+    assert {n: p for n, p in sup.pids_by_name().items() if not n.startswith("poller-")} == others

@@ -106,7 +106,7 @@ def test_poison_frames_are_refused_or_stored_bad_and_the_real_values_all_arrive(
 
             # the plant goes on beside them for a while
             wait_for(lambda: tapped.read_text().count("\n") > 80, 60, what="the real cycles going on")
-            sup.ctl("stop", "pollers:*")
+            sup.ctl("stop", *sup.pollers())
             wait_for(lambda: (lambda s: s["current_size"] == 0 and s["leased_values"] == 0)(
                 json.loads(_get(env, "/api/buffer/status"))), 60, interval=0.5, what="the buffer drained")
             tap.wait(60)

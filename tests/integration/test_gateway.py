@@ -123,7 +123,7 @@ def test_poller_down_is_503_and_silent_poller_is_504(plant: tuple[Supervisor, di
         assert 4 < time.monotonic() - started < 10
     finally:
         os.kill(pid, signal.SIGCONT)
-    assert "stopped" in sup.ctl("stop", f"pollers:{C}")
+    assert "stopped" in sup.ctl("stop", f"poller-{C}")
     try:
         status, body = post(env, f"/api/polling/groups/BATCH_HS/trigger?plc={C}")
         assert status == 503 and "not connected" in body["detail"]
@@ -131,7 +131,7 @@ def test_poller_down_is_503_and_silent_poller_is_504(plant: tuple[Supervisor, di
         status, body = get(env, "/api/polling/status")
         assert [p["alive"] for p in body["pollers"] if p["plc_code"] == C] == [False]
     finally:
-        assert "started" in sup.ctl("start", f"pollers:{C}")
+        assert "started" in sup.ctl("start", f"poller-{C}")
     wait_for(lambda: post(env, f"/api/polling/groups/BATCH_HS/trigger?plc={C}")[0] == 200, 15,
              what="the poller back")
 
@@ -163,12 +163,12 @@ def test_stages_through_supervisord(plant: tuple[Supervisor, dict[str, str]]) ->
     _, env = plant
     status, body = get(env, "/api/stages")
     names = {s["name"]: s["state"] for s in body["stages"]}
-    assert status == 200 and names["buffer"] == "RUNNING" and names[f"pollers:{A}"] == "RUNNING"
+    assert status == 200 and names["buffer"] == "RUNNING" and names[f"poller-{A}"] == "RUNNING"
     status, body = post(env, "/api/stages/writer/stop")
     assert status == 200 and body["state"] == "STOPPED"
     status, body = post(env, "/api/stages/writer/start")
     assert status == 200 and body["state"] == "RUNNING"
-    status, body = post(env, f"/api/stages/pollers:{A}/restart")
+    status, body = post(env, f"/api/stages/poller-{A}/restart")
     assert status == 200 and body["state"] == "RUNNING"
     assert post(env, "/api/stages/nosuch/start")[0] == 404
     assert post(env, "/api/stages/gateway/stop")[0] == 409

@@ -11,7 +11,7 @@ from services.gateway.stages import StageError, Supervisor, SupervisorUnavailabl
 
 router = APIRouter(prefix="/api/stages", tags=["stages"])
 
-StageName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_:.-]{1,64}$", description="e.g. writer, pollers:KRCWO12ELOA101")]
+StageName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_:.-]{1,64}$", description="e.g. writer, poller-KRCWO12ELOA101")]
 
 
 def _supervisor(request: Request) -> Supervisor:
