@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.config_store.csv_rules import TABLES, Table
-
-#: plcs columns a poller does not build its connections from: a change to them is a reload, not a restart
-NOT_CONNECTION = frozenset({"plc_code", "process_code", "description", "is_active"})
+from common.config_store.digest import NOT_CONNECTION
 
 
 @dataclass

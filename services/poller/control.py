@@ -11,8 +11,11 @@ there. Every command is answered, with the command's id::
               "error": "no group NOPE on KRCWO12ELOA101"}
     poller:  {"v": 1, "t": "hello", "plc": "KRCWO12ELOA101", "groups": ["FAST_1S", ...]}
 
-``op`` is one of start, stop, trigger (with ``group``), start_all, stop_all.
-Error codes: unknown_group, not_handshake, read_failed, bad_command.
+``op`` is one of start, stop, trigger (with ``group``), start_all, stop_all, and
+reload (the PLC's groups and tags read again from the store between cycles;
+services/poller/reload.py shows its reply).
+Error codes: unknown_group, not_handshake, read_failed, bad_command; for reload
+store_busy, plc_removed, restart_needed.
 """
 
 from __future__ import annotations

@@ -84,6 +84,11 @@ class GroupRunner:
         self.stats = GroupStats()
         self.state = "RUNNING" if group.is_active else "STOPPED"
         self.lock = asyncio.Lock()  # one cycle of a group at a time, scheduled or triggered
+        #: a reload (reload.py) replaced this runner: its schedule parks at its next idle moment, and a
+        #: cycle asked of it meanwhile (a trigger already on its way) is run by the successor
+        self.successor: GroupRunner | None = None
+        self.retire = asyncio.Event()
+        self.parked = asyncio.Event()
 
     @property
     def name(self) -> str:
@@ -91,7 +96,10 @@ class GroupRunner:
 
     async def cycle(self, client: PlcClient) -> PollingData:
         async with self.lock:
-            return await self._cycle(client)
+            runner = self
+            while runner.successor is not None:
+                runner = runner.successor
+            return await runner._cycle(client)
 
     def note_error(self, error: BaseException) -> None:
         """An error outside a cycle (e.g. reading a handshake trigger)."""

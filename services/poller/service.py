@@ -36,6 +36,7 @@ import zmq.asyncio
 
 from common import bus, curve, messages
 from common.config_store import model, open_store
+from common.config_store.digest import config_digest
 from common.disk import DiskState
 from common.ledger import Ledger
 from common.mc.client import Backoff, PlcClient
@@ -48,6 +49,7 @@ from services.poller.epoch import next_epoch
 from services.poller.group import GroupRunner
 from services.poller.handshake import TriggerWatch
 from services.poller.link import plc_client, plc_codec
+from services.poller.reload import PlantReload
 from services.poller.schedule import FixedSchedule
 from services.poller.sender import SendQueue
 
@@ -97,6 +99,10 @@ class PollerService:
             by_group.setdefault(tag.group_name, []).append(tag)
         self.groups = {g.group_name: GroupRunner(g, by_group.get(g.group_name, []), plc.multi_block_read)
                        for g in groups}
+        self.config_digest = config_digest(plc, groups, tags)
+        self.group_tasks: dict[str, asyncio.Task[None]] = {}
+        self.reloads = PlantReload(self)
+        self.control: ControlLink | None = None
         timeout = plc.timeout_ms / 1000
         self.codec = plc_codec(plc, timeout, settings.mc_ascii_hex_numbers)
         self.timeout = timeout
@@ -131,7 +137,11 @@ class PollerService:
         while True:
             delay = schedule.deadline - loop.time()
             if delay > 0:
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(runner.retire.wait(), delay)
+            if runner.retire.is_set():  # replaced by a reload: park between cycles until cancelled
+                runner.parked.set()
+                await asyncio.Future()
             runner.stats.late(1000 * (loop.time() - schedule.deadline))
             if runner.state == "RUNNING":
                 if watch is not None:
@@ -167,6 +177,11 @@ class PollerService:
                 runner.stats.reads_timed_out += 1
             runner.note_error(error)
 
+    def start_group(self, runner: GroupRunner, phase: float = 0.0) -> None:
+        """Run the group's schedule as a task of its own (restarted if it dies)."""
+        self.group_tasks[runner.name] = supervise(functools.partial(self.run_group, runner, phase),
+                                                  f"group {runner.name}", deaths=self.task_deaths)
+
     def _connects(self) -> int:
         """Connections made to the PLC so far; a change means a reconnect."""
         assert self.client is not None
@@ -200,6 +215,8 @@ class PollerService:
                 raise CommandError("read_failed", f"{runner.name} cycle {data.seq}: {data.error}")
             return {"group": runner.name, "plc_code": self.plc.plc_code, "sequence": data.seq, "cycle": data.cycle,
                     "values": len(data.values), "duration_ms": data.duration_ms, "ts_ms": data.ts_ms}
+        if op == "reload":
+            return await self.reloads.reload()
         raise CommandError("bad_command", f"unknown op {op!r}")
 
     # -- status --------------------------------------------------------------
@@ -207,7 +224,7 @@ class PollerService:
         assert self.client is not None and self.queue is not None
         return {"plc_code": self.plc.plc_code, "host": self.plc.host, "protocol": self.plc.protocol,
                 "transport": self.plc.transport, "multi_block_read": self.plc.multi_block_read,
-                "deviations": sorted(self.plc.deviations),
+                "deviations": sorted(self.plc.deviations), "config_digest": self.config_digest,
                 "started_ms": int(self.started * 1000), "epoch": self.epoch, "clock": self.clock.figures(),
                 "groups": [g.figures() for g in self.groups.values()],
                 "queue": self.queue.figures(), "connections": self.client.describe(),
@@ -269,8 +286,8 @@ class PollerService:
                                         name="live")
         confirmations.setsockopt(zmq.SUBSCRIBE, bus.ack_topic(code))
         telemetry = bus.Telemetry(ctx, s.telemetry_endpoint, "poller", self.plc.plc_code, self.security)
-        control = ControlLink(actx, s.control_endpoint, self.plc.plc_code, list(self.groups), self.on_command,
-                              self.security)
+        control = self.control = ControlLink(actx, s.control_endpoint, self.plc.plc_code, list(self.groups),
+                                             self.on_command, self.security)
         if stop is None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -283,13 +300,14 @@ class PollerService:
                  supervise(self.housekeeping, "housekeeping", deaths=deaths),
                  supervise(control.run, "control", deaths=deaths)]
         count = len(self.groups)
-        tasks += [supervise(functools.partial(self.run_group, r, i / count), f"group {r.name}", deaths=deaths)
-                  for i, r in enumerate(self.groups.values())]
+        for i, runner in enumerate(self.groups.values()):
+            self.start_group(runner, i / count)
         settle_memory()
         log.info("%s: %d groups, %d tags, %d connections to %s (%s), epoch %d", self.plc.plc_code,
                  len(self.groups), sum(len(g.tags) for g in self.groups.values()), len(self.client.connections),
                  self.plc.host, self.plc.protocol, self.epoch)
         await stop.wait()
+        tasks += self.group_tasks.values()
         for task in tasks:
             task.cancel()
         for task in tasks:
