@@ -20,10 +20,11 @@ from fastapi.responses import FileResponse, JSONResponse
 from common import curve
 from common.settings import Settings
 from services.gateway.broadcast import Broadcaster
+from services.gateway.config_watch import ConfigWatch
 from services.gateway.control import ControlRouter
 from services.gateway.live import LatestValues
 from services.gateway.plant import RETRY_AFTER_S, PlantIndex, StoreBusy
-from services.gateway.routes import buffer, live, polling, stages
+from services.gateway.routes import buffer, config, live, polling, stages
 from services.gateway.stages import Supervisor
 from services.gateway.telemetry import TelemetryStore
 from services.gateway.trigger_limit import TriggerLimit
@@ -51,14 +52,19 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
 
         ws_polling = Broadcaster("polling", polling_message)
         ws_values = Broadcaster("values", values_message)
+        watch = ConfigWatch(settings.config_db, telemetry, latest, control)
         for part in (telemetry, control, latest, ws_polling, ws_values):
             part.start()
+        await watch.look()  # the configuration known before the first request
+        watch.start()
+        app.state.config_watch = watch
         app.state.plant.refresh()  # read before the first request needs it
         app.state.telemetry, app.state.control, app.state.live = telemetry, control, latest
         app.state.ws_polling, app.state.ws_values = ws_polling, ws_values
         try:
             yield
         finally:
+            await watch.close()
             for part in (ws_polling, ws_values, telemetry, control, latest):
                 await part.close()
             door.close()
@@ -75,7 +81,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    for module in (polling, buffer, stages, live):
+    for module in (polling, buffer, stages, live, config):
         app.include_router(module.router)
 
     @app.exception_handler(StoreBusy)

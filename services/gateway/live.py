@@ -2,12 +2,15 @@
 
 Only the newest frame of each (PLC, group) is kept, as received; it is
 decoded when someone asks, so the gateway's cost does not grow with the
-polling rate.
+polling rate. What is shown follows the config store (``shown``, set by
+config_watch.py): a removed or deactivated PLC or group is not shown, nor a
+tag no longer in its group.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import zmq
@@ -18,6 +21,9 @@ from common.messages import MessageError, iso_ms
 from services.gateway.reader import SocketReader
 
 log = logging.getLogger("gateway.live")
+
+#: (show the group at all, its addresses to show or None for every one)
+Shown = tuple[bool, frozenset[str] | None]
 
 
 class LatestValues(SocketReader):
@@ -33,6 +39,12 @@ class LatestValues(SocketReader):
         self.sock.connect(endpoint)
         self.frames: dict[tuple[str, str], bytes] = {}
         self.received = 0
+        self.shown: Callable[[str, str], Shown] | None = None
+
+    def forget(self, hidden: Callable[[str, str], bool]) -> None:
+        """Drop the frames of every (PLC, group) ``hidden`` says is no longer shown."""
+        for key in [k for k in self.frames if hidden(*k)]:
+            del self.frames[key]
 
     def on_frames(self, parts: list[Any]) -> None:
         try:
@@ -49,6 +61,9 @@ class LatestValues(SocketReader):
         for (p, g), frame in sorted(self.frames.items()):
             if plc not in (None, p) or group not in (None, g):
                 continue
+            show, addresses = self.shown(p, g) if self.shown is not None else (True, None)
+            if not show:
+                continue
             try:
                 data = messages.decode_polling_data(frame)
             except MessageError as error:
@@ -57,6 +72,7 @@ class LatestValues(SocketReader):
                 continue
             ts = iso_ms(data.ts_ms)
             out.extend({"plc_code": p, "group": g, "address": v.address, "value": v.value, "quality": v.quality,
-                        "ts": ts, "seq": data.seq} for v in data.values)
+                        "ts": ts, "seq": data.seq} for v in data.values
+                       if addresses is None or v.address in addresses)
         return out
 

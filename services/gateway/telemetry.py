@@ -75,6 +75,11 @@ class TelemetryStore(SocketReader):
         self._cache[name] = (key, body)
         return body
 
+    def forget(self, topic: str) -> None:
+        """A stage that is gone for good (a removed PLC's poller): no longer shown or counted."""
+        if self.latest.pop(topic, None) is not None:
+            self.version += 1
+
     def stage(self, topic: str) -> StageStatus | None:
         return self.latest.get(topic)
 
