@@ -2,8 +2,10 @@
 
 Strategy: the checks themselves are pure (common/value_checks.py); this
 object holds what they need from outside -- the settings, the PLC codes of
-the config store (read again every ``PLC_CODES_EVERY_S``, so a PLC
-registered while the buffer runs is let in within that time) and the clock
+the config store (read again every ``PLC_CODES_EVERY_S``, and at once --
+at most every ``UNKNOWN_PLC_EVERY_S`` -- when a cycle of a PLC it does not
+know arrives, so the first cycle of a PLC added while the buffer runs is let
+in) and the clock
 -- and counts what it refused, per reason, for the buffer's status and so
 for the gateway's ``/metrics``. Log lines are rate-limited: a flood of poison
 frames is loud once every few seconds, not a line per frame.
@@ -27,6 +29,7 @@ from common.value_checks import CycleRefused, IngestLimits
 log = logging.getLogger("buffer.door")
 
 PLC_CODES_EVERY_S = 30.0
+UNKNOWN_PLC_EVERY_S = 1.0
 
 
 class IngestDoor:
@@ -83,7 +86,13 @@ class IngestDoor:
         Raises MessageError (counted as ``undecodable``) or CycleRefused (counted per reason, with ``cycle``).
         """
         try:
-            block, marked = checked_block(frame, self.limits(), self.wall_ms())
+            try:
+                block, marked = checked_block(frame, self.limits(), self.wall_ms())
+            except CycleRefused as refused:
+                if refused.reason != "unknown_plc" or self.clock() - self._codes_read_at < UNKNOWN_PLC_EVERY_S:
+                    raise
+                self._codes_read_at = -1e18  # a PLC registered since the last read: read the codes again
+                block, marked = checked_block(frame, self.limits(), self.wall_ms())
         except CycleRefused as refused:
             count = refused.cycle[4] if refused.cycle else 0
             self.refused_cycles[refused.reason] += 1

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from common.config_store import model
 from common.config_store.digest import config_digest
-from common.config_store.schema import migrate
+from common.config_store.watch import StoreWatch
 from services.gateway.control import ControlRouter, PollerTimeout, PollerUnavailable
 from services.gateway.live import LatestValues, Shown
 from services.gateway.telemetry import TelemetryStore
@@ -40,7 +40,6 @@ from services.gateway.telemetry import TelemetryStore
 log = logging.getLogger("gateway.config")
 
 WATCH_S = 1.0
-BUSY_TIMEOUT_MS = 1000
 RELOAD_TIMEOUT_S = 30.0  # a reload waits for each changed group's cycle under way to end
 POLLER_TOPIC = "status.poller."
 
@@ -88,8 +87,7 @@ class ConfigWatch:
         self.reads = 0
         self.reloads_sent = 0
         self.last_error: str | None = None
-        self._conn: sqlite3.Connection | None = None
-        self._version: int | None = None
+        self.store = StoreWatch(path)
         self._known_plcs: set[str] = set()  # every PLC the store has held while this gateway ran
         self._known_groups: set[tuple[str, str]] = set()
         self._asked: dict[str, str] = {}  # PLC -> the store digest it was last told to reload to
@@ -99,18 +97,13 @@ class ConfigWatch:
     # -- reading -------------------------------------------------------------
     def _look(self) -> PlantConfig | None:
         """The plant, read again if the store changed since the last look (blocking)."""
-        if self._conn is None:
-            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                                         check_same_thread=False)  # one look at a time, from worker threads
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            migrate(self._conn)
-        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-        if version == self._version and self.config is not None:
+        if not self.store.changed() and self.config is not None:
             return None
-        config = read_config(self._conn)
-        self._version = version
-        return config
+        try:
+            return read_config(self.store.conn)
+        except BaseException:
+            self.store.forget()
+            raise
 
     async def look(self) -> None:
         """One turn: read the store if it changed, then apply it to what is shown and to the pollers."""
@@ -120,7 +113,6 @@ class ConfigWatch:
             if str(error) != self.last_error:
                 log.warning("config store not read (%s); showing the last copy", error)
             self.last_error = str(error)
-            self._close()
             config = None
         if config is not None:
             self._take(config)
@@ -202,16 +194,10 @@ class ConfigWatch:
                 log.exception("config watch turn failed")
             await asyncio.sleep(WATCH_S)
 
-    def _close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-            self._conn, self._version = None, None
-
     async def close(self) -> None:
         for task in [t for t in (self._task, *self._reloading) if t is not None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._close()
+        self.store.close()
 
