@@ -11,21 +11,17 @@ on its new interval within one old interval; the removed PLC leaves /api/values/
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 import statistics
-import threading
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
-import zmq
 
 from common import messages
 from common.messages import now_ms
-from tests.helpers import free_port, scada, short_tmp, wait_for
+from tests.helpers import free_port, scada, wait_for
+from tests.live_plant import CycleTap, alive, copied_group, exported, get, plc_row, rewrite, shown_anywhere
 from tests.supervisor_run import running_plant
 
 pytestmark = pytest.mark.timeout(180)
@@ -33,88 +29,28 @@ pytestmark = pytest.mark.timeout(180)
 A, B, C, NEW = "KRCWO12ELOA101", "KRCWO12ELOA102", "KRCWO12WELD201", "KRCWO12ELOA103"
 
 
-class CycleTap:
-    """(plc, group) -> the read times of every cycle the buffer republished, and the last addresses."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint
-        self.ts: dict[tuple[str, str], list[int]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        ctx = zmq.Context()
-        sock = ctx.socket(zmq.SUB)
-        sock.setsockopt(zmq.SUBSCRIBE, b"data.")
-        sock.connect(self.endpoint)
-        while not self._stop.is_set():
-            if sock.poll(100):
-                data = messages.decode_polling_data(sock.recv_multipart()[-1])
-                self.ts.setdefault((data.plc_code, data.group), []).append(data.ts_ms)
-        sock.close(linger=0)
-        ctx.term()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-
-def get(env: dict[str, str], path: str) -> Any:
-    with urllib.request.urlopen(f"http://127.0.0.1:{env['SCADA_API_PORT']}{path}", timeout=10) as answer:
-        body = answer.read().decode()
-    return body if path == "/metrics" else json.loads(body)
-
-
-def alive(env: dict[str, str]) -> set[str] | None:
-    """The PLCs whose poller reports, once the gateway answers."""
-    try:
-        return {p["plc_code"] for p in get(env, "/api/polling/status")["pollers"] if p["alive"]}
-    except OSError:
-        return None
-
-
-def rewrite(path: Path, keep: Any, add: list[dict[str, str]] | None = None) -> None:
-    with path.open(encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        header, rows = list(reader.fieldnames or []), list(reader)
-    rows = [r for r in (keep(r) for r in rows) if r is not None] + (add or [])
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def changed_plant(env: dict[str, str]) -> Path:
     """The running store exported, then: A's CNT_001 moved to D1999, A's CNT_002 gone, B's MID_5S every
-    1 s, C gone, NEW added (a copy of A's FAST_1S on a port of its own)."""
-    folder = short_tmp() / "csv"
-    scada(env, "db", "export", str(folder))
-    rewrite(folder / "plcs.csv", lambda r: None if r["plc_code"] == C else r, [{
-        "plc_code": NEW, "process_code": "ELOA", "host": "127.0.0.1", "port": str(free_port()),
-        "protocol": "MC3E_BINARY", "pool_size": "2", "ports": "", "timeout_ms": "3000", "is_active": "1",
-        "description": "added live", "transport": "TCP", "multi_block_read": "0", "deviations": ""}])
+    1 s, C gone, NEW added (20 of A's FAST_1S tags on a port of its own)."""
+    folder = exported(env)
+    group, tags = copied_group(folder, (A, "FAST_1S"), NEW)
+    rewrite(folder / "plcs.csv", lambda r: None if r["plc_code"] == C else r, [plc_row(NEW, free_port())])
     rewrite(folder / "polling_groups.csv",
             lambda r: None if r["plc_code"] == C else {**r, "interval_ms": "1000"}
-            if (r["plc_code"], r["group_name"]) == (B, "MID_5S") else r,
-            [{"group_name": "FAST_1S", "plc_code": NEW, "mode": "FIXED", "interval_ms": "1000", "trigger_device": "",
-              "ack_device": "", "is_active": "1"}])
-    with (folder / "tags.csv").open(encoding="utf-8") as handle:
-        copied = [{**r, "plc_code": NEW} for r in csv.DictReader(handle)
-                  if (r["plc_code"], r["group_name"]) == (A, "FAST_1S")][:20]
+            if (r["plc_code"], r["group_name"]) == (B, "MID_5S") else r, [group])
     rewrite(folder / "tags.csv",
             lambda r: None if r["plc_code"] == C or (r["plc_code"], r["tag_name"]) == (A, "CNT_002") else
-            {**r, "address": "D1999"} if (r["plc_code"], r["tag_name"]) == (A, "CNT_001") else r, copied)
+            {**r, "address": "D1999"} if (r["plc_code"], r["tag_name"]) == (A, "CNT_001") else r, tags)
     return folder
 
 
 def test_a_live_import_touches_only_what_changed() -> None:
     with running_plant() as (sup, env):
         sup.wait_running(60)
-        tap = CycleTap(f"ipc://{env['SCADA_RUN_DIR']}/live.sock")
+        tap = CycleTap(env)
         try:
             since = now_ms()
-            wait_for(lambda: len(tap.ts.get((B, "MID_5S"), [])) >= 1 and alive(env) == {A, B, C}, 30,
+            wait_for(lambda: tap.ts(B, "MID_5S") and alive(env) == {A, B, C}, 30,
                      what="steady polling")
             folder = changed_plant(env)
             dry = scada(env, "db", "import", "--prune", "--dry-run", str(folder)).stdout
@@ -126,11 +62,8 @@ def test_a_live_import_touches_only_what_changed() -> None:
             out = scada(env, "db", "import", "--prune", str(folder)).stdout
             assert f"stopped and removed poller-{C}" in out and f"added poller-{NEW}" in out, out
 
-            def c_gone() -> bool:
-                latest = {v["plc_code"] for v in get(env, "/api/values/latest")["values"]}
-                pollers = {p["plc_code"] for p in get(env, "/api/polling/status")["pollers"]}
-                return C not in latest | pollers and f'plc="{C}"' not in get(env, "/metrics")
-            wait_for(c_gone, 10 - (now_ms() - t0) / 1000, what=f"{C} gone from the API within 10 s of the import")
+            wait_for(lambda: not shown_anywhere(env, C), 10 - (now_ms() - t0) / 1000,
+                     what=f"{C} gone from the API within 10 s of the import")
 
             def a_follows() -> bool:
                 values = {v["address"]: v for v in get(env, f"/api/values/latest?plc={A}&group=FAST_1S")["values"]}
@@ -138,17 +71,17 @@ def test_a_live_import_touches_only_what_changed() -> None:
             wait_for(a_follows, 10, what="A's FAST_1S read with the changed tags")
             wait_for(lambda: [v for v in get(env, f"/api/values/latest?plc={NEW}")["values"]
                               if v["quality"] == "GOOD"], 20, what="the new PLC served and polled")
-            wait_for(lambda: len([t for t in tap.ts[(B, "MID_5S")] if t > t0]) >= 5, 20, what="MID_5S every 1 s")
+            wait_for(lambda: len(tap.ts(B, "MID_5S", after=t0)) >= 5, 20, what="MID_5S every 1 s")
 
             after = sup.pids_by_name()
             assert f"poller-{C}" not in after and after[f"poller-{NEW}"]
             assert {n: p for n, p in after.items() if n != f"poller-{NEW}"} == {
                 n: p for n, p in before.items() if n != f"poller-{C}"}  # nothing else restarted
-            mid = [t for t in tap.ts[(B, "MID_5S")] if t > t0]
+            mid = tap.ts(B, "MID_5S", after=t0)
             assert mid[0] - t0 < 5000  # on its new grid within one old interval
             assert 800 <= statistics.median(b - a for a, b in itertools.pairwise(mid)) <= 1200
             for kept_polling in ((A, "FAST_1S"), (B, "FAST_1S")):  # reloaded, and untouched: no deadline missed
-                ts = tap.ts[kept_polling]
+                ts = tap.ts(*kept_polling)
                 assert max(b - a for a, b in itertools.pairwise(ts)) < 2000, kept_polling
 
             result = scada(env, "account", "--since", messages.iso_ms(since), "--json", check=False, timeout=120)

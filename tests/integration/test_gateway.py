@@ -114,7 +114,7 @@ def test_group_commands_and_their_errors(plant: tuple[Supervisor, dict[str, str]
 
 def test_poller_down_is_503_and_silent_poller_is_504(plant: tuple[Supervisor, dict[str, str]]) -> None:
     sup, env = plant
-    pid = next(p["pid"] for p in sup.rpc.supervisor.getAllProcessInfo() if p["name"] == C)
+    pid = next(p["pid"] for p in sup.rpc.supervisor.getAllProcessInfo() if p["name"] == f"poller-{C}")
     os.kill(pid, signal.SIGSTOP)  # connected, but not answering
     try:
         started = time.monotonic()
