@@ -151,7 +151,8 @@ class GroupRunner:
         st = self.stats
         return {
             "name": self.name, "plc_code": self.group.plc_code, "mode": self.group.mode,
-            "interval_ms": self.group.interval_ms, "state": self.state, "tag_count": len(self.tags),
+            "interval_ms": self.group.interval_ms, "state": self.state, "is_active": self.group.is_active,
+            "tag_count": len(self.tags),
             "requests_per_cycle": len(self.plan.requests), "commands": self.plan.commands,
             "points_per_cycle": self.plan.points, "cycles": st.cycles, "errors": st.errors,
             "overruns": st.overruns, "deadlines_missed": st.deadlines_missed,

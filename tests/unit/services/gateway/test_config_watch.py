@@ -2,7 +2,8 @@
 playing the buffer's live PUB, two pollers' status and one poller's control socket.
 
 A PLC removed by ``scada db import --prune`` leaves /api/values/latest, /api/polling/status and
-/metrics once its poller stops; a tag taken out of a group leaves the latest values; a poller whose
+/metrics once its poller stops; a tag taken out of a group, and a deactivated group, leave the latest
+values; a poller whose
 digest differs from the store is told to reload, again after each change of the store; the config API
 answers from the store as it is now.
 """
@@ -60,8 +61,9 @@ class Plant:
                     self.status[code].publish(plc_code=code, config_digest=self.digest[code],
                                               groups=[{"name": "FAST_1S", "state": "RUNNING", "cycles": seq}])
                     values = [TagValue(f"D{i}", i, "GOOD") for i in range(3)]
-                    data = PollingData(code, "FAST_1S", seq, messages.now_ms(), 1.0, values, None, (1 << 32) | seq)
-                    self.live.send_multipart([bus.data_topic(code, "FAST_1S"), messages.encode_polling_data(data)])
+                    for group in ("FAST_1S", "SLOW_10S"):
+                        data = PollingData(code, group, seq, messages.now_ms(), 1.0, values, None, (1 << 32) | seq)
+                        self.live.send_multipart([bus.data_topic(code, group), messages.encode_polling_data(data)])
             self.control.send(messages.pack({"v": 1, "t": "hello", "plc": A, "groups": ["FAST_1S"]}))
             while self.control.poll(100):
                 command = messages.unpack(self.control.recv(), "command")
@@ -104,7 +106,8 @@ def prune_import(settings: Settings, folder: Path, drop_plc: str, drop_address: 
             with path.open(encoding="utf-8") as handle:
                 reader = csv.DictReader(handle)
                 header, rows = list(reader.fieldnames or []), list(reader)
-            rows = [r for r in rows if r["plc_code"] != drop_plc
+            rows = [{**r, "is_active": "0"} if (r["plc_code"], r.get("group_name")) == (A, "SLOW_10S")
+                    and "mode" in r else r for r in rows if r["plc_code"] != drop_plc
                     and (r["plc_code"], r.get("address")) != drop_address]
             with path.open("w", encoding="utf-8", newline="") as handle:
                 writer = csv.DictWriter(handle, header, lineterminator="\n")
@@ -133,6 +136,8 @@ def test_a_removed_plc_and_tag_leave_what_the_gateway_shows(settings: Settings, 
         latest, _pollers, metrics = wait_for(lambda: (lambda s: s if C not in s[1] else None)(shown()), 10,
                                             what=f"{C} gone from the status")
         assert {code for code, _ in latest} == {A} and (A, "D1") not in latest and (A, "D2") in latest
+        groups_shown = {v["group"] for v in client.get("/api/values/latest", params={"plc": A}).json()["values"]}
+        assert groups_shown == {"FAST_1S"}  # SLOW_10S deactivated
         assert f'plc="{C}"' not in metrics and f'plc="{A}"' in metrics
         wait_for(lambda: len([c for c in plant.commands if c["op"] == "reload"]) == 2, 10,
                  what="A told to reload again after the import")
