@@ -3,9 +3,8 @@ playing the buffer's live PUB, two pollers' status and one poller's control sock
 
 A PLC removed by ``scada db import --prune`` leaves /api/values/latest, /api/polling/status and
 /metrics once its poller stops; a tag taken out of a group, and a deactivated group, leave the latest
-values; a poller whose
-digest differs from the store is told to reload, again after each change of the store; the config API
-answers from the store as it is now.
+values; a poller whose digest differs from the store is told to reload, again after each change of the
+store; the config API answers from the store as it is now.
 """
 
 from __future__ import annotations
