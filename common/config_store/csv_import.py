@@ -27,7 +27,7 @@ from typing import Any
 
 from common.config_store.csv_rules import TABLES, FieldError, Table
 from common.config_store.csv_stage import Stage
-from common.config_store.plant_changes import PollerChanges, poller_changes
+from common.config_store.plant_changes import PollerChanges, poller_changes, row_changes
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,8 @@ class ImportReport:
     files: list[str] = field(default_factory=list)
     tables: dict[str, TableCounts] = field(default_factory=dict)
     pollers: PollerChanges = field(default_factory=PollerChanges)
+    #: the rows added, changed and removed, by table (plant_changes.row_changes)
+    rows: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = [f"{name}: {c.inserted} new, {c.updated} changed, "
@@ -249,6 +251,7 @@ def import_csv(conn: sqlite3.Connection, paths: Sequence[Path], *, dry_run: bool
             if counts.inserted + counts.updated + counts.unchanged + counts.removed:
                 report.tables[table.name] = counts
         report.pollers = poller_changes(conn)
+        report.rows = row_changes(conn)
         if not dry_run:
             for table in TABLES:
                 stage.apply(table)

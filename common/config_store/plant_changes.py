@@ -62,6 +62,36 @@ def _changed_plcs(conn: sqlite3.Connection, table: Table) -> set[str]:
     return {r[0] for r in rows}
 
 
+SHOWN_KEYS = 20  # rows named per table and kind in the report; the rest are counted
+
+
+def _keys(conn: sqlite3.Connection, table: Table, kind: str) -> list[str]:
+    s = f"stage_{table.name}"
+    key = ", ".join(f's."{c}"' for c in table.key)
+    others = [c for c in table.header if c not in table.key]
+    differs = " OR ".join(f't."{c}" IS NOT s."{c}"' for c in others) or "0"
+    sql = {
+        "added": f"SELECT {key} FROM {s} s LEFT JOIN main.{table.name} t ON {_same('t', 's', table.key)} "
+                 f"WHERE t.rowid IS NULL ORDER BY s._seq",
+        "changed": f"SELECT {key} FROM {s} s JOIN main.{table.name} t ON {_same('t', 's', table.key)} "
+                   f"WHERE {differs} ORDER BY s._seq",
+        "removed": f"SELECT {key} FROM gone_{table.name} s",
+    }[kind]
+    return ["/".join(map(str, row)) for row in conn.execute(sql)]
+
+
+def row_changes(conn: sqlite3.Connection) -> list[str]:
+    """One line per table and kind (added, changed, removed) naming the rows, at most SHOWN_KEYS each."""
+    out = []
+    for table in TABLES:
+        for kind in ("added", "changed", "removed"):
+            keys = _keys(conn, table, kind)
+            if keys:
+                more = f" ... and {len(keys) - SHOWN_KEYS:,} more" if len(keys) > SHOWN_KEYS else ""
+                out.append(f"{table.name} {kind}: {' '.join(keys[:SHOWN_KEYS])}{more}")
+    return out
+
+
 def poller_changes(conn: sqlite3.Connection) -> PollerChanges:
     """The pollers the staged import changes (call after the stage's checks, before it is applied)."""
     plcs = _table("plcs")

@@ -61,7 +61,7 @@ def _db_import(settings: Settings, args: argparse.Namespace) -> int:
         conn.close()
     verb = "would import" if args.dry_run else "imported"
     print(f"{verb} {len(report.files)} file(s) into {settings.config_db}: {report.summary()}")
-    for line in report.pollers.lines("would " if args.dry_run else ""):
+    for line in [*report.rows, *report.pollers.lines("would " if args.dry_run else "")]:
         print(line)
     if not args.dry_run:
         from services.cli.pollers import apply_changes

@@ -77,6 +77,8 @@ def test_prune_removes_a_plc_with_its_groups_and_tags(store: sqlite3.Connection,
                     tags=without(plc_code=C))
     report = import_csv(store, [folder], prune=True)
     assert report.pollers.stop == [C] and report.pollers.reload == []
+    assert report.rows[0] == f"plcs removed: {C}" and report.rows[1].startswith(f"polling_groups removed: {C}/")
+    assert report.rows[2].startswith("tags removed: ") and report.rows[2].endswith(" ... and 450 more")
     assert report.tables["plcs"].removed == 1 and report.tables["polling_groups"].removed == 4
     assert model.load_plc(store, C) is None and model.load_groups(store, C) == [] and model.load_tags(store, C) == []
     assert store.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -116,6 +118,8 @@ def test_the_pollers_each_change_touches(store: sqlite3.Connection, tmp_path: Pa
         tags=changing({"address": "M4000"}, plc_code=A, tag_name="ALARM_000"))
     report = import_csv(store, [folder], dry_run=True)
     assert report.pollers.as_dict() == {"start": ["KRCWO12ELOA109"], "stop": [C], "restart": [], "reload": [A, B]}
+    assert report.rows == ["plcs added: KRCWO12ELOA109", f"plcs changed: {C}", f"polling_groups changed: {B}/FAST_1S",
+                           f"tags changed: {A}/ALARM_000"]
     assert report.pollers.lines("would ") == ["pollers would start: KRCWO12ELOA109", f"pollers would stop: {C}",
                                               f"pollers would reload: {A} {B}"]
     moved = edited(store, tmp_path / "moved", plcs=changing({"port": "15999", "description": "x"}, plc_code=A))
