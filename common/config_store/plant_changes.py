@@ -65,7 +65,8 @@ def _changed_plcs(conn: sqlite3.Connection, table: Table) -> set[str]:
 SHOWN_KEYS = 20  # rows named per table and kind in the report; the rest are counted
 
 
-def _keys(conn: sqlite3.Connection, table: Table, kind: str) -> list[str]:
+def _keys(conn: sqlite3.Connection, table: Table, kind: str) -> tuple[list[str], int]:
+    """The first SHOWN_KEYS keys of ``kind``, and how many there are (memory does not grow with the import)."""
     s = f"stage_{table.name}"
     key = ", ".join(f's."{c}"' for c in table.key)
     others = [c for c in table.header if c not in table.key]
@@ -77,7 +78,8 @@ def _keys(conn: sqlite3.Connection, table: Table, kind: str) -> list[str]:
                    f"WHERE {differs} ORDER BY s._seq",
         "removed": f"SELECT {key} FROM gone_{table.name} s",
     }[kind]
-    return ["/".join(map(str, row)) for row in conn.execute(sql)]
+    total = int(conn.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0])
+    return ["/".join(map(str, row)) for row in conn.execute(f"{sql} LIMIT {SHOWN_KEYS}")], total
 
 
 def row_changes(conn: sqlite3.Connection) -> list[str]:
@@ -85,10 +87,10 @@ def row_changes(conn: sqlite3.Connection) -> list[str]:
     out = []
     for table in TABLES:
         for kind in ("added", "changed", "removed"):
-            keys = _keys(conn, table, kind)
+            keys, total = _keys(conn, table, kind)
             if keys:
-                more = f" ... and {len(keys) - SHOWN_KEYS:,} more" if len(keys) > SHOWN_KEYS else ""
-                out.append(f"{table.name} {kind}: {' '.join(keys[:SHOWN_KEYS])}{more}")
+                more = f" ... and {total - len(keys):,} more" if total > len(keys) else ""
+                out.append(f"{table.name} {kind}: {' '.join(keys)}{more}")
     return out
 
 
