@@ -34,7 +34,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from common import bus, curve, messages
+from common import bus, curve
 from common.config_store import model, open_store
 from common.disk import DiskState
 from common.ledger import Ledger
@@ -42,10 +42,13 @@ from common.mc.client import Backoff, PlcClient
 from common.mc.errors import McError, PlcTimeoutError
 from common.runtime import settle_memory, supervise
 from common.settings import Settings
+from common.times import now_ms
+from common.wire.ingest import PollingData
 from services.poller.clock import ClockWatch
-from services.poller.control import CommandError, ControlLink
+from services.poller.commands import PollerCommands
+from services.poller.control import ControlLink
 from services.poller.epoch import next_epoch
-from services.poller.group import GroupRunner
+from services.poller.group import GroupRunner, GroupState
 from services.poller.handshake import TriggerWatch
 from services.poller.link import plc_client, plc_codec
 from services.poller.schedule import FixedSchedule
@@ -106,9 +109,10 @@ class PollerService:
         self.epoch = 0
         self.started = time.time()
         self.task_deaths: dict[str, int] = {}
+        self.commands = PollerCommands(plc.plc_code, self.groups, self._read_and_send)
 
     # -- cycles --------------------------------------------------------------
-    async def _read_and_send(self, runner: GroupRunner) -> messages.PollingData:
+    async def _read_and_send(self, runner: GroupRunner) -> PollingData:
         assert self.client is not None and self.queue is not None
         data = await runner.cycle(self.client)
         self.queue.put(data)
@@ -133,7 +137,7 @@ class PollerService:
             if delay > 0:
                 await asyncio.sleep(delay)
             runner.stats.late(1000 * (loop.time() - schedule.deadline))
-            if runner.state == "RUNNING":
+            if runner.state is GroupState.RUNNING:
                 if watch is not None:
                     now_connects = self._connects()
                     if now_connects != connects:
@@ -156,7 +160,7 @@ class PollerService:
             return
         try:
             waiting = await watch.should_read(self.client)
-            runner.stats.last_good_ms = messages.now_ms()  # the PLC answered the trigger look
+            runner.stats.last_good_ms = now_ms()  # the PLC answered the trigger look
             if waiting:
                 data = await self._read_and_send(runner)
                 if data.error is None:
@@ -171,36 +175,6 @@ class PollerService:
         """Connections made to the PLC so far; a change means a reconnect."""
         assert self.client is not None
         return sum(c.connects for c in self.client.connections)
-
-    # -- control -------------------------------------------------------------
-    def _group(self, command: dict[str, Any]) -> GroupRunner:
-        name = command.get("group")
-        runner = self.groups.get(str(name))
-        if runner is None:
-            raise CommandError("unknown_group", f"no group {name} on {self.plc.plc_code}")
-        return runner
-
-    async def on_command(self, command: dict[str, Any]) -> dict[str, Any]:
-        op = command.get("op")
-        if op in ("start", "stop"):
-            runner = self._group(command)
-            runner.state = "RUNNING" if op == "start" else "STOPPED"
-            return {"group": runner.name, "state": runner.state}
-        if op in ("start_all", "stop_all"):
-            for runner in self.groups.values():
-                runner.state = "RUNNING" if op == "start_all" else "STOPPED"
-            return {"groups": [{"group": r.name, "state": r.state} for r in self.groups.values()]}
-        if op == "trigger":
-            runner = self._group(command)
-            if runner.group.mode != "HANDSHAKE":
-                raise CommandError("not_handshake",
-                                   f"{runner.name} is a FIXED group; only HANDSHAKE groups are triggered")
-            data = await self._read_and_send(runner)
-            if data.error is not None:
-                raise CommandError("read_failed", f"{runner.name} cycle {data.seq}: {data.error}")
-            return {"group": runner.name, "plc_code": self.plc.plc_code, "sequence": data.seq, "cycle": data.cycle,
-                    "values": len(data.values), "duration_ms": data.duration_ms, "ts_ms": data.ts_ms}
-        raise CommandError("bad_command", f"unknown op {op!r}")
 
     # -- status --------------------------------------------------------------
     def figures(self) -> dict[str, Any]:
@@ -269,7 +243,7 @@ class PollerService:
                                         name="live")
         confirmations.setsockopt(zmq.SUBSCRIBE, bus.ack_topic(code))
         telemetry = bus.Telemetry(ctx, s.telemetry_endpoint, "poller", self.plc.plc_code, self.security)
-        control = ControlLink(actx, s.control_endpoint, self.plc.plc_code, list(self.groups), self.on_command,
+        control = ControlLink(actx, s.control_endpoint, self.plc.plc_code, list(self.groups), self.commands.answer,
                               self.security)
         if stop is None:
             stop = asyncio.Event()

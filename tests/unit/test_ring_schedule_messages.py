@@ -5,8 +5,10 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from common import messages
-from common.messages import Block, MessageError, PollingData, TagValue
+from common.times import iso_ms
+from common.wire.block import Block
+from common.wire.envelope import MessageError, decode, encode, envelope, pack
+from common.wire.ingest import PollingData, TagValue, block_from_frame
 from services.buffer.ring import Ring
 from services.poller.schedule import FixedSchedule
 
@@ -33,8 +35,8 @@ def test_ring_keeps_order_and_leases_slices() -> None:
     ring.put_back(taken)
     assert ring.size == 60
     first = ring.take(20)  # a cycle larger than the lease is split
-    assert [(b.seq, b.count, b.first) for b in first] == [(1, 20, 0)]
-    assert ring.size == 40 and ring.blocks[0].values()[0][0] == "D20" and ring.blocks[0].first == 20
+    assert [(b.seq, b.count, b.first_value) for b in first] == [(1, 20, 0)]
+    assert ring.size == 40 and ring.blocks[0].values()[0][0] == "D20" and ring.blocks[0].first_value == 20
     ring.put_back(first)
     assert [(b.seq, b.count) for b in ring.take(100)] == [(1, 20), (1, 10), (2, 30)]
 
@@ -99,30 +101,28 @@ def test_polling_data_round_trip() -> None:
     data = PollingData("KRCWO12ELOA101", "FAST_1S", 7, 1_763_868_000_123, 12.5,
                        [TagValue("D100", 1234, "GOOD"), TagValue("M0", None, "BAD_TIMEOUT"),
                         TagValue("D200", "텍스트", "GOOD"), TagValue("D300", 1.5, "GOOD")], None)
-    assert messages.decode_polling_data(messages.encode_polling_data(data)) == data
+    assert decode(encode(data), PollingData) == data
 
 
 @pytest.mark.parametrize("frame", [
     b"\xc1",  # not msgpack
     msgpack.packb([1, 2, 3]),  # not a map
     msgpack.packb({"v": 2, "t": "polling_data"}),  # another version
-    msgpack.packb({"v": 1, "t": "status"}),  # another type
-    msgpack.packb({"v": 1, "t": "polling_data", "plc": "X"}),  # missing fields
-    msgpack.packb({"v": 1, "t": "polling_data", "plc": "X", "group": "G", "seq": "a", "ts": 0, "dur": 0,
-                   "values": []}),
-    msgpack.packb({"v": 1, "t": "polling_data", "plc": "X", "group": "G", "seq": 1, "ts": 0, "dur": 0,
-                   "values": [[1, 2]]}),
+    pack(envelope("status")),  # another type
+    pack(envelope("polling_data", plc="X")),  # missing fields
+    pack(envelope("polling_data", plc="X", group="G", seq="a", ts=0, dur=0, values=[])),
+    pack(envelope("polling_data", plc="X", group="G", seq=1, ts=0, dur=0, values=[[1, 2]])),
 ])
 def test_bad_frames_raise_message_error(frame: bytes) -> None:
     with pytest.raises(MessageError):
-        messages.decode_polling_data(frame)
+        decode(frame, PollingData)
     with pytest.raises(MessageError):
-        messages.block_from_frame(frame)
+        block_from_frame(frame)
 
 
 def test_block_from_frame_keeps_every_value() -> None:
     data = PollingData("KRCWO12ELOA101", "G", 3, 5, 1.0, [TagValue("D1", 1, "GOOD"), TagValue("D2", None, "BAD_X")])
-    block = messages.block_from_frame(messages.encode_polling_data(data))
+    block = block_from_frame(encode(data))
     assert (block.plc_code, block.group, block.seq, block.ts_ms, block.count) == ("KRCWO12ELOA101", "G", 3, 5, 2)
     assert block.values() == [["D1", 1, "GOOD"], ["D2", None, "BAD_X"]]
     assert Block.from_wire(block.to_wire()) == block
@@ -131,8 +131,8 @@ def test_block_from_frame_keeps_every_value() -> None:
 
 
 def test_iso_timestamps_have_milliseconds() -> None:
-    assert messages.iso_ms(1_763_868_000_123) == "2025-11-23T03:20:00.123Z"
-    assert messages.iso_ms(5) == "1970-01-01T00:00:00.005Z"
+    assert iso_ms(1_763_868_000_123) == "2025-11-23T03:20:00.123Z"
+    assert iso_ms(5) == "1970-01-01T00:00:00.005Z"
 
 
 def test_an_empty_api_token_is_no_token() -> None:
