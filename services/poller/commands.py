@@ -23,14 +23,14 @@ from common.wire.control import (
     TriggerGroup,
 )
 from common.wire.ingest import PollingData
-from services.poller.group import GroupRunner, GroupState
+from services.poller.group import GroupReader, GroupState
 
 Result = dict[str, Any]
-ReadAndSend = Callable[[GroupRunner], Awaitable[PollingData]]
+ReadAndSend = Callable[[GroupReader], Awaitable[PollingData]]
 
 
 class PollerCommands:
-    def __init__(self, plc_code: str, groups: dict[str, GroupRunner], read_and_send: ReadAndSend) -> None:
+    def __init__(self, plc_code: str, groups: dict[str, GroupReader], read_and_send: ReadAndSend) -> None:
         self.plc_code = plc_code
         self.groups = groups
         self.read_and_send = read_and_send
@@ -47,17 +47,17 @@ class PollerCommands:
             raise CommandError(ErrorCode.BAD_COMMAND, f"this poller does not handle {command.OP}")
         return await handler(command)
 
-    def _runner(self, command: GroupCommand) -> GroupRunner:
-        runner = self.groups.get(command.group)
-        if runner is None:
+    def _reader(self, command: GroupCommand) -> GroupReader:
+        reader = self.groups.get(command.group)
+        if reader is None:
             raise CommandError(ErrorCode.UNKNOWN_GROUP, f"no group {command.group} on {self.plc_code}")
-        return runner
+        return reader
 
     async def start(self, command: StartGroup) -> Result:
-        return self._set(self._runner(command), GroupState.RUNNING)
+        return self._set(self._reader(command), GroupState.RUNNING)
 
     async def stop(self, command: StopGroup) -> Result:
-        return self._set(self._runner(command), GroupState.STOPPED)
+        return self._set(self._reader(command), GroupState.STOPPED)
 
     async def start_all(self, command: StartAll) -> Result:
         return {"groups": [self._set(r, GroupState.RUNNING) for r in self.groups.values()]}
@@ -66,17 +66,17 @@ class PollerCommands:
         return {"groups": [self._set(r, GroupState.STOPPED) for r in self.groups.values()]}
 
     @staticmethod
-    def _set(runner: GroupRunner, state: GroupState) -> Result:
-        runner.state = state
-        return {"group": runner.name, "state": state.value}
+    def _set(reader: GroupReader, state: GroupState) -> Result:
+        reader.state = state
+        return {"group": reader.name, "state": state.value}
 
     async def trigger(self, command: TriggerGroup) -> Result:
-        runner = self._runner(command)
-        if runner.group.mode != "HANDSHAKE":
+        reader = self._reader(command)
+        if reader.group.mode != "HANDSHAKE":
             raise CommandError(ErrorCode.NOT_HANDSHAKE,
-                               f"{runner.name} is a FIXED group; only HANDSHAKE groups are triggered")
-        data = await self.read_and_send(runner)
+                               f"{reader.name} is a FIXED group; only HANDSHAKE groups are triggered")
+        data = await self.read_and_send(reader)
         if data.error is not None:
-            raise CommandError(ErrorCode.READ_FAILED, f"{runner.name} cycle {data.seq}: {data.error}")
-        return {"group": runner.name, "plc_code": self.plc_code, "sequence": data.seq, "cycle": data.cycle,
+            raise CommandError(ErrorCode.READ_FAILED, f"{reader.name} cycle {data.seq}: {data.error}")
+        return {"group": reader.name, "plc_code": self.plc_code, "sequence": data.seq, "cycle": data.cycle,
                 "values": len(data.values), "duration_ms": data.duration_ms, "ts_ms": data.ts_ms}

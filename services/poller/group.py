@@ -80,7 +80,7 @@ class GroupStats:
         return round(statistics.quantiles(self.lateness_ms, n=100, method="inclusive")[pct - 1], 3)
 
 
-class GroupRunner:
+class GroupReader:
     def __init__(self, group: PollingGroup, tags: list[Tag], multi_block_read: bool = False) -> None:
         self.group = group
         self.tags = tags

@@ -224,14 +224,13 @@ class SendQueue:
             parts = await sock.recv_multipart()
             self.confirm(parts[-1])
 
-    async def housekeeping(self) -> None:
-        """Once a second: resend the overdue, rewrite a journal that failed, write the ledger's pending
-        records, fsync the journal and ledger, compact.
+    async def sync_to_disk(self) -> None:
+        """Rewrite a journal that failed, write the ledger's pending records, fsync the journal and the
+        ledger, compact (services/poller/housekeeping.py runs it once a second).
 
         The fsyncs run in a worker thread: on a slow disk they take tens of
         milliseconds, which must not delay the polling schedules on this loop.
         """
-        self.resend_unconfirmed()
         self.restore()
         self.ledger.flush()
         handles = [h for h in (self.journal.sync_handle(), self.ledger.sync_handle()) if h is not None]

@@ -251,8 +251,8 @@ def test_a_group_task_that_raises_is_logged_and_started_again(caplog: pytest.Log
                               tags("FIX", ["D0"]))
         ingest = Ingest(settings)
         poller = Poller(settings, PLC)
-        runner = poller.service.groups["FIX"]
-        real_cycle = runner.cycle
+        reader = poller.service.groups["FIX"]
+        real_cycle = reader.cycle
         calls = 0
 
         async def cycle_failing_once(client: object) -> object:
@@ -262,7 +262,7 @@ def test_a_group_task_that_raises_is_logged_and_started_again(caplog: pytest.Log
                 raise RuntimeError("a bug in a cycle")
             return await real_cycle(client)  # type: ignore[arg-type]
 
-        runner.cycle = cycle_failing_once  # type: ignore[method-assign,assignment]
+        reader.cycle = cycle_failing_once  # type: ignore[method-assign,assignment]
         poller.start()
         try:
             wait_for(lambda: calls > 8 and len(ingest.drain(0.1)) >= 6, 10, what="cycles after the failure")
