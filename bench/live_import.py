@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common.messages import now_ms
+from common.times import now_ms
 from tests.helpers import free_port, scada, wait_for
 from tests.live_plant import CycleTap, copied_group, exported, plc_row, rewrite, shown_anywhere
 from tests.supervisor_run import running_plant

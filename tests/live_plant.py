@@ -15,7 +15,8 @@ from typing import Any
 
 import zmq
 
-from common import messages
+from common.wire.envelope import decode
+from common.wire.ingest import PollingData
 from tests.helpers import scada, short_tmp
 
 Row = dict[str, str]
@@ -39,7 +40,7 @@ class CycleTap:
         sock.connect(self.endpoint)
         while not self._stop.is_set():
             if sock.poll(100):
-                data = messages.decode_polling_data(sock.recv_multipart()[-1])
+                data = decode(sock.recv_multipart()[-1], PollingData)
                 self.cycles.setdefault((data.plc_code, data.group), []).append(
                     (data.ts_ms, tuple(v.address for v in data.values), all(v.quality == "GOOD" for v in data.values)))
         sock.close(linger=0)

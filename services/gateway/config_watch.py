@@ -33,8 +33,9 @@ from pathlib import Path
 from common.config_store import model
 from common.config_store.digest import config_digest
 from common.config_store.watch import StoreWatch
-from services.gateway.control import ControlRouter, PollerTimeout, PollerUnavailable
+from common.wire.control import ReloadPlant
 from services.gateway.live import LatestValues, Shown
+from services.gateway.poller_link import PollerLink, PollerTimeout, PollerUnavailable
 from services.gateway.telemetry import TelemetryStore
 
 log = logging.getLogger("gateway.config")
@@ -78,7 +79,7 @@ def read_config(conn: sqlite3.Connection) -> PlantConfig:
 
 
 class ConfigWatch:
-    def __init__(self, path: Path, telemetry: TelemetryStore, latest: LatestValues, control: ControlRouter) -> None:
+    def __init__(self, path: Path, telemetry: TelemetryStore, latest: LatestValues, control: PollerLink) -> None:
         self.path = path
         self.telemetry = telemetry
         self.latest = latest
@@ -167,20 +168,20 @@ class ConfigWatch:
     async def _reload(self, code: str, digest: str) -> None:
         self.reloads_sent += 1
         try:
-            reply = await self.control.command(code, "reload", timeout=RELOAD_TIMEOUT_S)
+            reply = await self.control.command(code, ReloadPlant(), timeout=RELOAD_TIMEOUT_S)
         except (PollerUnavailable, PollerTimeout) as error:
             log.warning("reload of %s not done (%s); trying again", code, error)
             self._asked.pop(code, None)
             return
-        if reply.get("ok"):
-            result = reply.get("result", {})
+        if reply.ok:
+            result = reply.result or {}
             log.info("%s reloaded: changed %s, added %s, removed %s", code, result.get("changed"),
                      result.get("added"), result.get("removed"))
             if result.get("config_digest") != digest:
                 log.warning("%s reloaded to digest %s, the gateway's store says %s: does its host read "
                             "another config store?", code, result.get("config_digest"), digest)
         else:
-            log.warning("%s did not reload: %s", code, reply.get("error"))
+            log.warning("%s did not reload: %s", code, reply.error)
 
     # -- life ----------------------------------------------------------------
     def start(self) -> None:

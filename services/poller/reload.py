@@ -14,7 +14,7 @@ neither lost nor sent again. A PLC whose connection settings changed cannot
 be reloaded (its pool is built from them): the reply says restart_needed,
 and ``scada db import`` restarts that poller.
 
-Reply (services/poller/control.py)::
+Reply (common/wire/control.py)::
 
     {"op": "reload"} -> {"config_digest": "5d0c...", "kept": ["MID_5S"], "changed": ["FAST_1S"],
                          "added": [], "removed": ["SLOW_10S"]}
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from common.config_store import model, open_store
 from common.config_store.digest import config_digest, connection_changed
-from services.poller.control import CommandError
-from services.poller.group import GroupRunner
+from common.wire.control import CommandError, ErrorCode
+from services.poller.group import GroupReader
 
 if TYPE_CHECKING:
     from services.poller.service import PollerService
@@ -73,18 +73,19 @@ class PlantReload:
         try:
             plc, groups, tags = await asyncio.to_thread(read_plant, svc.settings.config_db, code)
         except sqlite3.Error as error:
-            raise CommandError("store_busy", f"the config store could not be read: {error}") from None
+            raise CommandError(ErrorCode.STORE_BUSY, f"the config store could not be read: {error}") from None
         if plc is None or not plc.is_active:
-            raise CommandError("plc_removed", f"{code} is {'inactive' if plc else 'gone'} in the config store; "
+            raise CommandError(ErrorCode.PLC_REMOVED, f"{code} is {'inactive' if plc else 'gone'} in the config store; "
                                               "its poller is stopped by scada db import")
         if connection_changed(svc.plc, plc):
-            raise CommandError("restart_needed", f"the connection settings of {code} changed; restart its poller")
+            raise CommandError(ErrorCode.RESTART_NEEDED,
+                               f"the connection settings of {code} changed; restart its poller")
         by_group: dict[str, list[model.Tag]] = {}
         for tag in tags:
             by_group.setdefault(tag.group_name, []).append(tag)
         wanted = {g.group_name: g for g in groups}
         kept, changed, added = [], [], []
-        retiring: list[GroupRunner] = []
+        retiring: list[GroupReader] = []
         removed = [svc.groups.pop(n) for n in [n for n in svc.groups if n not in wanted]]
         retiring += removed
         for group in groups:
@@ -93,7 +94,7 @@ class PlantReload:
             if old_runner is not None and old_runner.group == group and old_runner.tags == group_tags:
                 kept.append(name)
                 continue
-            runner = GroupRunner(group, group_tags, plc.multi_block_read)
+            runner = GroupReader(group, group_tags, plc.multi_block_read)
             runner.epoch = svc.epoch
             if old_runner is None:
                 runner.seq = self.last_seq.pop(name, 0)
@@ -124,7 +125,7 @@ class PlantReload:
         return {"config_digest": svc.config_digest, "kept": kept, "changed": changed, "added": added,
                 "removed": gone}
 
-    async def _park(self, old: GroupRunner) -> None:
+    async def _park(self, old: GroupReader) -> None:
         """Let the old schedule finish its cycle and park, then end it."""
         task = self.service.group_tasks.get(old.name)
         old.retire.set()

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from common import messages
-from common.messages import now_ms
+from common.times import iso_ms, now_ms
 from tests.helpers import free_port, scada, wait_for
 from tests.live_plant import CycleTap, alive, copied_group, exported, get, plc_row, rewrite, shown_anywhere
 from tests.supervisor_run import running_plant
@@ -84,7 +83,7 @@ def test_a_live_import_touches_only_what_changed() -> None:
                 ts = tap.ts(*kept_polling)
                 assert max(b - a for a, b in itertools.pairwise(ts)) < 2000, kept_polling
 
-            result = scada(env, "account", "--since", messages.iso_ms(since), "--json", check=False, timeout=120)
+            result = scada(env, "account", "--since", iso_ms(since), "--json", check=False, timeout=120)
             answer = json.loads(result.stdout)
             assert result.returncode == 0 and answer["lost"] == 0 and answer["polled"] > 0, answer
         finally:

@@ -22,7 +22,8 @@ from virtual_plc import Memory, Server
 from common.config_store import model, open_store
 from common.config_store.csv_import import import_csv
 from common.config_store.digest import config_digest
-from services.poller.control import CommandError
+from common.wire.control import Command, CommandError, ErrorCode, ReloadPlant, StartGroup
+from services.poller.group import GroupState
 from tests.helpers import short_tmp, wait_for
 from tests.integration.poller_harness import PLC, Ingest, Poller, make_store
 
@@ -71,29 +72,29 @@ def test_reload_between_cycles_loses_and_repeats_nothing() -> None:
         ingest = Ingest(settings)
         poller = Poller(settings, PLC).start()
 
-        def call(**command: object) -> dict[str, Any]:
+        def call(command: Command) -> dict[str, Any]:
             assert poller.loop is not None
             result: dict[str, Any] = asyncio.run_coroutine_threadsafe(
-                poller.service.on_command(command), poller.loop).result(10)
+                poller.service.commands.answer(command), poller.loop).result(10)
             return result
 
         try:
             wait_for(lambda: len(ingest.of("SLOW")) >= 2 and len(ingest.of("GONE")) >= 5, 10,
                      what="every group polling")
             assert poller.service.figures()["config_digest"] == store_digest(settings)
-            poller.service.groups["FAST"].state = "STOPPED"  # an operator's stop survives a reload
-            call(op="start", group="FAST")
+            poller.service.groups["FAST"].state = GroupState.STOPPED  # an operator's start stands across a reload
+            call(StartGroup("FAST"))
             groups = {**GROUPS, "SLOW": "SLOW,{plc},FIXED,300,,,1\n", "NEW": "NEW,{plc},FIXED,200,,,1\n"}
             del groups["GONE"]
             tags = {"FAST": ["D0", "D5"], "SLOW": ["D10"], "NEW": ["D30"]}
             reimport(base, settings, groups, tags)
             asked = time.time() * 1000
-            reply = call(op="reload")
+            reply = call(ReloadPlant())
             done = time.time() * 1000
             assert (reply["kept"], reply["changed"], reply["added"], reply["removed"]) == (
                 [], ["FAST", "SLOW"], ["NEW"], ["GONE"])
             assert reply["config_digest"] == store_digest(settings) == poller.service.figures()["config_digest"]
-            assert call(op="reload")["kept"] == ["FAST", "NEW", "SLOW"]  # nothing changed since: nothing moves
+            assert call(ReloadPlant())["kept"] == ["FAST", "NEW", "SLOW"]  # nothing changed since: nothing moves
             wait_for(lambda: len([d for d in ingest.of("SLOW") if d.ts_ms > done]) >= 5, 10,
                      what="SLOW on its new interval")
             wait_for(lambda: len([d for d in ingest.of("NEW")]) >= 3, 10, what="the new group")
@@ -112,7 +113,7 @@ def test_reload_between_cycles_loses_and_repeats_nothing() -> None:
             # a group removed and added again goes on from its last sequence: no cycle number twice
             last_gone = ingest.of("GONE")[-1].seq
             reimport(base, settings, {**groups, "GONE": GROUPS["GONE"]}, {**tags, "GONE": ["D20"]})
-            assert call(op="reload")["added"] == ["GONE"]
+            assert call(ReloadPlant())["added"] == ["GONE"]
             wait_for(lambda: ingest.of("GONE")[-1].seq > last_gone + 2, 10, what="GONE again")
 
             received = ingest.drain(0.3)
@@ -131,8 +132,8 @@ def test_reload_between_cycles_loses_and_repeats_nothing() -> None:
                 conn.execute("UPDATE plcs SET timeout_ms = 400")
             conn.close()
             with pytest.raises(CommandError, match="restart its poller") as refused:
-                call(op="reload")
-            assert refused.value.code == "restart_needed"
+                call(ReloadPlant())
+            assert refused.value.code is ErrorCode.RESTART_NEEDED
         finally:
             poller.end()
             ingest.close()

@@ -8,9 +8,9 @@ import pytest
 
 from common.config_store.csv_import import import_csv
 from common.config_store.schema import open_store
-from common.messages import pack
 from common.settings import Settings
 from common.value_checks import CycleRefused
+from common.wire.envelope import pack
 from services.buffer.door import UNKNOWN_PLC_EVERY_S, IngestDoor
 from tests.helpers import SAMPLE
 

@@ -19,11 +19,13 @@ import pytest
 import zmq
 from fastapi.testclient import TestClient
 
-from common import bus, messages
+from common import bus
 from common.config_store import open_store
 from common.config_store.csv_import import export_csv, import_csv
-from common.messages import PollingData, TagValue
 from common.settings import Settings
+from common.times import now_ms
+from common.wire.envelope import encode, pack, unpack
+from common.wire.ingest import PollingData, TagValue
 from services.gateway.app import create_app
 from tests.gateway_run import gateway_settings
 from tests.helpers import SAMPLE, short_tmp, wait_for
@@ -61,13 +63,13 @@ class Plant:
                                               groups=[{"name": "FAST_1S", "state": "RUNNING", "cycles": seq}])
                     values = [TagValue(f"D{i}", i, "GOOD") for i in range(3)]
                     for group in ("FAST_1S", "SLOW_10S"):
-                        data = PollingData(code, group, seq, messages.now_ms(), 1.0, values, None, (1 << 32) | seq)
-                        self.live.send_multipart([bus.data_topic(code, group), messages.encode_polling_data(data)])
-            self.control.send(messages.pack({"v": 1, "t": "hello", "plc": A, "groups": ["FAST_1S"]}))
+                        data = PollingData(code, group, seq, now_ms(), 1.0, values, None, (1 << 32) | seq)
+                        self.live.send_multipart([bus.data_topic(code, group), encode(data)])
+            self.control.send(pack({"v": 1, "t": "hello", "plc": A, "groups": ["FAST_1S"]}))
             while self.control.poll(100):
-                command = messages.unpack(self.control.recv(), "command")
+                command = unpack(self.control.recv(), "command")
                 self.commands.append(command)
-                self.control.send(messages.pack({"v": 1, "t": "reply", "id": command["id"], "ok": True,
+                self.control.send(pack({"v": 1, "t": "reply", "id": command["id"], "ok": True,
                                                  "result": {"config_digest": "reloaded"}}))
 
     def stop_poller(self, code: str) -> None:
