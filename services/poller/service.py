@@ -34,7 +34,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from common import bus, curve, messages
+from common import bus, curve, footprint, messages
 from common.config_store import model, open_store
 from common.disk import DiskState
 from common.ledger import Ledger
@@ -105,6 +105,9 @@ class PollerService:
         self.clock = ClockWatch(settings.poller_clock_step_ms)
         self.epoch = 0
         self.started = time.time()
+        #: seconds from the exec of this process to its schedules running (None before; in a test harness, the
+        #: age of the test process)
+        self.polling_after_s: float | None = None
         self.task_deaths: dict[str, int] = {}
 
     # -- cycles --------------------------------------------------------------
@@ -212,7 +215,9 @@ class PollerService:
                 "groups": [g.figures() for g in self.groups.values()],
                 "queue": self.queue.figures(), "connections": self.client.describe(),
                 "connected": self.client.connected, "disk": self.queue.disk.figures(),
-                "task_deaths": dict(self.task_deaths)}
+                "task_deaths": dict(self.task_deaths),
+                "process": {"rss_bytes": footprint.rss_bytes(), "cpu_s": round(footprint.cpu_seconds(), 2),
+                            "polling_after_s": self.polling_after_s}}
 
     async def publish_status(self, telemetry: bus.Telemetry) -> None:
         while True:
@@ -252,7 +257,7 @@ class PollerService:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         s = self.settings
         ctx: zmq.Context[Any] = zmq.Context.instance()
-        actx = zmq.asyncio.Context.instance()
+        actx = zmq.asyncio.Context(ctx)  # a shadow: one libzmq context, one I/O thread (~0.5 MB each)
         self.client = plc_client(self.plc, self.codec, self.timeout)
         code = self.plc.plc_code
         self.queue = SendQueue(ctx, s.ingest_endpoint, s.data_queue_size, s.poller_outbox_file(code),
@@ -286,9 +291,11 @@ class PollerService:
         tasks += [supervise(functools.partial(self.run_group, r, i / count), f"group {r.name}", deaths=deaths)
                   for i, r in enumerate(self.groups.values())]
         settle_memory()
-        log.info("%s: %d groups, %d tags, %d connections to %s (%s), epoch %d", self.plc.plc_code,
-                 len(self.groups), sum(len(g.tags) for g in self.groups.values()), len(self.client.connections),
-                 self.plc.host, self.plc.protocol, self.epoch)
+        self.polling_after_s = round(footprint.age_s(), 3)
+        log.info("%s: %d groups, %d tags, %d connections to %s (%s), epoch %d; polling %.2f s after the process "
+                 "started, %.1f MB resident", self.plc.plc_code, len(self.groups),
+                 sum(len(g.tags) for g in self.groups.values()), len(self.client.connections), self.plc.host,
+                 self.plc.protocol, self.epoch, self.polling_after_s, footprint.rss_bytes() / 1e6)
         await stop.wait()
         for task in tasks:
             task.cancel()
