@@ -35,6 +35,7 @@ from common.mc.commands import BatchRead, Codec, Echo, RandomRead, ReplyValues, 
 from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
 from common.mc.frames import MAX_SERIAL, ReplySplitter
 from common.mc.planner import ReadPlan
+from common.wire.status import ConnectionFigures
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class Connection:
             return "CONNECTED"
         return "BACKOFF" if time.monotonic() < self._retry_at else "DISCONNECTED"
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> ConnectionFigures:
         return {"index": self.index, "port": self.port, "state": self.state, "requests": self.requests,
                 "failures": self.failures, "connects": self.connects, "last_error": self.last_error}
 
@@ -290,7 +291,7 @@ class PlcClient:
     def connected(self) -> int:
         return sum(1 for c in self.connections if c.state == "CONNECTED")
 
-    def describe(self) -> list[dict[str, object]]:
+    def describe(self) -> list[ConnectionFigures]:
         return [c.describe() for c in self.connections]
 
     def close(self) -> None:

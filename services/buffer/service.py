@@ -41,6 +41,7 @@ from common.wire.block import Block
 from common.wire.envelope import Message, MessageError, decode_any, encode
 from common.wire.ingest import Ingested
 from common.wire.lease import Acked, Batch, LeaseAck, LeaseRequest
+from common.wire.status import BufferFigures
 from services.buffer.door import IngestDoor
 from services.buffer.journal import RingJournal
 from services.buffer.ring import Ring
@@ -263,7 +264,7 @@ class BufferService:
             log.warning("lease %d (%d values) not acknowledged in %.0f s; handed out again",
                         lease.lease_id, lease.values, self.settings.buffer_lease_timeout)
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> BufferFigures:
         ring = self.ring
         return {
             "current_size": ring.size, "max_size": ring.max_values,

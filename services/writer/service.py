@@ -41,6 +41,7 @@ from common.times import iso_ms, now_ms
 from common.wire.block import Block
 from common.wire.envelope import MessageError, decode, encode
 from common.wire.lease import Acked, Batch, LeaseAck, LeaseRequest
+from common.wire.status import WriterFigures
 from services.writer.backup import BackupError, BackupStore
 from services.writer.disk import DiskState
 from services.writer.metrics import WriterMetrics
@@ -258,7 +259,7 @@ class WriterService:
                 return "kept"
         return self.store(rows, stop or threading.Event(), oldest) if rows else "committed"
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> WriterFigures:
         return {"is_running": True, "sink": self.sink.name, "database_ok": self.database_ok,
                 "bad_frames": self.bad_frames, "disk": self.disk.status(),
                 "historian_reopened": getattr(self.sink, "reopened", 0),

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import PlainTextResponse
 
+from services.gateway.answers import LatestValuesAnswer
 from services.gateway.broadcast import Broadcaster
 from services.gateway.live import LatestValues
 from services.gateway.telemetry import TelemetryStore
@@ -18,7 +19,8 @@ PlcFilter = Annotated[str | None, Query(pattern="^[A-Z0-9]{14}$", description="o
 GroupFilter = Annotated[str | None, Query(max_length=64, description="only this group")]
 
 
-@router.get("/api/values/latest", summary="The last value, quality and time of each tag")
+@router.get("/api/values/latest", summary="The last value, quality and time of each tag",
+            response_model=LatestValuesAnswer)
 def latest_values(request: Request, plc: PlcFilter = None, group: GroupFilter = None) -> dict[str, Any]:
     live: LatestValues = request.app.state.live
     values = live.latest(plc, group)
