@@ -102,7 +102,7 @@ def test_gateway_telemetry_over_curve_hears_allowed_stages_and_counts_the_rest()
 
             wait_for(heard_and_refused, 10, interval=0.1, what="the buffer heard, the impostor refused")
             assert "status.writer" not in app.state.telemetry.latest
-            assert 'scada_refused_connections_total{stage="gateway",socket="telemetry"}' in client.get("/metrics").text
+            assert 'scada_refused_connections_total{socket="telemetry",stage="gateway"}' in client.get("/metrics").text
         finally:
             buffer.close()
             impostor.close()

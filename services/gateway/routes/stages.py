@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Request
 
 from services.gateway.answers import StagesAnswer, StageStateAnswer
 from services.gateway.deps import TokenDep
-from services.gateway.stages import StageError, Supervisor, SupervisorUnavailable
+from services.gateway.supervisor_rpc import StageError, Supervisor, SupervisorUnavailable
 
 router = APIRouter(prefix="/api/stages", tags=["stages"])
 
