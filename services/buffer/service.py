@@ -21,11 +21,9 @@ published once a second whatever the rest of the loop does.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import zmq
@@ -44,20 +42,12 @@ from common.wire.lease import Acked, Batch, LeaseAck, LeaseRequest
 from common.wire.status import BufferFigures
 from services.buffer.door import IngestDoor
 from services.buffer.journal import RingJournal
+from services.buffer.leases import Leases
 from services.buffer.ring import Ring
 
 log = logging.getLogger("buffer")
 
 SYNC_POLL_S = 0.001  # the loop's poll timeout while an fsync runs in the worker thread
-
-
-@dataclass
-class Lease:
-    lease_id: int
-    writer: bytes
-    blocks: list[Block]
-    values: int
-    expires: float
 
 
 class BufferService:
@@ -81,15 +71,9 @@ class BufferService:
         self._previous: dict[str, list[tuple[str, int]]] = {}  # ...and the second before
         self._loaded = False
         self._last_sync = 0.0
-        self.leases: dict[int, Lease] = {}
-        # Lease ids go on from where the last run's could have reached (ms since the epoch, x1000), so a
-        # writer's late acknowledgement of the last run's lease never names a lease of this run.
-        self._lease_ids = itertools.count(int(time.time() * 1000) * 1000)
+        self.leases = Leases(settings.buffer_lease_timeout)
         self.bad_frames = 0
         self.messages_in = 0
-        self.acked_values = 0
-        self.expired_leases = 0
-        self.writers_seen: dict[bytes, float] = {}
         self._alerting = False
 
     # -- persistence ---------------------------------------------------------
@@ -231,7 +215,7 @@ class BufferService:
             self.bad_frames += 1
             log.warning("dropped a bad lease frame (%d so far): %s", self.bad_frames, error)
             return None
-        self.writers_seen[writer] = time.monotonic()
+        self.leases.heard_from(writer)
         if isinstance(request, LeaseAck):
             return Acked(request.id, request.lease, self._ack(request.lease))
         assert isinstance(request, LeaseRequest)
@@ -241,28 +225,29 @@ class BufferService:
         blocks = self.ring.take(max(1, min(wanted, self.settings.buffer_max_size)))
         if not blocks:
             return Batch(request.id, None)
-        lease = Lease(next(self._lease_ids), writer, blocks, sum(b.count for b in blocks),
-                      time.monotonic() + self.settings.buffer_lease_timeout)
-        self.leases[lease.lease_id] = lease
+        lease = self.leases.hand_out(writer, blocks)
         self._check_alert()
         return Batch(request.id, lease.lease_id, blocks, self.ring.size)
 
     def _ack(self, lease_id: int) -> bool:
-        lease = self.leases.pop(lease_id, None)
+        lease = self.leases.acknowledged(lease_id)
         if lease is not None:
-            self.acked_values += lease.values
             self.journal.finished(lease.blocks)
         return lease is not None
 
     def expire_leases(self) -> None:
-        now = time.monotonic()
-        expired = [lease for lease in self.leases.values() if lease.expires <= now]
-        for lease in sorted(expired, key=lambda x: x.lease_id, reverse=True):
-            del self.leases[lease.lease_id]
+        for lease in self.leases.take_back_expired():
             self._dropped(self.ring.put_back(lease.blocks))
-            self.expired_leases += 1
             log.warning("lease %d (%d values) not acknowledged in %.0f s; handed out again",
                         lease.lease_id, lease.values, self.settings.buffer_lease_timeout)
+
+    @property
+    def acked_values(self) -> int:
+        return self.leases.acked_values
+
+    @property
+    def expired_leases(self) -> int:
+        return self.leases.expired
 
     def figures(self) -> BufferFigures:
         ring = self.ring
@@ -273,14 +258,14 @@ class BufferService:
             "overflow_last_minute": ring.window.dropped_lately(),
             "received_values": ring.received, "messages_in": self.messages_in,
             "bad_frames": self.bad_frames, **self.door.figures(),
-            "leased_batches": len(self.leases), "leased_values": sum(x.values for x in self.leases.values()),
+            "leased_batches": len(self.leases), "leased_values": self.leases.values,
             "acked_values": self.acked_values, "expired_leases": self.expired_leases,
             "journal_bytes": self.journal.journal.size, "journal_ok": not self.journal.stale,
             "unconfirmed_cycles": sum(map(len, [*self._unconfirmed.values(), *self._syncing.values()])),
             "resends_held": self.resends_held,
             "ledger_pending": len(self.ledger.pending), "disk": self.disk.figures(),
             "alert_threshold_pct": 100 * self.settings.buffer_alert_threshold, "alerting": self._alerting,
-            "writers": sum(1 for t in self.writers_seen.values() if time.monotonic() - t < 10),
+            "writers": self.leases.writers,
             "refused_connections": self.security.refused(),
         }
 
@@ -304,13 +289,13 @@ class BufferService:
             while not stop.is_set():
                 events = dict(poller.poll(max(1, int(wait * 1000))))
                 if ingest in events:
-                    for _ in range(1000):  # drain in bursts, but let leases in
+                    for _ in range(s.buffer_ingest_burst):  # drain in bursts, but let leases in
                         try:
                             self.on_ingest(ingest.recv(zmq.NOBLOCK), live)
                         except zmq.Again:
                             break
                 if lease in events:
-                    for _ in range(100):
+                    for _ in range(s.buffer_lease_burst):
                         try:
                             parts = lease.recv_multipart(zmq.NOBLOCK)
                         except zmq.Again:
@@ -352,4 +337,4 @@ class BufferService:
         self.ledger.sync()
 
     def _live_blocks(self) -> list[Block]:
-        return [b for lease in self.leases.values() for b in lease.blocks] + list(self.ring.blocks)
+        return self.leases.blocks() + list(self.ring.blocks)

@@ -38,8 +38,8 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = zmq.asyncio.Context()
-        telemetry = TelemetryStore(ctx, settings.telemetry_endpoint, door)
-        control = PollerLink(ctx, settings.control_endpoint, door)
+        telemetry = TelemetryStore(ctx, settings.telemetry_endpoint, door, settings.api_poller_timeout_s)
+        control = PollerLink(ctx, settings.control_endpoint, door, settings.api_poller_timeout_s)
         latest = LatestValues(ctx, settings.live_endpoint, door)
 
         def values_message(key: Any) -> dict[str, Any]:

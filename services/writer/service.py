@@ -51,7 +51,6 @@ log = logging.getLogger("writer")
 Reply = TypeVar("Reply", Batch, Acked)
 
 REPLY_TIMEOUT_MS = 2000
-RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 16.0)
 REPLAY_EVERY_S = 5.0  # how often to try the database again while only backups are waiting
 HELD_RETRY_S = 5.0  # a batch neither stored nor backed up (disk full) is tried again this often
 
@@ -65,7 +64,8 @@ class WriterService:
         self.ctx = ctx or zmq.Context.instance()
         self.backups = BackupStore(settings.backup_dir)
         self.metrics = WriterMetrics()
-        self.retry_delays = RETRY_DELAYS_S[: max(0, settings.oracle_retry_max)]
+        # 1, 2, 4 ... s: ORACLE_RETRY_MAX of them (at most 10, checked by the settings)
+        self.retry_delays = tuple(float(2**n) for n in range(settings.oracle_retry_max))
         self._ids = itertools.count(1)
         self.bad_frames = 0
         self.database_ok: bool | None = None

@@ -97,7 +97,7 @@ def test_gateway_telemetry_over_curve_hears_allowed_stages_and_counts_the_rest()
             def heard_and_refused() -> bool:
                 buffer.publish(current_size=5)
                 impostor.publish(is_running=True)
-                return (client.get("/api/buffer/status").status_code == 200
+                return (app.state.telemetry.stage("status.buffer") is not None
                         and app.state.security.refused().get("telemetry", 0) > 0)
 
             wait_for(heard_and_refused, 10, interval=0.1, what="the buffer heard, the impostor refused")

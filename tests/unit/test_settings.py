@@ -74,3 +74,19 @@ def test_an_empty_api_token_is_no_token() -> None:
     assert Settings(scada_api_token="  ", _env_file=None).scada_api_token is None  # type: ignore[call-arg]
     token = Settings(scada_api_token="abc", _env_file=None).scada_api_token  # type: ignore[call-arg]
     assert token is not None and token.get_secret_value() == "abc" and "abc" not in repr(token)
+
+
+def test_oracle_retry_max_is_checked_not_silently_capped(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from common.settings import Settings
+    from services.writer.service import WriterService
+
+    with pytest.raises(ValidationError, match="oracle_retry_max"):
+        Settings(oracle_retry_max=11, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(scada_data_dir=tmp_path, oracle_retry_max=7, _env_file=None)  # type: ignore[call-arg]
+    writer = WriterService(settings)
+    try:
+        assert writer.retry_delays == (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+    finally:
+        writer.sink.close()

@@ -69,7 +69,7 @@ def plant_metrics(telemetry: TelemetryStore, gateway_refused: dict[str, int] | N
         stage = status.body.get("stage", topic)
         plc = status.body.get("plc_code")
         stage_labels = {"stage": stage, **({"plc": plc} if plc else {})}
-        metric("scada_stage_up", "gauge", "1 if the stage reported in the last 5 s", int(status.fresh),
+        metric("scada_stage_up", "gauge", "1 if the stage reported within API_POLLER_TIMEOUT_S", int(status.fresh),
                **stage_labels)
         metric("scada_stage_last_report_age_seconds", "gauge", "seconds since the stage last reported",
                round(now - status.received, 3), **stage_labels)
