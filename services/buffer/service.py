@@ -4,10 +4,12 @@ Strategy: one thread, one zmq.Poller loop with a short timeout, so ingest,
 leases, lease expiry and the once-a-second status all run without locks. A
 frame that does not decode is counted and logged, never fatal. Every cycle
 taken in, and every slice of one committed or dropped, goes to the journal
-(see journal.py) once per turn of the loop; only then does the poller hear,
-on the live PUB under ``ack.<plc_code>``, that its cycles are in, so a
-buffer killed at any instant loses nothing: what it had journaled comes back
-at the next start, and what it had not is sent again by its poller.
+(ring_journal.py) once per turn of the loop; only then does the poller hear,
+on the live PUB under ``ack.<plc_code>``, that its cycles are in
+(confirmations.py), so a buffer killed at any instant loses nothing: what it
+had journaled comes back at the next start, and what it had not is sent
+again by its poller. Batches leased to writers are kept in leases.py until
+acknowledged.
 
 A full disk is a state, not a crash: while the journal cannot be written the
 buffer goes on taking cycles into its ring and handing them to the writer,
@@ -37,17 +39,16 @@ from common.settings import Settings
 from common.value_checks import CycleRefused
 from common.wire.block import Block
 from common.wire.envelope import Message, MessageError, decode_any, encode
-from common.wire.ingest import Ingested
 from common.wire.lease import Acked, Batch, LeaseAck, LeaseRequest
 from common.wire.status import BufferFigures
+from services.buffer.confirmations import Confirmations
 from services.buffer.door import IngestDoor
-from services.buffer.journal import RingJournal
 from services.buffer.leases import Leases
 from services.buffer.ring import Ring
+from services.buffer.ring_journal import RingJournal
 
 log = logging.getLogger("buffer")
 
-SYNC_POLL_S = 0.001  # the loop's poll timeout while an fsync runs in the worker thread
 
 
 class BufferService:
@@ -61,16 +62,9 @@ class BufferService:
         self.journal = RingJournal(settings.buffer_journal_file, settings.buffer_journal_sync, self.disk)
         self.ledger = Ledger(settings.ledger_dir, "buffer", settings.ledger_keep_days, self.disk)
         self.door = IngestDoor(settings)
-        self._ledger_unsynced = False  # a refused cycle's record, to sync before its poller hears of it
         self._loud = RateLimitedLog(log)
-        self._unconfirmed: dict[str, list[tuple[str, int]]] = {}
-        self._syncing: dict[str, list[tuple[str, int]]] = {}  # written, confirmed once the worker's fsync is done
-        self._held: set[tuple[Any, ...]] = set()  # (plc, *key) of every key not confirmed: a resend is not taken
-        self.resends_held = 0
-        self._recent: dict[str, list[tuple[str, int]]] = {}  # confirmed this second, per PLC
-        self._previous: dict[str, list[tuple[str, int]]] = {}  # ...and the second before
+        self.confirmations = Confirmations(self.journal, self.ledger, settings.buffer_journal_sync_ms)
         self._loaded = False
-        self._last_sync = 0.0
         self.leases = Leases(settings.buffer_lease_timeout)
         self.bad_frames = 0
         self.messages_in = 0
@@ -101,68 +95,6 @@ class BufferService:
                            "(%d in all since start; counted in the ledger)", self.ring.max_values, dropped,
                            self.ring.overflow_count)
 
-    def _confirm(self, live: zmq.Socket[Any], force: bool = False) -> float:
-        """Journal this turn's records, then tell each poller which of its cycles are in.
-
-        With BUFFER_JOURNAL_SYNC the confirmations wait for an fsync, run in a
-        worker thread so the loop goes on taking cycles meanwhile, and fsyncs
-        start at most every BUFFER_JOURNAL_SYNC_MS. Returns the loop's next poll
-        timeout: short while an fsync runs or one is due soon, 0.1 s when nothing waits.
-        """
-        if not self.journal.write():
-            return 0.1  # stale (a full disk): nothing is confirmed until restore() rewrote the journal
-        if self._syncing:
-            done = self.journal.synced(wait=force)
-            if done is None:
-                return SYNC_POLL_S
-            batch, self._syncing = self._syncing, {}
-            if not done:  # not on the disk: confirmed once restore() rewrote the journal
-                for plc, keys in batch.items():
-                    self._unconfirmed[plc] = keys + self._unconfirmed.get(plc, [])
-                return 0.1
-            self._publish_all(live, batch)
-        if not self._unconfirmed:
-            return 0.1
-        if self._ledger_unsynced:
-            if not self.ledger.flush():  # a refused cycle's record is not on file yet: confirm nothing
-                return 0.1
-            self.ledger.sync()
-            self._ledger_unsynced = False
-        if self.journal.sync:
-            now = time.monotonic()
-            due = self._last_sync + self.settings.buffer_journal_sync_ms / 1000
-            if now < due and not force:
-                return due - now
-            self._last_sync = now
-            if self.journal.start_sync():
-                self._syncing, self._unconfirmed = self._unconfirmed, {}
-                if not force:
-                    return SYNC_POLL_S
-                return self._confirm(live, force=True)
-        self._publish_all(live, self._unconfirmed)
-        self._unconfirmed = {}
-        return 0.1
-
-    def _publish_all(self, live: zmq.Socket[Any], batch: dict[str, list[tuple[str, int]]]) -> None:
-        for plc, keys in batch.items():
-            self._publish_confirmations(live, plc, keys)
-            self._recent.setdefault(plc, []).extend(keys)
-            self._held.difference_update((plc, *key) for key in keys)
-
-    def _publish_confirmations(self, live: zmq.Socket[Any], plc: str, keys: list[tuple[str, int]]) -> None:
-        with contextlib.suppress(zmq.Again):
-            live.send_multipart([bus.ack_topic(plc), encode(Ingested(plc, keys))], flags=zmq.NOBLOCK)
-
-    def _confirm_again(self, live: zmq.Socket[Any]) -> None:
-        """Once a second, the last two seconds' confirmations again: a poller that was (re)connecting
-        when they were first sent (a PUB does not wait for its subscribers) hears them now, rather
-        than sending those cycles again after POLLER_ACK_TIMEOUT."""
-        for plc in self._recent.keys() | self._previous.keys():
-            keys = self._previous.get(plc, []) + self._recent.get(plc, [])
-            if keys:
-                self._publish_confirmations(live, plc, keys)
-        self._previous, self._recent = self._recent, {}
-
     # -- handlers ------------------------------------------------------------
     def on_ingest(self, frame: bytes, live: zmq.Socket[Any]) -> None:
         try:
@@ -173,15 +105,11 @@ class BufferService:
         except MessageError:
             self.bad_frames += 1  # logged by the door
             return
-        key = (block.group, block.identity)  # the cycle's identity, as its poller's queue knows it
-        held = (block.plc_code, *key)
-        if held in self._held:  # sent again by a poller while the journal is stale: already here
-            self.resends_held += 1
+        # the cycle's identity, as its poller's queue knows it; sent again while the journal is stale: here
+        if not self.confirmations.taken_in(block.plc_code, (block.group, block.identity)):
             return
         self.messages_in += 1
         self.journal.taken_in(block)
-        self._unconfirmed.setdefault(block.plc_code, []).append(key)
-        self._held.add(held)
         self._dropped(self.ring.append(block))
         self._check_alert()
         with contextlib.suppress(zmq.Again):  # a slow tap misses messages; the pipeline does not wait
@@ -194,8 +122,7 @@ class BufferService:
             return
         plc, group, _seq, ts, count, cycle = refused.cycle
         self.ledger.record(["rejected_at_ingest", plc, group, ts, count, cycle])
-        self._ledger_unsynced = True
-        self._unconfirmed.setdefault(plc, []).append((group, cycle))
+        self.confirmations.refused(plc, (group, cycle))
 
     def _check_alert(self) -> None:
         threshold = self.settings.buffer_alert_threshold
@@ -261,8 +188,7 @@ class BufferService:
             "leased_batches": len(self.leases), "leased_values": self.leases.values,
             "acked_values": self.acked_values, "expired_leases": self.expired_leases,
             "journal_bytes": self.journal.journal.size, "journal_ok": not self.journal.stale,
-            "unconfirmed_cycles": sum(map(len, [*self._unconfirmed.values(), *self._syncing.values()])),
-            "resends_held": self.resends_held,
+            "unconfirmed_cycles": self.confirmations.waiting, "resends_held": self.confirmations.resends_held,
             "ledger_pending": len(self.ledger.pending), "disk": self.disk.figures(),
             "alert_threshold_pct": 100 * self.settings.buffer_alert_threshold, "alerting": self._alerting,
             "writers": self.leases.writers,
@@ -306,7 +232,7 @@ class BufferService:
                         reply = self.on_lease_request(parts[0], parts[1])
                         if reply is not None:
                             lease.send_multipart([parts[0], encode(reply)])
-                wait = self._confirm(live)
+                wait = self.confirmations.confirm(live)
                 now = time.monotonic()
                 if now >= next_status:
                     next_status = now + 1.0
@@ -318,7 +244,7 @@ class BufferService:
                     self.on_ingest(ingest.recv(zmq.NOBLOCK), live)
                 except zmq.Again:
                     break
-            self._confirm(live, force=True)
+            self.confirmations.confirm(live, force=True)
         finally:
             self.journal.close()
             self.ledger.close()
@@ -329,7 +255,7 @@ class BufferService:
 
     def every_second(self, live: zmq.Socket[Any]) -> None:
         self.expire_leases()
-        self._confirm_again(live)
+        self.confirmations.again(live)
         if self.journal.stale:
             self.journal.restore(self._live_blocks())
         self.journal.compact(self._live_blocks())

@@ -19,7 +19,7 @@ from common.wire.block import Block
 from common.wire.cycle import make_cycle
 from common.wire.envelope import decode, encode, envelope, pack, unpack
 from common.wire.ingest import Ingested, PollingData, TagValue, block_from_frame, cycle_head
-from services.buffer.journal import RingJournal
+from services.buffer.ring_journal import RingJournal
 from services.poller.clock import ClockWatch
 from services.poller.epoch import EpochError, next_epoch, read_epoch
 from services.poller.sender import SendQueue, waiting

@@ -120,7 +120,7 @@ def test_the_buffer_records_a_refused_cycle_and_confirms_it(tmp_path: Path) -> N
     good = frame([["D0", 1, "GOOD"]], ts=NOW)
     buffer.on_ingest(frame([[f"D{i}", i, "GOOD"] for i in range(11)], ts=NOW + 1), live)  # type: ignore[arg-type]
     buffer.on_ingest(good, live)  # type: ignore[arg-type]
-    buffer._confirm(live, force=True)  # type: ignore[arg-type]
+    buffer.confirmations.confirm(live, force=True)  # type: ignore[arg-type]
     assert buffer.ring.size == 1 and buffer.ring.overflow_count == 0  # the huge cycle never emptied the ring
     confirmed = [msgpack.unpackb(p[1])["keys"] for p in live.sent if p[0].startswith(b"ack.")]
     assert [["G", -(NOW + 1)], ["G", -NOW]] in confirmed  # [group, cycle]; frames with no cycle number: -ts
