@@ -56,9 +56,9 @@ def bench_ingest(journal: str, cycles: int = 2000) -> tuple[float, float]:
         thread = threading.Thread(target=service.run, args=(stop,))
         thread.start()
         frames = [encode(cycle(s)) for s in range(cycles)]
-        push = zmq.Context.instance().socket(zmq.PUSH)
+        push: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUSH)
         push.connect(settings.ingest_endpoint)
-        acks = zmq.Context.instance().socket(zmq.SUB)
+        acks: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
         acks.setsockopt(zmq.SUBSCRIBE, b"ack.")
         acks.connect(settings.live_endpoint)
         time.sleep(0.3)

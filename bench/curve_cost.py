@@ -103,8 +103,8 @@ def run(secure: bool, seconds: float, rate: float, values: int, keys: Path) -> d
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--push":
-        endpoint, keys, secure, seconds, rate, values = sys.argv[2:8]
-        push(endpoint, keys, secure == "1", float(seconds), float(rate), int(values))
+        endpoint, key_dir, secure, seconds, rate, values = sys.argv[2:8]
+        push(endpoint, key_dir, secure == "1", float(seconds), float(rate), int(values))
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -116,10 +116,10 @@ def main() -> None:
         zmq_keys.create_pair(keys, name)
     zmq_keys.allow(keys, keys / "poller.key")
     results = []
-    for rate in (args.rate, 0.0):
-        for secure in (False, True):
-            figures = run(secure, args.seconds, rate, args.values, keys)
-            row = {"curve": secure, "offered": rate or "max", **figures}
+    for offered in (args.rate, 0.0):
+        for curve_on in (False, True):
+            figures = run(curve_on, args.seconds, offered, args.values, keys)
+            row = {"curve": curve_on, "offered": offered or "max", **figures}
             print(json.dumps(row), flush=True)
             results.append(row)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import zmq
 
@@ -30,6 +30,14 @@ SYNC_POLL_S = 0.001  # the loop's poll timeout while an fsync runs in the worker
 IDLE_POLL_S = 0.1  # ...and when nothing waits
 
 Key = tuple[str, int]  # (group, cycle)
+
+
+class LivePub(Protocol):
+    """What the buffer needs of its live PUB (a test passes a recorder)."""
+
+    def send_multipart(self, msg_parts: list[bytes], flags: int = ...) -> Any: ...
+
+
 ByPlc = dict[str, list[Key]]
 
 
@@ -66,7 +74,7 @@ class Confirmations:
     def waiting(self) -> int:
         return sum(map(len, [*self.unconfirmed.values(), *self.syncing.values()]))
 
-    def confirm(self, live: zmq.Socket[Any], force: bool = False) -> float:
+    def confirm(self, live: LivePub, force: bool = False) -> float:
         """Write this turn's journal records, then tell each poller which of its cycles are in.
 
         Returns the loop's next poll timeout: short while an fsync runs or one is due soon.
@@ -105,13 +113,13 @@ class Confirmations:
         self.unconfirmed = {}
         return IDLE_POLL_S
 
-    def _publish_all(self, live: zmq.Socket[Any], batch: ByPlc) -> None:
+    def _publish_all(self, live: LivePub, batch: ByPlc) -> None:
         for plc, keys in batch.items():
             _publish(live, plc, keys)
             self._recent.setdefault(plc, []).extend(keys)
             self.held.difference_update((plc, *key) for key in keys)
 
-    def again(self, live: zmq.Socket[Any]) -> None:
+    def again(self, live: LivePub) -> None:
         """Once a second, the last two seconds' confirmations again: a poller that was (re)connecting
         when they were first sent (a PUB does not wait for its subscribers) hears them now, rather
         than sending those cycles again after POLLER_ACK_TIMEOUT."""
@@ -122,6 +130,6 @@ class Confirmations:
         self._previous, self._recent = self._recent, {}
 
 
-def _publish(live: zmq.Socket[Any], plc: str, keys: list[Key]) -> None:
+def _publish(live: LivePub, plc: str, keys: list[Key]) -> None:
     with contextlib.suppress(zmq.Again):
         live.send_multipart([bus.ack_topic(plc), encode(Ingested(plc, keys))], flags=zmq.NOBLOCK)

@@ -41,7 +41,7 @@ from common.wire.block import Block
 from common.wire.envelope import Message, MessageError, decode_any, encode
 from common.wire.lease import Acked, Batch, LeaseAck, LeaseRequest
 from common.wire.status import BufferFigures
-from services.buffer.confirmations import Confirmations
+from services.buffer.confirmations import Confirmations, LivePub
 from services.buffer.door import IngestDoor
 from services.buffer.leases import Leases
 from services.buffer.ring import Ring
@@ -96,7 +96,7 @@ class BufferService:
                            self.ring.overflow_count)
 
     # -- handlers ------------------------------------------------------------
-    def on_ingest(self, frame: bytes, live: zmq.Socket[Any]) -> None:
+    def on_ingest(self, frame: bytes, live: LivePub) -> None:
         try:
             block, frame = self.door.take(frame)
         except CycleRefused as refused:
@@ -253,7 +253,7 @@ class BufferService:
             telemetry.close()
             self.security.close()
 
-    def every_second(self, live: zmq.Socket[Any]) -> None:
+    def every_second(self, live: LivePub) -> None:
         self.expire_leases()
         self.confirmations.again(live)
         if self.journal.stale:

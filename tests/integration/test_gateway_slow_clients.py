@@ -46,7 +46,7 @@ class Publisher:
         self.thread.start()
 
     def _run(self) -> None:
-        pub = bus.make_socket(zmq.Context.instance(), zmq.PUB, bind=self.endpoint, linger=0)
+        pub: zmq.Socket[bytes] = bus.make_socket(zmq.Context.instance(), zmq.PUB, bind=self.endpoint, linger=0)
         seq = 0
         while not self.stop.is_set():
             seq += 1

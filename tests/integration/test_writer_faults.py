@@ -188,7 +188,7 @@ def test_backups_on_a_full_disk_keep_the_batch_and_health_names_the_disk(
         assert buffer.acked_values == 0 and buffer.leases  # the buffer still holds the batch
         figures = writer.figures()
         assert figures["disk"]["path"] == str(small_disk / "backup") and figures["disk"]["mount"] == str(small_disk)
-        assert "No space left" in figures["disk"]["error"]
+        assert "No space left" in str(figures["disk"]["error"])
         reply = buffer_routes.health(FakeTelemetry(buffer=buffer.figures(), writer=figures))  # type: ignore[arg-type]
         assert reply.status_code == 503
         reasons = json.loads(bytes(reply.body))["reasons"]
