@@ -47,7 +47,7 @@ def bench_ingest(journal: str, cycles: int = 2000) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         settings = Settings(scada_data_dir=Path(tmp) / "d", scada_run_dir=Path(tmp) / "r",
                             scada_log_dir=Path(tmp) / "l", buffer_max_size=10_000_000,
-                            buffer_journal_sync=journal == "sync", _env_file=None)  # type: ignore[call-arg]
+                            buffer_journal_sync=journal == "sync", _env_file=None)
         settings.make_dirs()
         service = BufferService(settings, zmq.Context())
         if journal == "none":

@@ -42,7 +42,7 @@ def cpu_seconds(pid: int) -> float:
 def push(endpoint: str, keys: str, secure: bool, seconds: float, rate: float, values: int) -> None:
     """The pusher's side (run as a process of its own)."""
     settings = Settings(scada_ingest_endpoint=endpoint, scada_keys_dir=Path(keys), zmq_key_name="poller",
-                        zmq_allow_insecure_tcp=not secure, _env_file=None)  # type: ignore[call-arg]
+                        zmq_allow_insecure_tcp=not secure, _env_file=None)
     security = curve.for_stage(settings, "poller")
     ctx = zmq.Context()
     sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=1000, linger=5000, security=security, name="ingest")
@@ -70,7 +70,7 @@ def run(secure: bool, seconds: float, rate: float, values: int, keys: Path) -> d
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     settings = Settings(scada_data_dir=base / "data", scada_run_dir=base / "run", scada_log_dir=base / "logs",
                         scada_keys_dir=keys, scada_ingest_endpoint=endpoint, zmq_allow_insecure_tcp=not secure,
-                        buffer_max_size=1_000_000, _env_file=None)  # type: ignore[call-arg]
+                        buffer_max_size=1_000_000, _env_file=None)
     settings.make_dirs()
     buffer = BufferService(settings, zmq.Context())
     stop = threading.Event()

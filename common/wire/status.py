@@ -222,6 +222,15 @@ class ClockFigures(TypedDict):
     last_step_at_ms: int | None
 
 
+class ProcessFigures(TypedDict):
+    """What the poller's process costs (common/footprint.py)."""
+
+    rss_bytes: int
+    cpu_s: float
+    #: seconds from the process's start to its first cycle; None until then
+    polling_after_s: float | None
+
+
 class PollerFigures(TypedDict):
     plc_code: str
     host: str
@@ -238,5 +247,6 @@ class PollerFigures(TypedDict):
     connected: int
     disk: JournalDisk
     task_deaths: dict[str, int]
+    process: ProcessFigures
     #: in the last status a poller publishes, as it stops
     stopped: NotRequired[bool]

@@ -21,6 +21,7 @@ from common.wire.status import (
     DiskProblem,
     GroupFigures,
     JournalDisk,
+    ProcessFigures,
     QueueFigures,
     WriterFigures,
 )
@@ -110,6 +111,7 @@ class PollerAnswer(TypedDict):
     clock: ClockFigures
     disk: JournalDisk
     task_deaths: dict[str, int]
+    process: ProcessFigures
 
 
 class PollingStatusAnswer(TypedDict):

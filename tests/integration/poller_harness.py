@@ -40,7 +40,7 @@ def make_store(base: Path, port: int, groups: str, tags: str, timeout_ms: int = 
     (csv_dir / "tags.csv").write_text(
         "plc_code,group_name,tag_name,address,data_type,scale,offset,unit,description\n" + tags)
     settings = Settings(scada_data_dir=base / "data", scada_run_dir=base / "run", scada_log_dir=base / "logs",
-                        data_queue_size=10_000, _env_file=None)  # type: ignore[call-arg]
+                        data_queue_size=10_000, _env_file=None)
     settings.make_dirs()
     conn = open_store(settings.config_db)
     import_csv(conn, [csv_dir])

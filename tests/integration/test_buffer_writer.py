@@ -28,7 +28,7 @@ from tests.helpers import short_tmp, wait_for
 def settings() -> Settings:
     base = short_tmp()
     return Settings(scada_data_dir=base / "data", scada_run_dir=base / "run", scada_log_dir=base / "logs",
-                    buffer_lease_timeout=1.0, buffer_write_interval=0.05, _env_file=None)  # type: ignore[call-arg]
+                    buffer_lease_timeout=1.0, buffer_write_interval=0.05, _env_file=None)
 
 
 class Stage:

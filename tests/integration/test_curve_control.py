@@ -24,7 +24,7 @@ def test_control_router_hears_only_allowed_pollers() -> None:
 
     def settings(key: str) -> Settings:
         return Settings(scada_data_dir=base, scada_run_dir=base / "run", scada_keys_dir=keys,
-                        scada_control_endpoint=endpoint, zmq_key_name=key, _env_file=None)  # type: ignore[call-arg]
+                        scada_control_endpoint=endpoint, zmq_key_name=key, _env_file=None)
 
     gateway = curve.for_stage(settings("gateway"), "gateway")
     ctx = zmq.Context()
@@ -86,7 +86,7 @@ def test_gateway_telemetry_over_curve_hears_allowed_stages_and_counts_the_rest()
     def settings(key: str = "") -> Settings:
         return Settings(scada_data_dir=base, scada_run_dir=base / "run", scada_keys_dir=keys,
                         scada_telemetry_endpoint=telemetry, scada_control_endpoint=f"tcp://127.0.0.1:{free_port()}",
-                        zmq_key_name=key, _env_file=None)  # type: ignore[call-arg]
+                        zmq_key_name=key, _env_file=None)
 
     app = create_app(settings())
     with TestClient(app) as client:

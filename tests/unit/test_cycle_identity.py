@@ -273,7 +273,7 @@ def test_the_writer_stores_the_cycle_number_of_each_block(tmp_path: Path) -> Non
     from common.settings import Settings
     from services.writer.service import WriterService
 
-    settings = Settings(scada_data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(scada_data_dir=tmp_path, _env_file=None)
     writer = WriterService(settings, ctx=zmq.Context())
     blocks = [Block.of_values(PLC, "G", 1, T0, [["D0", 1, "GOOD"]], cycle=make_cycle(5, 1)),
               Block.of_values(PLC, "G", 1, T0, [["D0", 2, "GOOD"]], cycle=make_cycle(6, 1))]  # a restart, one ts

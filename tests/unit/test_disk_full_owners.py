@@ -97,7 +97,7 @@ def test_ring_journal_goes_stale_on_a_full_disk_and_is_rewritten_from_what_is_li
 def test_a_buffer_on_a_full_disk_confirms_nothing_takes_a_resend_once_and_confirms_all_once_written(
         tmp_path: Path, disk: FullDisk) -> None:
     settings = Settings(scada_data_dir=tmp_path / "d", scada_run_dir=tmp_path / "r", scada_log_dir=tmp_path / "l",
-                        _env_file=None)  # type: ignore[call-arg]
+                        _env_file=None)
     settings.make_dirs()
     service = BufferService(settings, zmq.Context.instance())
     service.load_state()

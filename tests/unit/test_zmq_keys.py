@@ -37,7 +37,7 @@ def test_allow_takes_a_public_key_and_refuses_a_secret(tmp_path: Path) -> None:
 
 
 def _settings(tmp_path: Path, **extra: Any) -> Settings:
-    return Settings(scada_data_dir=tmp_path, scada_run_dir=tmp_path / "run", _env_file=None,  # type: ignore[call-arg]
+    return Settings(scada_data_dir=tmp_path, scada_run_dir=tmp_path / "run", _env_file=None,
                     **extra)
 
 
