@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from common.mc.commands import BatchRead, Codec, Echo, RandomRead, ReplyValues, Request
+from common.mc.commands import Codec, Echo, ReplyValues, Request
 from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
 from common.mc.frames import MAX_SERIAL, ReplySplitter
 from common.mc.planner import ReadPlan
@@ -134,7 +134,7 @@ class Connection:
         try:
             return await self._exchange(request, frame, deadline)
         except _StaleConnection:
-            if not isinstance(request, BatchRead | RandomRead | Echo):
+            if not request.rereadable:
                 self._drop(f"connection closed by the PLC before {request}")
                 raise PlcConnectionError(f"{self.plc_code}: {self.last_error}") from None
             self.close()
