@@ -184,8 +184,8 @@ class GroupFigures(TypedDict):
     lateness_p99_ms: float | None
 
 
-class QueueFigures(TypedDict):
-    """A poller's send queue (services/poller/sender.py)."""
+class QueueTotals(TypedDict):
+    """The counts of a send queue, which add up over the pollers."""
 
     size: int
     capacity: int
@@ -194,6 +194,11 @@ class QueueFigures(TypedDict):
     in_flight: int
     resent: int
     confirmed: int
+
+
+class QueueFigures(QueueTotals):
+    """A poller's send queue (services/poller/sender.py)."""
+
     unjournaled: int
     ledger_pending: int
     utilization_pct: float
@@ -231,22 +236,27 @@ class ProcessFigures(TypedDict):
     polling_after_s: float | None
 
 
-class PollerFigures(TypedDict):
+class PollerSummary(TypedDict):
+    """A poller without its groups: what ``GET /api/polling/status`` lists for each poller."""
+
     plc_code: str
-    host: str
     protocol: str
     transport: str
     multi_block_read: bool
     deviations: list[str]
-    started_ms: int
     epoch: int
     clock: ClockFigures
-    groups: list[GroupFigures]
     queue: QueueFigures
     connections: list[ConnectionFigures]
     connected: int
     disk: JournalDisk
     task_deaths: dict[str, int]
     process: ProcessFigures
+
+
+class PollerFigures(PollerSummary):
+    host: str
+    started_ms: int
+    groups: list[GroupFigures]
     #: in the last status a poller publishes, as it stops
     stopped: NotRequired[bool]

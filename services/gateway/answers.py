@@ -16,13 +16,11 @@ from typing_extensions import TypedDict
 
 from common.wire.status import (
     BufferFigures,
-    ClockFigures,
-    ConnectionFigures,
     DiskProblem,
     GroupFigures,
-    JournalDisk,
-    ProcessFigures,
+    PollerSummary,
     QueueFigures,
+    QueueTotals,
     WriterFigures,
 )
 
@@ -85,33 +83,9 @@ class HealthAnswer(TypedDict):
     details: HealthDetails
 
 
-class QueueTotals(TypedDict):
-    size: int
-    capacity: int
-    dropped: int
-    sent: int
-    in_flight: int
-    resent: int
-    confirmed: int
-
-
-class PollerAnswer(TypedDict):
-    plc_code: str
+class PollerAnswer(PollerSummary, Seen):
     alive: bool
     pid: int
-    last_seen_ms: int
-    protocol: str
-    transport: str
-    multi_block_read: bool
-    deviations: list[str]
-    connected: int
-    connections: list[ConnectionFigures]
-    queue: QueueFigures
-    epoch: int
-    clock: ClockFigures
-    disk: JournalDisk
-    task_deaths: dict[str, int]
-    process: ProcessFigures
 
 
 class PollingStatusAnswer(TypedDict):

@@ -132,13 +132,12 @@ def plant_metrics(telemetry: TelemetryStore, gateway_refused: dict[str, int] | N
         for quality, n in sorted((b.get("ingest_marked_bad") or {}).items()):
             metric("scada_buffer_ingest_bad_values_total", "counter", "values stored BAD because the historian "
                    "cannot hold them as read", n, quality=quality)
-    if buffer is not None:  # last in the buffer's figures: one metric's lines stay together
-        for socket_name, n in sorted((buffer.body.get("refused_connections") or {}).items()):
+    refused = {"buffer": (buffer.body.get("refused_connections") or {}) if buffer is not None else {},
+               "gateway": gateway_refused or {}}
+    for stage, counts in refused.items():
+        for socket_name, n in sorted(counts.items()):
             metric("scada_refused_connections_total", "counter", "CURVE clients refused (key not allowed), per "
-                   "socket", n, stage="buffer", socket=socket_name)
-    for socket_name, n in sorted((gateway_refused or {}).items()):
-        metric("scada_refused_connections_total", "counter", "CURVE clients refused (key not allowed), per socket",
-               n, stage="gateway", socket=socket_name)
+                   "socket", n, stage=stage, socket=socket_name)
     writer = telemetry.stage("status.writer")
     if writer is not None:
         w = writer.body

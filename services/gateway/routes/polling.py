@@ -23,7 +23,7 @@ from common.wire.control import (
     StopGroup,
     TriggerGroup,
 )
-from common.wire.status import GroupFigures
+from common.wire.status import GroupFigures, PollerSummary, QueueTotals
 from services.gateway.answers import (
     AllAnswer,
     GroupStateAnswer,
@@ -43,22 +43,20 @@ PlcQuery = Annotated[str | None, Query(description="the PLC's equipment code, wh
                                        pattern="^[A-Z0-9]{14}$")]
 
 
+#: what each poller's entry shows of its status (its groups are listed on their own)
+SUMMARY_KEYS = list(PollerSummary.__annotations__)
+
+
 def polling_status(telemetry: TelemetryStore) -> dict[str, Any]:
     """The engine status: every poller, every group, the send queues."""
     pollers = []
     groups = []
-    queue = {"size": 0, "capacity": 0, "dropped": 0, "sent": 0, "in_flight": 0, "resent": 0, "confirmed": 0}
+    queue = dict.fromkeys(QueueTotals.__annotations__, 0)
     for status in telemetry.prefixed("status.poller."):
         body = status.body
         alive = status.fresh and not body.get("stopped", False)
-        pollers.append({"plc_code": body.get("plc_code"), "alive": alive, "pid": body.get("pid"),
-                        "last_seen_ms": body.get("ts"), "protocol": body.get("protocol"),
-                        "transport": body.get("transport"), "multi_block_read": body.get("multi_block_read"),
-                        "deviations": body.get("deviations"),
-                        "connected": body.get("connected"), "connections": body.get("connections", []),
-                        "queue": body.get("queue", {}), "epoch": body.get("epoch"), "clock": body.get("clock", {}),
-                        "disk": body.get("disk"), "task_deaths": body.get("task_deaths", {}),
-                        "process": body.get("process")})
+        pollers.append({**{k: body.get(k) for k in SUMMARY_KEYS}, "alive": alive, "pid": body.get("pid"),
+                        "last_seen_ms": body.get("ts")})
         for group in body.get("groups", []):
             groups.append({**group, "state": group.get("state") if alive else "DOWN"})
         for key in queue:
