@@ -24,10 +24,10 @@ which it sends low word first in ASCII where the manual says high word first.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from common.mc.data_field import pack_bits, unpack_bits, unpack_numbers
 from common.mc.devices import DevicePoint, Unit
 from common.mc.errors import (
     FrameError,
@@ -114,8 +114,8 @@ class BatchRead:
 
     def decode_reply(self, data: bytes, codec: FieldCodec) -> ReplyValues:
         if self.unit is Unit.BIT:
-            return _unpack_bits(data, self.points, codec.encoding)
-        return _unpack_numbers(data, [2] * self.points, codec.encoding, str(self))
+            return unpack_bits(data, self.points, codec.encoding)
+        return unpack_numbers(data, [2] * self.points, codec.encoding, str(self))
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class BatchWrite:
         if self.unit is Unit.BIT:
             if any(v not in (0, 1) for v in self.values):
                 raise McLocalError(f"{self}: bit values must be 0 or 1")
-            return out + _pack_bits(self.values, codec.encoding)
+            return out + pack_bits(self.values, codec.encoding)
         if any(not 0 <= v <= 0xFFFF for v in self.values):
             raise McLocalError(f"{self}: word values must be 0..65535 (unsigned)")
         return out + b"".join(n(v, 2) for v in self.values)
@@ -176,7 +176,7 @@ class RandomRead:
 
     def decode_reply(self, data: bytes, codec: FieldCodec) -> ReplyValues:
         sizes = [2] * len(self.words) + [4] * len(self.dwords)
-        values = _unpack_numbers(data, sizes, codec.encoding, str(self))
+        values = unpack_numbers(data, sizes, codec.encoding, str(self))
         if codec.ascii_dwords_low_first and codec.encoding is Encoding.ASCII:
             n = len(self.words)
             values[n:] = [(v & 0xFFFF) << 16 | v >> 16 for v in values[n:]]
@@ -268,43 +268,3 @@ class Codec:
         if reply.end_code != 0:
             raise end_code_error(reply.end_code, str(request))
         return request.decode_reply(reply.data, self)
-
-
-def _pack_bits(values: tuple[int, ...], encoding: Encoding) -> bytes:
-    if encoding is Encoding.ASCII:
-        return bytes(48 + v for v in values)
-    padded = list(values) + [0] * (len(values) % 2)
-    return bytes(hi << 4 | lo for hi, lo in zip(padded[::2], padded[1::2], strict=True))
-
-
-def _unpack_bits(data: bytes, count: int, encoding: Encoding) -> list[int]:
-    if encoding is Encoding.ASCII:
-        if len(data) != count or data.strip(b"01"):
-            raise FrameError(f"bit reply: expected {count} characters of 0/1, got {data[:16]!r}")
-        return [c - 48 for c in data]
-    if len(data) != (count + 1) // 2:
-        raise FrameError(f"bit reply: expected {(count + 1) // 2} bytes, got {len(data)}")
-    bits = [nibble for byte in data for nibble in (byte >> 4, byte & 0x0F)][:count]
-    if any(b > 1 for b in bits):
-        raise FrameError("bit reply: a nibble other than 0 or 1")
-    return bits
-
-
-def _unpack_numbers(data: bytes, sizes: list[int], encoding: Encoding, what: str) -> list[int]:
-    expected = sum(sizes) * encoding.scale
-    if len(data) != expected:
-        raise FrameError(f"{what}: reply carries {len(data)} data bytes, expected {expected}")
-    if all(s == 2 for s in sizes):
-        # The hot path of every poll cycle: one struct call, not a loop.
-        if encoding is Encoding.BINARY:
-            return list(struct.unpack(f"<{len(sizes)}H", data))
-        try:
-            return list(struct.unpack(f">{len(sizes)}H", bytes.fromhex(data.decode("ascii"))))
-        except ValueError:
-            raise FrameError(f"{what}: reply data is not hexadecimal") from None
-    out: list[int] = []
-    offset = 0
-    for size in sizes:
-        out.append(encoding.read_number(data, offset, size))
-        offset += size * encoding.scale
-    return out

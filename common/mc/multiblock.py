@@ -17,12 +17,12 @@ and at most 960 points in all, a bit block's points counted in words.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from common.mc.data_field import unpack_numbers
 from common.mc.devices import DevicePoint
-from common.mc.errors import FrameError, McLocalError, RequestTooLargeError
+from common.mc.errors import McLocalError, RequestTooLargeError
 from common.mc.frames import Encoding
 
 if TYPE_CHECKING:
@@ -83,12 +83,4 @@ class MultiBlockRead:
 
     def decode_reply(self, data: bytes, codec: FieldCodec) -> list[int]:
         """The words of every block, word blocks first."""
-        encoding = codec.encoding
-        if len(data) != self.reply_size(encoding):
-            raise FrameError(f"{self}: reply carries {len(data)} data bytes, expected {self.reply_size(encoding)}")
-        if encoding is Encoding.BINARY:
-            return list(struct.unpack(f"<{self.points}H", data))
-        try:
-            return list(struct.unpack(f">{self.points}H", bytes.fromhex(data.decode("ascii"))))
-        except ValueError:
-            raise FrameError(f"{self}: reply data is not hexadecimal") from None
+        return unpack_numbers(data, [2] * self.points, codec.encoding, str(self))
