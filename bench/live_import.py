@@ -76,12 +76,20 @@ def main() -> None:
             scada(env, "db", "import", "--prune", str(changed if adding else original))
             figures["import"].append((now_ms() - t0) / 1000)
             moved = "D1999" if adding else "D1"
-            figures["reload"].append(seconds_until(lambda t0=t0, moved=moved: any(
-                ts > t0 and moved in addresses for ts, addresses, _ in tap.cycles[(A, "FAST_1S")]), t0))
+
+            def read_moved(t0: int = t0, moved: str = moved) -> bool:
+                return any(ts > t0 and moved in addresses for ts, addresses, _ in tap.cycles[(A, "FAST_1S")])
+
+            def new_grid(t0: int = t0) -> bool:
+                return len(tap.ts(B, "MID_5S", t0)) >= 2
+
+            def new_plc_good(t0: int = t0) -> bool:
+                return any(ts > t0 and good for ts, _, good in tap.cycles.get((NEW, "FAST_1S"), []))
+
+            figures["reload"].append(seconds_until(read_moved, t0))
             if adding:
-                figures["interval"].append(seconds_until(lambda t0=t0: len(tap.ts(B, "MID_5S", t0)) >= 2, t0) - 1.0)
-                figures["new PLC"].append(seconds_until(lambda t0=t0: any(
-                    ts > t0 and good for ts, _, good in tap.cycles.get((NEW, "FAST_1S"), [])), t0))
+                figures["interval"].append(seconds_until(new_grid, t0) - 1.0)
+                figures["new PLC"].append(seconds_until(new_plc_good, t0))
             else:
                 figures["removed PLC"].append(seconds_until(lambda: not shown_anywhere(env, NEW), t0))
             time.sleep(3)  # let the plant run a moment as it is now

@@ -34,7 +34,7 @@ from common.config_store import model
 from common.config_store.digest import config_digest
 from common.config_store.watch import StoreWatch
 from common.wire.control import ReloadPlant
-from services.gateway.live import LatestValues, Shown
+from services.gateway.latest_values import LatestValues, Shown
 from services.gateway.poller_link import PollerLink, PollerTimeout, PollerUnavailable
 from services.gateway.telemetry import TelemetryStore
 
