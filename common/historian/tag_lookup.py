@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from common.historian.history import HistoryQuery, Reader, TagInfo, answer, resolve
 
@@ -33,6 +34,6 @@ def lookup(config_db: Path, specs: list[str]) -> list[TagInfo]:
     return [resolve(spec, known.get(spec.split("/", 1)[0], [])) for spec in specs]
 
 
-def history(config_db: Path, reader: Reader, q: HistoryQuery) -> dict[str, object]:
+def history(config_db: Path, reader: Reader, q: HistoryQuery) -> dict[str, Any]:
     """The whole answer of GET /api/history (blocking: call it in a worker thread)."""
     return answer(reader, lookup(config_db, q.tags), q)
