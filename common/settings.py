@@ -87,6 +87,13 @@ class Settings(BaseSettings):
         default=960, ge=1, le=32_767,
         description="a string value longer than this (UTF-8 bytes; Oracle's tag_text holds 960) is stored BAD")
     oracle_retry_max: int = Field(default=3, ge=0)
+    # The historian (see common/historian/)
+    historian_keep_days: int = Field(
+        default=30, ge=1, le=36_600, description="the SQLite historian removes each UTC day once all of it is older "
+        "than this many days (Oracle: drop old partitions, see sql/oracle/tag_data.sql)")
+    historian_min_free_mb: int = Field(
+        default=1024, ge=0, description="below this much free disk where the historian, backups or journals live, "
+        "the writer stops writing and holds its batch (the buffer keeps it), health answers 503 (0: no guard)")
     backup_file_path: Path | None = None
 
     # Oracle (used when ORACLE_HOST is set)

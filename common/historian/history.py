@@ -15,7 +15,8 @@ chart (uPlot) takes it as is::
 
 A bucketed series (the range holds more than ``points`` values) carries
 ``first last min max avg count good_share`` instead of ``value quality``: one
-entry per bucket of ``bucket_ms``, starting at ``from_ms``; an empty bucket is
+entry per bucket of ``bucket_ms``, starting at ``from_ms`` (buckets of a
+minute or more: whole minutes, from the minute ``from_ms`` falls in); an empty bucket is
 there with count 0 and nulls, so a gap stays a gap. BAD values count in
 ``count`` and lower ``good_share`` but are in none of first, last, min, max,
 avg (first and last are the bucket's first and last GOOD values). Strings
@@ -35,6 +36,7 @@ MAX_POINTS = 10_000
 DEFAULT_POINTS = 1000
 RELATIVE = re.compile(r"^-(\d{1,6})(ms|s|m|h|d)$")
 UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+MINUTE_MS = 60_000
 
 
 class HistoryError(ValueError):
@@ -137,8 +139,18 @@ def resolve(spec: str, tags_of_plc: list[TagInfo]) -> TagInfo:
     raise UnknownTag(f"no tag {key!r} on PLC {plc!r}" if tags_of_plc else f"no PLC {plc!r} with tags")
 
 
-def bucket_ms_of(from_ms: int, to_ms: int, points: int) -> int:
-    return max(1, math.ceil((to_ms - from_ms) / points))
+def bucket_plan(from_ms: int, to_ms: int, points: int) -> tuple[int, int]:
+    """(first bucket's start, bucket_ms): at most ``points`` buckets over [from_ms, to_ms). Buckets of a minute
+    or more are whole minutes starting on a whole minute (the one ``from`` falls in), so that they are made of
+    the historian's per-minute summaries."""
+    bucket_ms = max(1, math.ceil((to_ms - from_ms) / points))
+    if bucket_ms < MINUTE_MS:
+        return from_ms, bucket_ms
+    start = from_ms - from_ms % MINUTE_MS
+    bucket_ms = math.ceil(bucket_ms / MINUTE_MS) * MINUTE_MS
+    while math.ceil((to_ms - start) / bucket_ms) > points:
+        bucket_ms += MINUTE_MS
+    return start, bucket_ms
 
 
 def _header(tag: TagInfo) -> dict[str, Any]:
@@ -155,11 +167,11 @@ def series(reader: Reader, tag: TagInfo, q: HistoryQuery) -> dict[str, Any]:
     out = _header(tag)
     if reader.most(tag, q.from_ms, q.to_ms) <= q.points:
         return {**out, **_raw(reader.raw(tag, q.from_ms, q.to_ms))}
-    bucket_ms = bucket_ms_of(q.from_ms, q.to_ms, q.points)
-    found = reader.buckets(tag, q.from_ms, q.to_ms, bucket_ms)
+    start, bucket_ms = bucket_plan(q.from_ms, q.to_ms, q.points)
+    found = reader.buckets(tag, start, q.to_ms, bucket_ms)
     if sum(b[1] for b in found) <= q.points:  # the bound was loose (a deadband, a stopped group)
         return {**out, **_raw(reader.raw(tag, q.from_ms, q.to_ms))}
-    return {**out, **_buckets(found, q, bucket_ms, tag.is_text)}
+    return {**out, **_buckets(found, start, q.to_ms, bucket_ms, tag.is_text)}
 
 
 def _raw(rows: list[tuple[int, Any, str]]) -> dict[str, Any]:
@@ -167,8 +179,8 @@ def _raw(rows: list[tuple[int, Any, str]]) -> dict[str, Any]:
             "value": [r[1] if r[2] == "GOOD" else None for r in rows], "quality": [r[2] for r in rows]}
 
 
-def _buckets(found: list[Bucket], q: HistoryQuery, bucket_ms: int, text: bool) -> dict[str, Any]:
-    n = math.ceil((q.to_ms - q.from_ms) / bucket_ms)
+def _buckets(found: list[Bucket], start: int, to_ms: int, bucket_ms: int, text: bool) -> dict[str, Any]:
+    n = math.ceil((to_ms - start) / bucket_ms)
     by_index = {b[0]: b for b in found if 0 <= b[0] < n}
     cols: dict[str, list[Any]] = {k: [] for k in ("first", "last", "min", "max", "avg", "count", "good_share")}
     for i in range(n):
@@ -182,7 +194,7 @@ def _buckets(found: list[Bucket], q: HistoryQuery, bucket_ms: int, text: bool) -
         cols["avg"].append(b[5] / b[6] if numeric and b and b[5] is not None else None)
         cols["count"].append(count)
         cols["good_share"].append(good / count if count else None)
-    return {"mode": "buckets", "bucket_ms": bucket_ms, "ts": [q.from_ms + i * bucket_ms for i in range(n)], **cols}
+    return {"mode": "buckets", "bucket_ms": bucket_ms, "ts": [start + i * bucket_ms for i in range(n)], **cols}
 
 
 def merge_buckets(parts: list[Bucket]) -> list[Bucket]:

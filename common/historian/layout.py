@@ -9,11 +9,16 @@ its cycle:
     groups(id, plc_code, group_name)              one row per polling group ever stored
     series(id, group_id, tag_address)             one row per (group, address): id < 2**20
     qualities(id, quality)                        0 = GOOD, then BAD_<reason> as they come
-    days(day, name)                               the day tables that exist, by Unix day
+    days(day, name, dropping)                     the day tables that exist, by Unix day (dropping:
+                                                  retention is emptying them, TAG_DATA no longer shows them)
     cycles_<YYYYMMDD>(id, group_id, cycle, ts_ms) one row per cycle (PollingData) read that UTC day;
                                                   unique (group_id, cycle), indexed (group_id, ts_ms)
                                                   and (ts_ms)
     values_<YYYYMMDD>(id, tag_value, quality)     one row per value; id = cycle id << 20 | series id
+    minutes_<YYYYMMDD>(id, count, good, min, max, sum, numbers, first_ts, first, last_ts, last)
+                                                  one row per series and minute of the day it has
+                                                  values in: id = series id << 11 | minute of the day
+    rollup_pending(day, minute, marks)            minutes written since their minutes_ rows were made
 
 A value row is its rowid (a varint), the value and a quality number: ~14-21
 bytes on disk. The rowid grows with each new cycle, so inserts append at the
@@ -23,10 +28,14 @@ the rowid is unique on it: a batch written twice is stored once.
 
 One tag over a range: the cycles of its group in the range (an index range
 on (group_id, ts_ms)) and, for each, one rowid lookup into values_: no scan
-of other tags. A day is dropped whole (see retention.py). Everything stays
-in one file, because an SQLite view cannot reach into an attached file, and
-TAG_DATA -- the seeds' columns, ``ts`` as ISO-8601 text -- is a view over
-every day's pair, re-created when a day is added or dropped.
+of other tags. That is fast for an hour (3,600 lookups) and too slow for a
+day of a 1 s tag (86,400 lookups spread over the whole day's table), so the
+writer also keeps a per-minute summary of every series (rollup.py), keyed so
+that one series' day is one contiguous rowid range: 1,440 rows for 24 h.
+A day is dropped whole (see retention.py). Everything stays in one file,
+because an SQLite view cannot reach into an attached file, and TAG_DATA --
+the seeds' columns, ``ts`` as ISO-8601 text -- is a view over every day's
+tables, re-created when a day is added or dropped.
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ from datetime import UTC, datetime
 DAY_MS = 86_400_000
 SERIES_BITS = 20
 SERIES_MASK = (1 << SERIES_BITS) - 1
+MINUTE_BITS = 11  # 1,440 minutes a day
+MINUTE_MS = 60_000
 GOOD = 0
 
 DICTIONARIES = """
@@ -46,8 +57,10 @@ CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL, tag_address TEXT NOT NULL, UNIQUE (group_id, tag_address));
 CREATE TABLE IF NOT EXISTS qualities (id INTEGER PRIMARY KEY, quality TEXT NOT NULL UNIQUE);
 INSERT OR IGNORE INTO qualities (id, quality) VALUES (0, 'GOOD');
-CREATE TABLE IF NOT EXISTS days (day INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS days (day INTEGER PRIMARY KEY, name TEXT NOT NULL, dropping INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS layout (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rollup_pending (
+    day INTEGER NOT NULL, minute INTEGER NOT NULL, marks INTEGER NOT NULL, PRIMARY KEY (day, minute)) WITHOUT ROWID;
 """
 VERSION = 3  # 1: text key (ts, plc_code, tag_address); 2: text TAG_DATA with cycle; 3: this
 
@@ -69,8 +82,16 @@ def values_table(day: int) -> str:
     return f"values_{day_name(day)}"
 
 
+def minutes_table(day: int) -> str:
+    return f"minutes_{day_name(day)}"
+
+
+def day_tables(day: int) -> list[str]:
+    return [values_table(day), minutes_table(day), cycles_table(day)]
+
+
 def day_ddl(day: int) -> list[str]:
-    c, v = cycles_table(day), values_table(day)
+    c, v, m = cycles_table(day), values_table(day), minutes_table(day)
     return [
         f"CREATE TABLE IF NOT EXISTS {c} (id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL, "
         f"cycle INTEGER NOT NULL, ts_ms INTEGER NOT NULL, UNIQUE (group_id, cycle))",
@@ -78,6 +99,8 @@ def day_ddl(day: int) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {c}_ts ON {c} (ts_ms)",
         # tag_value has no declared type: integers stay integers, floats floats, strings text.
         f"CREATE TABLE IF NOT EXISTS {v} (id INTEGER PRIMARY KEY, tag_value, quality INTEGER NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {m} (id INTEGER PRIMARY KEY, count INTEGER NOT NULL, good INTEGER NOT NULL, "
+        "min, max, sum, numbers INTEGER NOT NULL, first_ts INTEGER, first, last_ts INTEGER, last)",
         f"INSERT OR IGNORE INTO days (day, name) VALUES ({int(day)}, '{day_name(day)}')",
     ]
 
@@ -104,9 +127,9 @@ def days(conn: sqlite3.Connection) -> list[int]:
 
 
 def rebuild_view(conn: sqlite3.Connection) -> None:
-    """TAG_DATA over every day table there is (inside the caller's transaction)."""
+    """TAG_DATA over every day table there is, but those being dropped (inside the caller's transaction)."""
     conn.execute("DROP VIEW IF EXISTS TAG_DATA")
-    conn.execute(view_sql(days(conn)))
+    conn.execute(view_sql([d for (d,) in conn.execute("SELECT day FROM days WHERE dropping = 0")]))
 
 
 def is_current(conn: sqlite3.Connection) -> bool:

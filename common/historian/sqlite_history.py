@@ -20,11 +20,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from common.historian import layout
+from common.historian import layout, rollup
 from common.historian.history import Bucket, TagInfo, merge_buckets
-from common.historian.layout import SERIES_BITS, day_of
+from common.historian.layout import DAY_MS, MINUTE_BITS, MINUTE_MS, SERIES_BITS, day_of
 
-NUMBER = "CASE WHEN v.quality = 0 AND typeof(v.tag_value) IN ('integer', 'real') THEN v.tag_value END"
+NUMBER = rollup.NUMBER
 
 
 class SqliteHistory:
@@ -42,6 +42,7 @@ class SqliteHistory:
                                    isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA mmap_size = 17179869184")  # 16 GB of address space: pages read without a syscall
             conn.execute("PRAGMA cache_size = -65536")
+            conn.execute("PRAGMA automatic_index = OFF")  # never a temporary index over a day of values
             if not layout.is_current(conn):  # the writer upgrades it when it starts
                 conn.close()
                 return None
@@ -58,9 +59,7 @@ class SqliteHistory:
             out: list[list[list[Any]]] = []
             conn.execute("BEGIN")  # one snapshot for every day table
             try:
-                places = conn.execute("SELECT s.group_id, s.id FROM series s JOIN groups g ON g.id = s.group_id "
-                                      "WHERE g.plc_code = ? AND s.tag_address = ?", (tag.plc_code, tag.address)
-                                      ).fetchall()
+                places = self._places(conn, tag)
                 for day in [d for d in layout.days(conn) if day_of(from_ms) <= d <= day_of(to_ms - 1)]:
                     tables = {"c": layout.cycles_table(day), "v": layout.values_table(day)}
                     for group_id, series_id in places:
@@ -83,22 +82,48 @@ class SqliteHistory:
         return rows
 
     def buckets(self, tag: TagInfo, from_ms: int, to_ms: int, bucket_ms: int) -> list[Bucket]:
-        index = f"(c.ts_ms - {int(from_ms)}) / {int(bucket_ms)}"
-        good = f"AND v.quality = 0 GROUP BY {index}"
-        found = self._each(
-            tag, from_ms, to_ms,
-            _JOIN.format(what=f"{index}, count(*), sum(v.quality = 0), min({NUMBER}), max({NUMBER}), sum({NUMBER}), "
-                         f"count({NUMBER})", more="", where=f"GROUP BY {index}"),
-            _JOIN.format(what=f"{index}, min(c.ts_ms), v.tag_value", more="", where=good),
-            _JOIN.format(what=f"{index}, max(c.ts_ms), v.tag_value", more="", where=good))
-        parts: list[Bucket] = []
-        for counts, first_rows, last_rows in found:
-            firsts = {i: (ts, value) for i, ts, value in first_rows}
-            lasts = {i: (ts, value) for i, ts, value in last_rows}
-            for i, count, n_good, lo, hi, total, numbers in counts:
-                first, last = firsts.get(i, (None, None)), lasts.get(i, (None, None))
-                parts.append((i, count, n_good or 0, lo, hi, total, numbers, *first, *last))
-        return merge_buckets(parts) if len(found) > 1 else parts
+        """From the minute summaries where the buckets are whole minutes (and the minute is not pending, nor
+        cut by ``to_ms``); from the values everywhere else."""
+        whole_minutes = from_ms % MINUTE_MS == 0 and bucket_ms % MINUTE_MS == 0
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return []
+            parts: list[Bucket] = []
+            conn.execute("BEGIN")  # one snapshot for every day table
+            try:
+                places = self._places(conn, tag)
+                for day in [d for d in layout.days(conn) if day_of(from_ms) <= d <= day_of(to_ms - 1)]:
+                    if not whole_minutes:
+                        for group_id, series_id in places:
+                            parts += _value_buckets(conn, day, group_id, series_id, from_ms, to_ms, from_ms, bucket_ms)
+                        continue
+                    day_ms = day * DAY_MS
+                    lo, hi = max(0, (from_ms - day_ms) // MINUTE_MS), min(1439, (to_ms - 1 - day_ms) // MINUTE_MS)
+                    from_values = rollup.pending(conn, day, lo, hi)
+                    if to_ms < day_ms + (hi + 1) * MINUTE_MS:
+                        from_values.add(hi)  # the last minute is cut by to_ms
+                    for group_id, series_id in places:
+                        base = series_id << MINUTE_BITS
+                        for m, *summary in conn.execute(
+                                f"SELECT id & {(1 << MINUTE_BITS) - 1}, count, good, min, max, sum, numbers, first_ts, "
+                                f"first, last_ts, last FROM {layout.minutes_table(day)} WHERE id BETWEEN ? AND ?",
+                                (base | lo, base | hi)):
+                            if m not in from_values:
+                                index = (day_ms + m * MINUTE_MS - from_ms) // bucket_ms
+                                parts.append((index, *summary))
+                        for a, b in _runs(from_values):
+                            window = (max(from_ms, day_ms + a * MINUTE_MS), min(to_ms, day_ms + (b + 1) * MINUTE_MS))
+                            parts += _value_buckets(conn, day, group_id, series_id, *window, from_ms, bucket_ms)
+            finally:
+                conn.execute("COMMIT")
+        return merge_buckets(parts)
+
+    @staticmethod
+    def _places(conn: sqlite3.Connection, tag: TagInfo) -> list[tuple[int, int]]:
+        """(group id, series id) of each group that stored the tag's address."""
+        return conn.execute("SELECT s.group_id, s.id FROM series s JOIN groups g ON g.id = s.group_id "
+                            "WHERE g.plc_code = ? AND s.tag_address = ?", (tag.plc_code, tag.address)).fetchall()
 
     def close(self) -> None:
         with self._lock:
@@ -110,3 +135,33 @@ class SqliteHistory:
 _RANGE = "c.group_id = :group AND c.ts_ms >= :from AND c.ts_ms < :to"
 _JOIN = ("SELECT {what} FROM {{c}} c JOIN {{v}} v ON v.id = (c.id << " + str(SERIES_BITS) + ") | :series {more} "
          "WHERE " + _RANGE + " {where}")
+
+
+def _runs(minutes: set[int]) -> list[tuple[int, int]]:
+    """Sorted minutes as runs of consecutive ones: {1, 2, 3, 7} -> [(1, 3), (7, 7)]."""
+    out: list[tuple[int, int]] = []
+    for m in sorted(minutes):
+        if out and out[-1][1] == m - 1:
+            out[-1] = (out[-1][0], m)
+        else:
+            out.append((m, m))
+    return out
+
+
+def _value_buckets(conn: sqlite3.Connection, day: int, group_id: int, series_id: int, from_ms: int, to_ms: int,
+                   start: int, bucket_ms: int) -> list[Bucket]:
+    """Buckets (index from ``start``) of one series over [from_ms, to_ms) of one day, from the values."""
+    index = f"(c.ts_ms - {int(start)}) / {int(bucket_ms)}"
+    params = {"series": series_id, "group": group_id, "from": from_ms, "to": to_ms}
+    tables = {"c": layout.cycles_table(day), "v": layout.values_table(day)}
+    good = f"AND +v.quality = 0 GROUP BY {index}"
+
+    def run(what: str, where: str) -> list[Any]:
+        return conn.execute(_JOIN.format(what=what, more="", where=where).format(**tables), params).fetchall()
+
+    firsts = {i: (ts, value) for i, ts, value in run(f"{index}, min(c.ts_ms), v.tag_value", good)}
+    lasts = {i: (ts, value) for i, ts, value in run(f"{index}, max(c.ts_ms), v.tag_value", good)}
+    return [(i, count, n_good or 0, lo, hi, total, numbers, *firsts.get(i, (None, None)), *lasts.get(i, (None, None)))
+            for i, count, n_good, lo, hi, total, numbers in run(
+                f"{index}, count(*), sum(v.quality = 0), min({NUMBER}), max({NUMBER}), sum({NUMBER}), count({NUMBER})",
+                f"GROUP BY {index}")]

@@ -29,14 +29,15 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common.historian import layout, sqlite_upgrade
-from common.historian.layout import GOOD, SERIES_BITS, SERIES_MASK, day_of
+from common.historian import layout, retention, rollup, sqlite_upgrade
+from common.historian.layout import DAY_MS, GOOD, SERIES_BITS, SERIES_MASK, day_of
 from common.historian.rows import Row
 from common.historian.sink import CycleKey, SinkUnavailable, WriteResult
-from common.messages import ms_of_iso
+from common.messages import ms_of_iso, now_ms
 
 # OverflowError: an integer SQLite cannot bind (outside signed 64 bits).
 _ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError, OverflowError)
@@ -52,6 +53,7 @@ def open_historian(path: Path, timeout: float = 2.0) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA cache_size = -32000")  # 32 MB: the right edges of the day tables and their indexes
+        conn.execute("PRAGMA automatic_index = OFF")  # never a temporary index over a day of values
         if not layout.is_current(conn):
             sqlite_upgrade.upgrade(conn)
     except BaseException:
@@ -63,9 +65,13 @@ def open_historian(path: Path, timeout: float = 2.0) -> sqlite3.Connection:
 class SqliteSink:
     name = "sqlite"
 
-    def __init__(self, path: Path, timeout: float = 2.0) -> None:
+    def __init__(self, path: Path, timeout: float = 2.0, keep_days: int | None = None,
+                 clock: Callable[[], int] = now_ms) -> None:
+        """``keep_days``: HISTORIAN_KEEP_DAYS, applied by housekeep() (None: keep everything); ``clock``: Unix ms."""
         self.path = path
+        self.clock = clock
         self.timeout = timeout
+        self.keep_days = keep_days
         self._conn: sqlite3.Connection | None = None
         self._file_id: tuple[int, int] | None = None
         self._file_checked = 0.0
@@ -120,6 +126,11 @@ class SqliteSink:
     def _day(self, conn: sqlite3.Connection, day: int) -> None:
         if day in self._days:
             return
+        if self.keep_days is not None and day < (self.clock() - self.keep_days * DAY_MS) // DAY_MS:
+            # retention removes (or removed) that day: the value is refused with the reason, never stored
+            # into a table that is being emptied
+            raise sqlite3.IntegrityError(f"read on {layout.day_name(day)}, a day older than HISTORIAN_KEEP_DAYS "
+                                         f"({self.keep_days}) that retention removes")
         if not conn.execute("SELECT 1 FROM days WHERE day = ?", (day,)).fetchone():
             for statement in layout.day_ddl(day):
                 conn.execute(statement)
@@ -161,8 +172,10 @@ class SqliteSink:
 
     # -- writing -----------------------------------------------------------------
     def _value_rows(self, conn: sqlite3.Connection, rows: list[Row]) -> dict[int, list[tuple[int, Any, int]]]:
-        """The rows as (rowid, value, quality) per day table, creating cycles (and days, series) on the way."""
+        """The rows as (rowid, value, quality) per day table, creating cycles (and days, series) on the way,
+        and marking the minutes they fall in for their summaries."""
         by_day: dict[int, list[tuple[int, Any, int]]] = {}
+        minutes: set[tuple[int, int]] = set()
         last: tuple[str, str, str, int] | None = None
         base = group_id = 0
         series: dict[str, int] = {}
@@ -176,11 +189,13 @@ class SqliteSink:
                 base = self._cycle_id(conn, day, group_id, cycle, ts_ms) << SERIES_BITS
                 series = self._series.setdefault(group_id, {})
                 append = by_day.setdefault(day, []).append
+                minutes.add(rollup.minute_of(ts_ms))
                 last = (ts, plc_code, group_name, cycle)
             series_id = series.get(address)
             if series_id is None:
                 series_id = self._series_id(conn, group_id, address)
             append((base | series_id, value, GOOD if quality == "GOOD" else self._quality_id(conn, quality)))
+        rollup.mark(conn, minutes)
         return by_day
 
     @staticmethod
@@ -225,6 +240,21 @@ class SqliteSink:
             except _ROW_ERRORS as error:
                 rejected.append((row, f"{type(error).__name__}: {error}"))
         return inserted, rejected
+
+    # -- between batches ----------------------------------------------------------
+    def housekeep(self) -> bool:
+        """One bounded step of upkeep, in its own short transaction: a chunk of an expired day removed, or else
+        a minute summarized; True if there was something to do. Raises SinkUnavailable like write()."""
+        try:
+            conn = self._connection()
+            at = self.clock()
+            if self.keep_days is not None and retention.step(conn, at, self.keep_days):
+                self._days.clear()  # a day removed is created again if a value of it comes
+                return True
+            return rollup.roll_one(conn, at)
+        except (sqlite3.Error, OSError) as error:
+            self.close()
+            raise SinkUnavailable(f"SQLite {self.path}: {error}") from None
 
     # -- what scada account asks -------------------------------------------------
     def _days_between(self, conn: sqlite3.Connection, since_ms: int, until_ms: int) -> list[int]:

@@ -18,7 +18,7 @@ import sqlite3
 import time
 
 from common.historian import layout
-from common.historian.layout import DAY_MS, SERIES_BITS
+from common.historian.layout import DAY_MS, MINUTE_MS, SERIES_BITS
 from common.messages import iso_ms
 
 log = logging.getLogger("historian.sqlite")
@@ -82,6 +82,8 @@ def _move(conn: sqlite3.Connection) -> int:
                 f"JOIN {c} c ON c.group_id = g.id AND c.cycle = p.cycle "
                 "JOIN series s ON s.group_id = g.id AND s.tag_address = p.tag_address "
                 "JOIN qualities q ON q.quality = p.quality WHERE p.ts >= ? AND p.ts < ? ORDER BY 1", window).rowcount
+            conn.execute(f"INSERT OR IGNORE INTO rollup_pending (day, minute, marks) SELECT {day}, "
+                         f"(ts_ms - {day * DAY_MS}) / {MINUTE_MS}, 1 FROM {c} GROUP BY 2")
     conn.execute("DROP VIEW temp.previous")
     conn.execute("DROP TABLE TAG_DATA_PREVIOUS")
     layout.rebuild_view(conn)
