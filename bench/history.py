@@ -5,9 +5,12 @@
 - generates ``--days`` whole UTC days (ending yesterday) of the sample plant
   (data/sample: 3 PLCs, FIXED groups at 1 s, 5 s and 10 s, 1,410 tags; the
   HANDSHAKE groups triggered once a minute) straight into the historian's
-  layout with SQL (values as the simulator's kinds: counters for integer
-  tags, a sine for FLOAT32 and scaled tags, 0/1 for bits, text for STRING;
-  one value in 1,000 BAD), and prints bytes per stored value on disk;
+  layout: the first day with SQL (values as the simulator's kinds: counters
+  for integer tags, a sine for FLOAT32 and scaled tags, 0/1 for bits, text
+  for STRING; one value in 1,000 BAD) and its per-minute summaries made by
+  the writer's own code (printing what a minute's summary costs), the other
+  days copies of it, a day apart; prints bytes per stored value on disk
+  (values, cycles, summaries, indexes: the whole file);
 - inserts through the writer's sink (SqliteSink.write: one transaction per
   batch, WAL) 300,000 values of today at batch 500 and at batch 5,000, on
   top of those days: values/s;
@@ -32,7 +35,7 @@ import httpx
 
 from common.config_store import open_store
 from common.config_store.csv_import import import_csv
-from common.historian import layout
+from common.historian import layout, rollup
 from common.historian.layout import DAY_MS, SERIES_BITS
 from common.historian.rows import Row
 from common.historian.sqlite_sink import SqliteSink, open_historian
@@ -73,8 +76,10 @@ VALUE = ("CASE WHEN (c.id + s.id) % 1000 = 0 THEN NULL "
          "ELSE (c.cycle + s.id * 37) % 32768 END")
 
 
-def generate(path: Path, days: int) -> int:
-    """``days`` whole days ending yesterday, in the historian's layout; returns the values stored."""
+def generate(path: Path, days: int) -> tuple[int, list[float]]:
+    """``days`` whole days ending yesterday, in the historian's layout: the first generated with SQL and
+    summarized minute by minute by the writer's own code (rollup.summarize), the others copies of it a day
+    later each. Returns the values stored and the ms each minute's summary took."""
     intervals, tags = plant()
     conn = open_historian(path)
     conn.execute("BEGIN")
@@ -90,29 +95,54 @@ def generate(path: Path, days: int) -> int:
                            "AND group_name = ? RETURNING id", (address, plc, group)).fetchone()[0]
         conn.execute("INSERT INTO gen_kinds VALUES (?, ?)", (sid, k))
     conn.execute("COMMIT")
-    today = layout.day_of(now_ms())
-    total = 0
-    for day in range(today - days, today):
+    first = layout.day_of(now_ms()) - days
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    for statement in layout.day_ddl(first):
+        conn.execute(statement)
+    c, v = layout.cycles_table(first), layout.values_table(first)
+    conn.execute(f"WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n WHERE k < 86399) "
+                 f"INSERT INTO {c} (group_id, cycle, ts_ms) SELECT g.id, (1 << 32) + n.k, "
+                 f"{first * DAY_MS} + n.k * g.interval_ms FROM gen_groups g JOIN n ON n.k * g.interval_ms < "
+                 f"{DAY_MS} ORDER BY 3, 1")
+    per_day = conn.execute(
+        f"INSERT INTO {v} (id, tag_value, quality) SELECT (c.id << {SERIES_BITS}) | s.id, {VALUE}, "
+        f"CASE WHEN (c.id + s.id) % 1000 = 0 THEN 1 ELSE 0 END FROM {c} c "
+        "CROSS JOIN series s ON s.group_id = c.group_id CROSS JOIN gen_kinds t ON t.series_id = s.id "
+        "ORDER BY c.id, s.id").rowcount
+    conn.execute("COMMIT")
+    print(f"  day {layout.day_name(first)}: {per_day:,} values in {time.perf_counter() - started:.0f} s", flush=True)
+    summary_ms = []
+    m = layout.minutes_table(first)
+    for minute in range(1440):
+        t = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.executemany(f"INSERT INTO {m} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         rollup.summarize(conn, first, minute))
+        conn.execute("COMMIT")
+        summary_ms.append(1000 * (time.perf_counter() - t))
+    print(f"  its 1,440 minute summaries (the writer's upkeep): p50 {statistics.median(summary_ms):.0f} ms a "
+          "minute of the plant", flush=True)
+    for k in range(1, days):
         started = time.perf_counter()
+        day = first + k
         conn.execute("BEGIN")
         for statement in layout.day_ddl(day):
             conn.execute(statement)
-        c, v = layout.cycles_table(day), layout.values_table(day)
-        conn.execute(f"WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n WHERE k < 86399) "
-                     f"INSERT INTO {c} (group_id, cycle, ts_ms) SELECT g.id, (1 << 32) + {day} * 100000 + n.k, "
-                     f"{day * DAY_MS} + n.k * g.interval_ms FROM gen_groups g JOIN n ON n.k * g.interval_ms < "
-                     f"{DAY_MS} ORDER BY 3, 1")
-        n = conn.execute(f"INSERT INTO {v} (id, tag_value, quality) SELECT (c.id << {SERIES_BITS}) | s.id, {VALUE}, "
-                         f"CASE WHEN (c.id + s.id) % 1000 = 0 THEN 1 ELSE 0 END FROM {c} c "
-                         "JOIN series s ON s.group_id = c.group_id JOIN gen_kinds t ON t.series_id = s.id "
-                         "ORDER BY c.id, s.id").rowcount
-        layout.rebuild_view(conn)
+        shift = k * DAY_MS
+        conn.execute(f"INSERT INTO {layout.cycles_table(day)} SELECT id, group_id, cycle + {k * 100_000}, "
+                     f"ts_ms + {shift} FROM {c} ORDER BY id")
+        conn.execute(f"INSERT INTO {layout.values_table(day)} SELECT * FROM {v} ORDER BY id")
+        conn.execute(f"INSERT INTO {layout.minutes_table(day)} SELECT id, count, good, min, max, sum, numbers, "
+                     f"first_ts + {shift}, first, last_ts + {shift}, last FROM {m} ORDER BY id")
         conn.execute("COMMIT")
-        total += n
-        print(f"  day {layout.day_name(day)}: {n:,} values in {time.perf_counter() - started:.0f} s", flush=True)
+        print(f"  day {layout.day_name(day)}: a copy, {time.perf_counter() - started:.0f} s", flush=True)
+    conn.execute("BEGIN")
+    layout.rebuild_view(conn)
+    conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
-    return total
+    return per_day * days, summary_ms
 
 
 def insert_rate(path: Path, batch: int, values: int = 300_000) -> float:
@@ -171,7 +201,7 @@ def main() -> None:
         conn.close()
         path = settings.historian_db
         print(f"generating {args.days} days of the sample plant into {path}", flush=True)
-        stored = generate(path, args.days)
+        stored, _ = generate(path, args.days)
         size = os.path.getsize(path)
         print(f"stored {stored:,} values in {size / 1e6:,.0f} MB: {size / stored:.1f} bytes per value")
         for batch in (500, 5000):
