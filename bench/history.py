@@ -39,7 +39,7 @@ from common.historian import layout, rollup
 from common.historian.layout import DAY_MS, SERIES_BITS
 from common.historian.rows import Row
 from common.historian.sqlite_sink import SqliteSink, open_historian
-from common.messages import iso_ms, now_ms
+from common.times import iso_ms, now_ms
 from tests.gateway_run import GatewayThread, gateway_settings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"

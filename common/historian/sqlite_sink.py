@@ -37,7 +37,7 @@ from common.historian import layout, retention, rollup, sqlite_upgrade
 from common.historian.layout import DAY_MS, GOOD, SERIES_BITS, SERIES_MASK, day_of
 from common.historian.rows import Row
 from common.historian.sink import CycleKey, SinkUnavailable, WriteResult
-from common.messages import ms_of_iso, now_ms
+from common.times import ms_of_iso, now_ms
 
 # OverflowError: an integer SQLite cannot bind (outside signed 64 bits).
 _ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError, OverflowError)

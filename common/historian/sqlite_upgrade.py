@@ -19,7 +19,7 @@ import time
 
 from common.historian import layout
 from common.historian.layout import DAY_MS, MINUTE_MS, SERIES_BITS
-from common.messages import iso_ms
+from common.times import iso_ms
 
 log = logging.getLogger("historian.sqlite")
 
@@ -64,7 +64,7 @@ def _move(conn: sqlite3.Connection) -> int:
     first, last = conn.execute("SELECT min(ts), max(ts) FROM TAG_DATA_PREVIOUS").fetchone()
     moved = 0
     if first is not None:
-        from common.messages import ms_of_iso
+        from common.times import ms_of_iso
 
         for day in range(layout.day_of(ms_of_iso(first)), layout.day_of(ms_of_iso(last)) + 1):
             window = (iso_ms(day * DAY_MS), iso_ms((day + 1) * DAY_MS))

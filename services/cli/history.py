@@ -21,8 +21,8 @@ from typing import Any, TextIO
 from common.historian import tag_lookup
 from common.historian.history import RELATIVE, HistoryError, UnknownTag, parse_query
 from common.historian.readers import make_reader
-from common.messages import iso_ms, now_ms
 from common.settings import Settings
+from common.times import iso_ms, now_ms
 
 BUCKET_COLUMNS = ("first", "last", "min", "max", "avg", "count", "good_share")
 CSV_COLUMNS = ("plc_code", "tag_name", "address", "unit", "mode", "time", "ts_ms", "value", "quality",

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from common.disk import free_bytes
-from common.messages import now_ms
+from common.times import now_ms
 
 CHECK_S = 1.0
 MB = 1 << 20

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from common.historian import tag_lookup
 from common.historian.history import HistoryError, UnknownTag, parse_query
-from common.messages import now_ms
+from common.times import now_ms
 
 router = APIRouter(prefix="/api", tags=["history"])
 

@@ -12,7 +12,7 @@ from common.historian import layout, retention
 from common.historian.layout import DAY_MS
 from common.historian.rows import Row
 from common.historian.sqlite_sink import SqliteSink
-from common.messages import iso_ms
+from common.times import iso_ms
 
 PLC = "KRTEST00PLC001"
 TODAY = 20_800  # a Unix day (2026-12-13)

@@ -15,7 +15,7 @@ from common.historian.layout import DAY_MS
 from common.historian.rows import Row
 from common.historian.sqlite_history import SqliteHistory
 from common.historian.sqlite_sink import SqliteSink
-from common.messages import iso_ms
+from common.times import iso_ms
 
 PLC = "KRTEST00PLC001"
 DAY0 = 20_425 * DAY_MS  # 2025-12-03T00:00:00Z
@@ -39,7 +39,7 @@ def plant(seed: int = 7) -> list[Row]:
 
 
 def reference(rows: list[Row], address: str, start: int, to_ms: int, bucket_ms: int) -> dict[str, list[Any]]:
-    from common.messages import ms_of_iso
+    from common.times import ms_of_iso
 
     n = math.ceil((to_ms - start) / bucket_ms)
     found: dict[int, list[tuple[int, Any, str]]] = {}

@@ -9,7 +9,7 @@ from pathlib import Path
 from common.historian.layout import DAY_MS
 from common.historian.rows import Row
 from common.historian.sqlite_sink import SqliteSink
-from common.messages import iso_ms
+from common.times import iso_ms
 
 PLC = "KRTEST00PLC001"
 T0 = 20_800 * DAY_MS - 30_000  # 30 s before midnight: the rows fall on two days

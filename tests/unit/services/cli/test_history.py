@@ -9,7 +9,7 @@ import pytest
 
 from common.historian.rows import Row
 from common.historian.sqlite_sink import SqliteSink
-from common.messages import iso_ms
+from common.times import iso_ms
 from services.cli.main import main
 from tests.helpers import short_tmp
 from tests.integration.poller_harness import PLC, make_store

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import zmq
 
-from common.messages import Block
 from common.settings import Settings
+from common.wire.block import Block
 from services.gateway.routes import buffer as buffer_routes
 from services.writer.disk_guard import MB, DiskGuard
 from services.writer.service import WriterService

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from common.historian.rows import Row
 from common.historian.sqlite_sink import SqliteSink
-from common.messages import iso_ms
+from common.times import iso_ms
 from services.gateway.app import create_app
 from tests.helpers import short_tmp
 from tests.integration.poller_harness import PLC, make_store
