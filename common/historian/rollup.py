@@ -65,7 +65,7 @@ def roll_one(conn: sqlite3.Connection, now_ms: int) -> bool:
                            "ORDER BY day, minute LIMIT 1", (DAY_MS, MINUTE_MS, now_ms - GRACE_MS)).fetchone()
         if due is not None:
             day, minute = due
-            if conn.execute("SELECT 1 FROM days WHERE day = ?", (day,)).fetchone():
+            if conn.execute("SELECT 1 FROM days WHERE day = ? AND dropping = 0", (day,)).fetchone():
                 conn.executemany(f"INSERT OR REPLACE INTO {layout.minutes_table(day)} (id, count, good, min, max, "
                                  "sum, numbers, first_ts, first, last_ts, last) VALUES "
                                  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", summarize(conn, day, minute))

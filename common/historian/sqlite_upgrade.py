@@ -7,8 +7,7 @@ journal and sent again is stored once) and release 2 (text TAG_DATA with the
 ``cycle`` column). The upgrade is one transaction (a crash leaves the old
 table as it was) done in SQL, day by day in time order, every row kept; it
 needs about the old table's size in free disk for a moment, and for a large
-file it takes a while (the writer logs how long): roughly a minute per 10
-million rows on a 2-core machine.
+file it takes minutes (the writer logs how long).
 """
 
 from __future__ import annotations
