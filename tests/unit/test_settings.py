@@ -13,8 +13,6 @@ from services.cli.main import main as scada
 @pytest.fixture(autouse=True)
 def _no_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # no .env of the developer's checkout
-    for name in ("SCADA_DATA_DIR", "SCADA_RUN_DIR", "SCADA_LOG_DIR"):  # `make test` exports them
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.mark.parametrize(("variable", "value", "reason"), [
