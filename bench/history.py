@@ -30,6 +30,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -90,10 +91,10 @@ def generate(path: Path, days: int) -> tuple[int, list[float]]:
         gid = conn.execute("INSERT INTO groups (plc_code, group_name) VALUES (?, ?) RETURNING id",
                            (plc, group)).fetchone()[0]
         conn.execute("INSERT INTO gen_groups VALUES (?, ?)", (gid, interval))
-    for plc, group, address, k in tags:
+    for plc, group, address, kind_of_tag in tags:
         sid = conn.execute("INSERT INTO series (group_id, tag_address) SELECT id, ? FROM groups WHERE plc_code = ? "
                            "AND group_name = ? RETURNING id", (address, plc, group)).fetchone()[0]
-        conn.execute("INSERT INTO gen_kinds VALUES (?, ?)", (sid, k))
+        conn.execute("INSERT INTO gen_kinds VALUES (?, ?)", (sid, kind_of_tag))
     conn.execute("COMMIT")
     first = layout.day_of(now_ms()) - days
     started = time.perf_counter()
@@ -174,12 +175,12 @@ def insert_rate(path: Path, batch: int, values: int = 300_000) -> float:
     return (len(rows) - batch) / elapsed
 
 
-def latencies(base: str, requests: list[dict[str, object]]) -> list[float]:
+def latencies(base: str, requests: list[dict[str, Any]]) -> list[float]:
     out = []
     with httpx.Client(base_url=base, timeout=30) as http:
         for params in requests:
             started = time.perf_counter()
-            response = http.get("/api/history", params=params)  # type: ignore[arg-type]
+            response = http.get("/api/history", params=params)
             out.append(1000 * (time.perf_counter() - started))
             response.raise_for_status()
     return out
@@ -208,10 +209,10 @@ def main() -> None:
             print(f"insert at batch {batch:,}: {insert_rate(path, batch):,.0f} values/s", flush=True)
         fast = [a for p, g, a, k in plant()[1] if p == "KRCWO12ELOA101" and g == "FAST_1S" and k != "text"]
         today = layout.day_of(now_ms())
-        day_requests = [{"tag": f"KRCWO12ELOA101/{fast[i % len(fast)]}",
+        day_requests: list[dict[str, Any]] = [{"tag": f"KRCWO12ELOA101/{fast[i % len(fast)]}",
                          "from": iso_ms((today - 1 - i % args.days) * DAY_MS),
                          "to": iso_ms((today - i % args.days) * DAY_MS), "points": 1000} for i in range(100)]
-        hour_requests = [{"tag": f"KRCWO12ELOA101/{fast[(i * 7) % len(fast)]}",
+        hour_requests: list[dict[str, Any]] = [{"tag": f"KRCWO12ELOA101/{fast[(i * 7) % len(fast)]}",
                           "from": iso_ms((today - 1 - i % args.days) * DAY_MS + (i % 24) * 3_600_000),
                           "to": iso_ms((today - 1 - i % args.days) * DAY_MS + (i % 24 + 1) * 3_600_000),
                           "points": 5000} for i in range(100)]

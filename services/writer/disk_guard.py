@@ -30,10 +30,10 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from common.disk import free_bytes
 from common.times import now_ms
+from common.wire.status import DiskGuardFigures, LowDisk
 
 CHECK_S = 1.0
 MB = 1 << 20
@@ -47,7 +47,7 @@ class DiskGuard:
         self.min_free_bytes = min_free_mb * MB
         self.free, self.clock = free, clock
         self._checked = -CHECK_S
-        self._low: list[dict[str, Any]] = []
+        self._low: list[LowDisk] = []
         self.since_ms: int | None = None
         self.held_checks = 0  # checks that found a disk low, since the start
 
@@ -62,7 +62,7 @@ class DiskGuard:
         return bool(self._low)
 
     def _look(self) -> None:
-        low = []
+        low: list[LowDisk] = []
         for path in self.paths:
             free = self.free(path)
             if free is not None and free < self.min_free_bytes:
@@ -77,12 +77,12 @@ class DiskGuard:
             self.held_checks += 1
         self._low = low
 
-    def _reason(self, low: list[dict[str, Any]]) -> str:
+    def _reason(self, low: list[LowDisk]) -> str:
         where = ", ".join(f"{d['path']}: {d['free_bytes'] / MB:,.0f} MB free" for d in low)
         return (f"writer: free disk below HISTORIAN_MIN_FREE_MB ({self.min_free_bytes / MB:,.0f} MB) at {where}; "
                 "writing stopped, the batch is held (the buffer keeps it; once its ring is full it drops the "
                 "oldest, counted in the ledger) until space is freed")
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> DiskGuardFigures:
         return {"ok": not self._low, "min_free_bytes": self.min_free_bytes, "since_ms": self.since_ms,
                 "low": list(self._low), "reason": self._reason(self._low) if self._low else None}

@@ -40,7 +40,7 @@ def test_below_the_threshold_the_batch_is_held_and_stored_once_space_returns(
     base = small_data_disk.parent
     settings = Settings(scada_data_dir=small_data_disk, scada_run_dir=base / "run", scada_log_dir=base / "logs",
                         buffer_lease_timeout=60.0, buffer_write_interval=0.05, historian_min_free_mb=8,
-                        _env_file=None)  # type: ignore[call-arg]
+                        _env_file=None)
     settings.make_dirs()
     buffer = BufferService(settings, zmq.Context())
     buffer_stage = Stage(buffer.run)
@@ -63,7 +63,7 @@ def test_below_the_threshold_the_batch_is_held_and_stored_once_space_returns(
         wait_for(lambda: writer.guard.held_checks >= held + 2, 10, what="two more looks at the low disk")
         assert buffer.acked_values == acked  # held: nothing written, nothing acknowledged
         assert len(stored(settings)) == 200 and not writer.backups.pending()
-        assert "HISTORIAN_MIN_FREE_MB (8 MB)" in writer.figures()["disk_guard"]["reason"]
+        assert "HISTORIAN_MIN_FREE_MB (8 MB)" in str(writer.figures()["disk_guard"]["reason"])
         filler.unlink()
         wait_for(lambda: buffer.acked_values == 500, 20, what="every value stored and acknowledged")
     finally:

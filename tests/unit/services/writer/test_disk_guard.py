@@ -30,7 +30,7 @@ def test_the_guard_looks_at_each_disk_at_most_once_a_second() -> None:
     guard = DiskGuard([Path("/data"), Path("/backup"), Path("/data")], 1024, free_of, clock=lambda: now[0])
     assert guard.low() and looks == [Path("/data"), Path("/backup")]  # each disk once
     assert guard.status()["low"] == [{"path": "/data", "free_bytes": 900 * MB}]
-    assert "HISTORIAN_MIN_FREE_MB (1,024 MB) at /data: 900 MB free" in guard.status()["reason"]
+    assert "HISTORIAN_MIN_FREE_MB (1,024 MB) at /data: 900 MB free" in str(guard.status()["reason"])
     free["/data"] = 2000 * MB
     now[0] = 0.5
     assert guard.low() and len(looks) == 2  # not looked at again yet
@@ -42,7 +42,7 @@ def test_the_guard_looks_at_each_disk_at_most_once_a_second() -> None:
 
 def test_below_the_threshold_the_writer_holds_its_batch_and_health_says_why(tmp_path: Path) -> None:
     settings = Settings(scada_data_dir=tmp_path / "data", historian_min_free_mb=100,
-                        _env_file=None)  # type: ignore[call-arg]
+                        _env_file=None)
     writer = WriterService(settings, ctx=zmq.Context())
     free = {"bytes": 99 * MB}
     writer.guard.free = lambda path: free["bytes"]

@@ -38,7 +38,7 @@ def client() -> Iterator[TestClient]:
 
 
 def get(client: TestClient, **params: object) -> tuple[int, Any]:
-    response = client.get("/api/history", params=params)  # type: ignore[arg-type]
+    response = client.get("/api/history", params=params)
     return response.status_code, response.json()
 
 
