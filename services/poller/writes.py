@@ -1,0 +1,142 @@
+"""The poller's writes to its PLC: read the old values, write in order, read back -- on the polling pool.
+
+Strategy: a write command names tags and values; the poller checks them
+again against the config store as it is now (a gateway's copy may be older
+than an import), reads the tags' current values (the audit trail's old
+value, and proof the PLC answers: if that read fails nothing is written),
+sends the write plan's requests one after another in the order given
+(common/writes/plan.py; a bit of a word is a read-modify-write), and reads
+every tag back through the same decoding the polling uses, so the value
+answered is the value the historian will see. A request that fails stops
+the rest: the writes before it stand (``written``), its own are ``failed``
+and the later ones ``not_sent``. Writes of one PLC run one at a time, so two
+read-modify-writes of one word cannot interleave; the whole command ends by
+WRITE_DEADLINE_S. Each outcome says how a failure failed (``failure``:
+timeout, connection, end_code, frame) so the gateway answers 504 or 502.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from common.config_store import model, open_store
+from common.mc.client import PlcClient
+from common.mc.datatypes import Kind
+from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
+from common.mc.frames import Encoding
+from common.mc.planner import TagRead, plan_reads
+from common.writes.plan import WordBits, plan_writes
+from common.writes.values import CheckedWrite, WriteRefused, check_write
+
+log = logging.getLogger("poller.writes")
+
+WRITE_DEADLINE_S = 8.0
+
+
+def failure_of(error: BaseException) -> str:
+    if isinstance(error, PlcTimeoutError):
+        return "timeout"
+    if isinstance(error, PlcConnectionError):
+        return "connection"
+    if isinstance(error, PlcEndCodeError):
+        return "end_code"
+    if isinstance(error, FrameError):
+        return "frame"
+    return "error"
+
+
+async def write_tags(client: PlcClient, writes: Sequence[CheckedWrite], encoding: Encoding) -> list[dict[str, Any]]:
+    """Write ``writes`` in order; per write its outcome (see the module's docstring)."""
+    outcomes: list[dict[str, Any]] = [
+        {"tag": w.tag.tag_name, "address": w.tag.address, "requested": w.requested, "old_value": None,
+         "read_back": None, "result": "not_sent", "detail": ""} for w in writes]
+    reads = plan_reads([TagRead(w.tag.device_address, w.tag.type, w.tag.scale, w.tag.offset) for w in writes])
+    old = await client.read(reads)
+    refused = next((v for v in old if isinstance(v, BaseException)), None)
+    if refused is not None:
+        for o in outcomes:
+            o.update(detail=f"nothing written: the PLC did not answer the read before the write: {refused}",
+                     failure=failure_of(refused))
+        return outcomes
+    for o, value in zip(outcomes, old, strict=True):
+        o["old_value"] = value
+    plan = plan_writes(writes, encoding)
+    for step, carried in zip(plan.steps, plan.carries, strict=True):
+        try:
+            if isinstance(step, WordBits):
+                word = await client.execute(step.read)
+                assert isinstance(word, list)
+                await client.execute(step.write(word[0]))
+            else:
+                await client.execute(step)
+        except McError as error:
+            for i in carried:
+                outcomes[i].update(result="failed", detail=str(error), failure=failure_of(error))
+            for o in outcomes:
+                if o["result"] == "not_sent":
+                    o["detail"] = f"not sent: an earlier write failed ({error})"
+            break
+        for i in carried:
+            outcomes[i]["result"] = "written"
+    back = await client.read(reads)
+    for w, o, value in zip(writes, outcomes, back, strict=True):
+        if isinstance(value, BaseException):
+            if o["result"] == "written":
+                o["detail"] = f"written, but the read back failed: {value}"
+            continue
+        o["read_back"] = value
+        if o["result"] == "written" and w.tag.type.kind is not Kind.FLOAT32 and value != w.requested:
+            o["detail"] = "the value read back is not the one written (the PLC program changed it?)"
+    return outcomes
+
+
+class WriteDesk:
+    """The poller's handler of write commands: checks, one write at a time, the PLC's deadline."""
+
+    def __init__(self, plc: model.Plc, config_db: Path, encoding: Encoding) -> None:
+        self.plc = plc
+        self.config_db = config_db
+        self.encoding = encoding
+        self._one_at_a_time = asyncio.Lock()
+        self.commands = 0
+
+    def _tags(self, names: list[str]) -> dict[str, model.Tag]:
+        conn = open_store(self.config_db)
+        try:
+            return model.load_tags_named(conn, self.plc.plc_code, names)
+        finally:
+            conn.close()
+
+    async def check(self, items: list[tuple[str, Any]]) -> list[CheckedWrite]:
+        """The writes checked against the config store as it is now; raises WriteRefused (the first problem)."""
+        names = [name for name, _ in items]
+        if len(set(names)) != len(names):
+            twice = next(n for n in names if names.count(n) > 1)
+            raise WriteRefused(422, twice, "written twice in one command")
+        tags = await asyncio.to_thread(self._tags, names)
+        checked = []
+        for name, value in items:
+            tag = tags.get(name)
+            if tag is None:
+                raise WriteRefused(404, name, f"no tag {name} on {self.plc.plc_code}")
+            checked.append(check_write(tag, value))
+        return checked
+
+    async def write(self, client: PlcClient, items: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+        try:
+            checked = await self.check(items)
+        except sqlite3.Error as error:
+            raise WriteRefused(503, items[0][0] if items else "-", f"the config store is busy: {error}") from None
+        async with self._one_at_a_time:
+            self.commands += 1
+            with client.deadline(time.monotonic() + WRITE_DEADLINE_S):
+                outcomes = await write_tags(client, checked, self.encoding)
+        log.info("%s: wrote %s", self.plc.plc_code,
+                 ", ".join(f"{o['tag']}={o['requested']!r} -> {o['result']} ({o['read_back']!r})" for o in outcomes))
+        return outcomes
