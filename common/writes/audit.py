@@ -132,7 +132,7 @@ class AuditTrail:
     def last(self, limit: int = 100, plc_code: str | None = None, tag_name: str | None = None,
              before_id: int | None = None) -> list[dict[str, Any]]:
         """The newest entries first (``before_id``: older than that entry)."""
-        sql, args = "SELECT * FROM write_audit WHERE 1=1", []
+        sql, args = "SELECT * FROM write_audit WHERE 1=1", list[object]()
         for column, value in (("plc_code", plc_code), ("tag_name", tag_name)):
             if value is not None:
                 sql += f" AND {column} = ?"

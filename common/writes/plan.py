@@ -77,6 +77,7 @@ def plan_writes(writes: Sequence[CheckedWrite], encoding: Encoding = Encoding.AS
                 steps.append(WordBits(head, (bit,)))
                 carries.append([index])
             continue
+        values: tuple[int, ...]
         if address.device.is_bit:
             unit, values, limit = Unit.BIT, (int(write.raw),), max_bits
         else:

@@ -23,8 +23,9 @@ from services.gateway.broadcast import Broadcaster
 from services.gateway.control import ControlRouter
 from services.gateway.live import LatestValues
 from services.gateway.plant import RETRY_AFTER_S, PlantIndex, StoreBusy
-from services.gateway.routes import buffer, live, polling, stages
+from services.gateway.routes import audit, buffer, live, polling, stages, writes
 from services.gateway.stages import Supervisor
+from services.gateway.tag_writes import GatewayWrites
 from services.gateway.telemetry import TelemetryStore
 from services.gateway.trigger_limit import TriggerLimit
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
             for part in (ws_polling, ws_values, telemetry, control, latest):
                 await part.close()
             door.close()
+            app.state.writes.close()
             ctx.term()
 
     app = FastAPI(title="JSScada gateway", version="0.1.0", lifespan=lifespan,
@@ -71,11 +73,12 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     app.state.plant = PlantIndex(settings.config_db)
     app.state.supervisor = Supervisor(settings.supervisor_socket)
     app.state.trigger_limit = TriggerLimit(settings.api_trigger_min_interval_ms)
+    app.state.writes = GatewayWrites(settings)
     origins = [o.strip() for o in settings.scada_cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    for module in (polling, buffer, stages, live):
+    for module in (polling, buffer, stages, live, writes, audit):
         app.include_router(module.router)
 
     @app.exception_handler(StoreBusy)

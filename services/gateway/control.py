@@ -62,10 +62,10 @@ class ControlRouter(SocketReader):
         return seen is not None and time.monotonic() - seen < 5.0
 
     async def command(self, plc_code: str, op: str, group: str | None = None,
-                      timeout: float = 5.0) -> dict[str, Any]:
+                      timeout: float = 5.0, **fields: Any) -> dict[str, Any]:
         """Send a command to the poller of ``plc_code`` and return its reply message."""
         command_id = next(self._ids)
-        body: dict[str, Any] = {"v": 1, "t": "command", "id": command_id, "op": op}
+        body: dict[str, Any] = {"v": 1, "t": "command", "id": command_id, "op": op, **fields}
         if group is not None:
             body["group"] = group
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()

@@ -42,6 +42,7 @@ from common.mc.client import Backoff, PlcClient
 from common.mc.errors import McError, PlcTimeoutError
 from common.runtime import settle_memory, supervise
 from common.settings import Settings
+from common.writes.values import WriteRefused
 from services.poller.clock import ClockWatch
 from services.poller.control import CommandError, ControlLink
 from services.poller.epoch import next_epoch
@@ -50,6 +51,7 @@ from services.poller.handshake import TriggerWatch
 from services.poller.link import plc_client, plc_codec
 from services.poller.schedule import FixedSchedule
 from services.poller.sender import SendQueue
+from services.poller.writes import WriteDesk
 
 log = logging.getLogger("poller")
 
@@ -99,6 +101,7 @@ class PollerService:
                        for g in groups}
         timeout = plc.timeout_ms / 1000
         self.codec = plc_codec(plc, timeout, settings.mc_ascii_hex_numbers)
+        self.writes = WriteDesk(plc, settings.config_db, self.codec.encoding)
         self.timeout = timeout
         self.client: PlcClient | None = None
         self.queue: SendQueue | None = None
@@ -200,7 +203,22 @@ class PollerService:
                 raise CommandError("read_failed", f"{runner.name} cycle {data.seq}: {data.error}")
             return {"group": runner.name, "plc_code": self.plc.plc_code, "sequence": data.seq, "cycle": data.cycle,
                     "values": len(data.values), "duration_ms": data.duration_ms, "ts_ms": data.ts_ms}
+        if op == "write":
+            return await self._write(command)
         raise CommandError("bad_command", f"unknown op {op!r}")
+
+    async def _write(self, command: dict[str, Any]) -> dict[str, Any]:
+        assert self.client is not None
+        items = command.get("writes")
+        if not isinstance(items, list) or not all(isinstance(i, list) and len(i) == 2 and isinstance(i[0], str)
+                                                  for i in items):
+            raise CommandError("bad_command", "write needs writes: [[tag, value], ...]")
+        try:
+            outcomes = await self.writes.write(self.client, [(name, value) for name, value in items])
+        except WriteRefused as refused:
+            code = {403: "not_writable", 404: "unknown_tag", 422: "bad_value"}.get(refused.status, "store_busy")
+            raise CommandError(code, str(refused)) from None
+        return {"plc_code": self.plc.plc_code, "outcomes": outcomes}
 
     # -- status --------------------------------------------------------------
     def figures(self) -> dict[str, Any]:

@@ -31,12 +31,11 @@ from common.mc.datatypes import Kind
 from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
 from common.mc.frames import Encoding
 from common.mc.planner import TagRead, plan_reads
+from common.writes import WRITE_DEADLINE_S
 from common.writes.plan import WordBits, plan_writes
 from common.writes.values import CheckedWrite, WriteRefused, check_write
 
 log = logging.getLogger("poller.writes")
-
-WRITE_DEADLINE_S = 8.0
 
 
 def failure_of(error: BaseException) -> str:
