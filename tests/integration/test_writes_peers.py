@@ -65,7 +65,8 @@ def virtual_plc(request: pytest.FixtureRequest) -> Iterator[tuple[Server, Encodi
 def test_every_type_written_and_read_back_on_virtual_plc(virtual_plc: tuple[Server, Encoding]) -> None:
     server, encoding = virtual_plc
     server.memory.write_words("D", 120, [0b0000_0000_0001_0001])  # bit 4 set (cleared by the write), bit 0 kept
-    outcomes = run_writes(*server.address, Codec(encoding, ascii_hex_numbers=False), writes())
+    host, port = server.address
+    outcomes = run_writes(host, port, Codec(encoding, ascii_hex_numbers=False), writes())
     assert_written(outcomes)
     assert outcomes[10]["old_value"] == 1  # D120.4 as it was
     assert server.memory.read_words("D", 120, 1) == [0b1000_0000_0000_1001]  # the other bits as they were
@@ -77,7 +78,8 @@ def test_every_type_written_and_read_back_on_virtual_plc(virtual_plc: tuple[Serv
 def test_every_type_written_and_read_back_on_aslmp(link: Link) -> None:
     with aslmp_peer((link,)) as peer:
         peer.memory.write_words("D", 120, [0b0000_0000_0001_0001])
-        outcomes = run_writes(*peer.address(link), link.codec(), writes(), link.transport)
+        host, port = peer.address(link)
+        outcomes = run_writes(host, port, link.codec(), writes(), link.transport)
         assert_written(outcomes)
         assert peer.memory.read_words("D", 120, 1) == (0b1000_0000_0000_1001,)
         assert peer.memory.read_words(peer_name("D"), 201, 2) == (2685, 0)
@@ -96,7 +98,8 @@ def test_a_list_goes_out_in_as_few_requests_as_the_order_allows(virtual_plc: tup
                            n) for n in range(100)]
 
     async def run() -> list[dict[str, Any]]:
-        client = Counting("KRCWO12ELOA101", *server.address[:1], [server.address[1]],
+        host, port = server.address
+        client = Counting("KRCWO12ELOA101", host, [port],
                           Codec(encoding, ascii_hex_numbers=False), 2.0)
         try:
             return await write_tags(client, checked, encoding)

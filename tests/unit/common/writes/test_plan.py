@@ -97,5 +97,5 @@ def test_write_frames_match_pymcprotocol_byte_for_byte(encoding: Encoding) -> No
             peer.batchwrite_bitunits(str(step.head), list(step.values))
         else:  # pymcprotocol takes signed words
             peer.batchwrite_wordunits(str(step.head), [v - 0x10000 if v > 0x7FFF else v for v in step.values])
-    assert [codec.encode(s) for s in plan.steps] == peer.sent
+    assert [codec.encode(s) for s in plan.steps if isinstance(s, BatchWrite)] == peer.sent
     assert len(peer.sent) == 3
