@@ -85,6 +85,24 @@ def read_tags(path: Path, plc_code: str, names: list[str]) -> dict[str, model.Ta
         conn.close()
 
 
+def read_writable(path: Path, plc_code: str | None, limit: int) -> list[dict[str, Any]]:
+    """The tags marked writable (of one PLC), for a dashboard's write dialog; blocking."""
+    conn = connect(path)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {STORE_BUSY_MS}")
+        migrate(conn)
+        sql, args = "SELECT * FROM tags WHERE writable = 1", list[object]()
+        if plc_code is not None:
+            sql += " AND plc_code = ?"
+            args.append(plc_code)
+        rows = conn.execute(sql + " ORDER BY plc_code, tag_name LIMIT ?", [*args, limit]).fetchall()
+        return [{"plc_code": r["plc_code"], "group": r["group_name"], "tag": r["tag_name"], "address": r["address"],
+                 "data_type": r["data_type"], "scale": r["scale"], "offset": r["offset"], "unit": r["unit"],
+                 "description": r["description"], "min": r["min"], "max": r["max"]} for r in rows]
+    finally:
+        conn.close()
+
+
 def check_all(plc_code: str, tags: dict[str, model.Tag], items: list[tuple[str, Any]]
               ) -> tuple[list[CheckedWrite], list[WriteRefused]]:
     """Every write checked; the refusals of all of them (not only the first)."""

@@ -6,6 +6,7 @@ keeps its own count), a PLC away answered 502/504."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -175,28 +176,6 @@ def test_a_tag_not_writable_an_unknown_tag_and_a_wrong_token_are_refused(plant: 
     assert plant.words(300) == [4321] and plant.words(100) != [1]
 
 
-def test_every_attempt_is_in_the_audit_trail(plant: Plant) -> None:
-    entries = httpx.get(f"{plant.url}/api/audit", params={"limit": 1000}, timeout=5).json()["entries"]
-    assert len(entries) == plant.attempts  # the test's own count, one per tag of every attempt
-    results = {e["result"] for e in entries}
-    assert results == {"written", "not_sent", "refused_bad_value", "refused_not_writable", "refused_unknown_tag",
-                       "refused_unknown_plc", "refused_token"}, results
-    refused = [e for e in entries if e["result"] == "refused_token"]
-    assert {e["token"] for e in refused} == {"-"} and all(e["client"] == "127.0.0.1" for e in entries)
-    temp = next(e for e in entries if e["tag_name"] == "TEMP" and e["result"] == "written" and e["requested"] == 12.3)
-    assert temp["old_value"] is not None and temp["read_back"] == pytest.approx(12.3) and temp["token"] == "line-2-hmi"
-    assert TOKEN not in json.dumps(entries)
-
-
-def test_the_plc_away_is_502_and_audited(plant: Plant) -> None:
-    plant.server.stop()
-    wait_for(lambda: not poller_connected(plant.url) or None, 10, what="the poller noticed")
-    answer = plant.post({"plc": PLC, "tag": "U16", "value": 9})
-    assert answer.status_code == 502, answer.text
-    (entry,) = httpx.get(f"{plant.url}/api/audit", params={"limit": 1}, timeout=5).json()["entries"]
-    assert entry["tag_name"] == "U16" and entry["result"] == "not_sent" and "nothing written" in entry["detail"]
-
-
 def test_a_silent_plc_is_504_and_audited() -> None:
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
@@ -233,3 +212,59 @@ def test_no_token_configured_refuses_every_write_and_audits_it() -> None:
             "I16", 1, "refused_no_token", "-")
         bad = client.post("/api/tags/write", json={"plc": PLC, "tag": "I16"})
         assert bad.status_code == 422 and "value is missing" in bad.text
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
+                    reason="Debian's chromium and chromium-driver are not installed")
+def test_the_dashboards_write_dialog_asks_confirms_and_shows_the_value_read_back(plant: Plant) -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(shutil.which("chromium"))
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
+                 "--window-size=1400,1000", f"--user-data-dir={short_tmp('chrome-')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(str(shutil.which("chromedriver"))))
+    try:
+        driver.get(plant.url + "/")
+        driver.find_element(By.ID, "token").send_keys(TOKEN)
+        driver.execute_script("document.getElementById('token').dispatchEvent(new Event('change'))")
+        row = wait_for(lambda: [r for r in driver.find_elements(By.CSS_SELECTOR, "#writable tbody tr")
+                                if "\nI16\n" in f"\n{r.text.replace(' ', chr(10))}\n"], 10, what="the I16 row")[0]
+        row.find_element(By.CSS_SELECTOR, "button.write").click()
+        driver.find_element(By.ID, "write-value").send_keys("-321")
+        driver.find_element(By.ID, "write-go").click()
+        assert "Write -321 to I16 (D100)" in driver.find_element(By.ID, "write-confirm").text
+        assert plant.words(100) != [(-321) & 0xFFFF]  # asked, not yet confirmed: nothing sent
+        plant.attempts += 1
+        driver.find_element(By.ID, "write-go").click()
+        result = wait_for(lambda: driver.find_element(By.ID, "write-result").text, 10, what="the write's answer")
+        assert result.startswith("written: read back -321"), result
+        assert plant.words(100) == [(-321) & 0xFFFF]
+        wait_for(lambda: "-321" in driver.find_element(By.ID, "audit").text, 10, what="the write in the audit table")
+    finally:
+        driver.quit()
+
+
+def test_every_attempt_is_in_the_audit_trail(plant: Plant) -> None:
+    entries = httpx.get(f"{plant.url}/api/audit", params={"limit": 1000}, timeout=5).json()["entries"]
+    assert len(entries) == plant.attempts  # the test's own count, one per tag of every attempt
+    results = {e["result"] for e in entries}
+    assert results == {"written", "not_sent", "refused_bad_value", "refused_not_writable", "refused_unknown_tag",
+                       "refused_unknown_plc", "refused_token"}, results
+    refused = [e for e in entries if e["result"] == "refused_token"]
+    assert {e["token"] for e in refused} == {"-"} and all(e["client"] == "127.0.0.1" for e in entries)
+    temp = next(e for e in entries if e["tag_name"] == "TEMP" and e["result"] == "written" and e["requested"] == 12.3)
+    assert temp["old_value"] is not None and temp["read_back"] == pytest.approx(12.3) and temp["token"] == "line-2-hmi"
+    assert TOKEN not in json.dumps(entries)
+
+
+def test_the_plc_away_is_502_and_audited(plant: Plant) -> None:
+    plant.server.stop()
+    wait_for(lambda: not poller_connected(plant.url) or None, 10, what="the poller noticed")
+    answer = plant.post({"plc": PLC, "tag": "U16", "value": 9})
+    assert answer.status_code == 502, answer.text
+    (entry,) = httpx.get(f"{plant.url}/api/audit", params={"limit": 1}, timeout=5).json()["entries"]
+    assert entry["tag_name"] == "U16" and entry["result"] == "not_sent" and "nothing written" in entry["detail"]

@@ -18,13 +18,14 @@ Answer (200 when every tag was written)::
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
 from services.gateway.deps import ControlDep
-from services.gateway.tag_writes import GatewayWrites
+from services.gateway.tag_writes import GatewayWrites, read_writable
 
 router = APIRouter(prefix="/api/tags", tags=["writes"])
 
@@ -76,3 +77,11 @@ async def write_tags(body: WriteRequest, request: Request, control: ControlDep,
                      authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     client = request.client.host if request.client else "-"
     return await writes_of(request).write(control, client, authorization, body.plc, body.items())
+
+
+@router.get("/writable", summary="The tags marked writable, with their types, units and limits")
+async def writable_tags(request: Request,
+                        plc: Annotated[str | None, Query(pattern="^[A-Z0-9]{14}$")] = None,
+                        limit: Annotated[int, Query(ge=1, le=10_000)] = 2000) -> dict[str, Any]:
+    settings = writes_of(request).settings
+    return {"tags": await asyncio.to_thread(read_writable, settings.config_db, plc, limit)}
