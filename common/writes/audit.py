@@ -17,8 +17,8 @@ Row (``GET /api/audit``, ``scada audit``)::
      "old_value": 1127.25, "requested": 1200.0, "read_back": 1200.0, "result": "written", "detail": ""}
 
 ``result``: written, failed, not_sent, no_answer, pending, or refused_<why>
-(refused_no_token, refused_token, refused_unknown_tag, refused_not_writable,
-refused_bad_value).
+(refused_no_token, refused_token, refused_unknown_plc, refused_unknown_tag,
+refused_not_writable, refused_bad_value, refused_store_busy).
 """
 
 from __future__ import annotations

@@ -45,10 +45,9 @@ log = logging.getLogger("gateway.writes")
 ANSWER_MARGIN_S = 2.0
 STORE_BUSY_MS = 2000
 #: result words of refusals, by the HTTP status they answer
-REFUSED = {403: "refused_not_writable", 404: "refused_unknown_tag", 422: "refused_bad_value",
-           503: "refused_store_busy"}
+REFUSED = {403: "refused_not_writable", 404: "refused_unknown_tag", 422: "refused_bad_value", 503: "not_sent"}
 #: the poller's own refusals (its check of the store as it is now), by error code
-POLLER_CODES = {"not_writable": 403, "unknown_tag": 404, "bad_value": 422, "store_busy": 503}
+POLLER_CODES = {"not_writable": 403, "unknown_tag": 404, "bad_value": 422, "busy": 503}
 
 
 class Refusal(Exception):

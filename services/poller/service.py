@@ -216,7 +216,7 @@ class PollerService:
         try:
             outcomes = await self.writes.write(self.client, [(name, value) for name, value in items])
         except WriteRefused as refused:
-            code = {403: "not_writable", 404: "unknown_tag", 422: "bad_value"}.get(refused.status, "store_busy")
+            code = {403: "not_writable", 404: "unknown_tag", 422: "bad_value"}.get(refused.status, "busy")
             raise CommandError(code, str(refused)) from None
         return {"plc_code": self.plc.plc_code, "outcomes": outcomes}
 

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common.config_store import model, open_store
+from common.config_store import model
+from common.config_store.schema import connect, migrate
 from common.mc.client import PlcClient
-from common.mc.datatypes import Kind
 from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
 from common.mc.frames import Encoding
 from common.mc.planner import TagRead, plan_reads
@@ -36,6 +37,9 @@ from common.writes.plan import WordBits, plan_writes
 from common.writes.values import CheckedWrite, WriteRefused, check_write
 
 log = logging.getLogger("poller.writes")
+
+#: the config store read of a write waits at most this long for a lock (an import committing)
+STORE_BUSY_MS = 1000
 
 
 def failure_of(error: BaseException) -> str:
@@ -90,9 +94,16 @@ async def write_tags(client: PlcClient, writes: Sequence[CheckedWrite], encoding
                 o["detail"] = f"written, but the read back failed: {value}"
             continue
         o["read_back"] = value
-        if o["result"] == "written" and w.tag.type.kind is not Kind.FLOAT32 and value != w.requested:
+        if o["result"] == "written" and not _same(value, w.requested):
             o["detail"] = "the value read back is not the one written (the PLC program changed it?)"
     return outcomes
+
+
+def _same(read: object, written: object) -> bool:
+    """Read back as written: numbers to float32's precision (a FLOAT32, or a value through scale and offset)."""
+    if isinstance(read, int | float) and isinstance(written, int | float):
+        return math.isclose(read, written, rel_tol=1e-6, abs_tol=1e-9)
+    return read == written
 
 
 class WriteDesk:
@@ -106,8 +117,10 @@ class WriteDesk:
         self.commands = 0
 
     def _tags(self, names: list[str]) -> dict[str, model.Tag]:
-        conn = open_store(self.config_db)
+        conn = connect(self.config_db)
         try:
+            conn.execute(f"PRAGMA busy_timeout = {STORE_BUSY_MS}")  # the write's time is bounded: see write()
+            migrate(conn)
             return model.load_tags_named(conn, self.plc.plc_code, names)
         finally:
             conn.close()
@@ -128,14 +141,25 @@ class WriteDesk:
         return checked
 
     async def write(self, client: PlcClient, items: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+        """The outcomes, by WRITE_DEADLINE_S from now: a write never reaches the PLC after its sender gave up."""
+        deadline = time.monotonic() + WRITE_DEADLINE_S
+        first = items[0][0] if items else "-"
         try:
             checked = await self.check(items)
         except sqlite3.Error as error:
-            raise WriteRefused(503, items[0][0] if items else "-", f"the config store is busy: {error}") from None
-        async with self._one_at_a_time:
+            raise WriteRefused(503, first, f"the config store is busy: {error}") from None
+        try:
+            async with asyncio.timeout_at(asyncio.get_running_loop().time() + deadline - time.monotonic()):
+                await self._one_at_a_time.acquire()
+        except TimeoutError:
+            raise WriteRefused(503, first, "other writes to this PLC took the whole deadline; nothing was "
+                               "written") from None
+        try:
             self.commands += 1
-            with client.deadline(time.monotonic() + WRITE_DEADLINE_S):
+            with client.deadline(deadline):
                 outcomes = await write_tags(client, checked, self.encoding)
+        finally:
+            self._one_at_a_time.release()
         log.info("%s: wrote %s", self.plc.plc_code,
                  ", ".join(f"{o['tag']}={o['requested']!r} -> {o['result']} ({o['read_back']!r})" for o in outcomes))
         return outcomes

@@ -116,6 +116,7 @@ def test_every_type_written_one_by_one_and_read_back(plant: Plant) -> None:
         assert answer.status_code == 200, answer.text
         (result,) = answer.json()["results"]
         assert result["result"] == "written" and result["read_back"] == pytest.approx(value), result
+        assert result["detail"] == "", result  # read back as written (12.3 comes back as 12.299999999999997)
     assert plant.words(200) == [523] and plant.words(201, 2) == [2685, 0]  # (12.3 + 40) / 0.1, (300 - 273.15) / 0.01
     assert plant.words(120) == [0b0000_0000_0000_1001]  # bit 0 as it was, 3 set, 4 cleared
     assert plant.server.memory.read_bits("M", 7, 1) == [True]
