@@ -81,7 +81,7 @@ def test_writes_of_one_plc_wait_for_each_other_but_never_past_their_deadline(
     monkeypatch.setattr(writes, "WRITE_DEADLINE_S", 0.4)
     plc = FakePlc(delay=0.25)  # a write takes 0.5 s (old values, read back): longer than the second's deadline
 
-    async def two() -> list[Any]:
+    async def two() -> Any:
         return await asyncio.gather(desk.write(plc, [("SP0", 1)]), desk.write(plc, [("SP1", 2)]),  # type: ignore[arg-type]
                                     return_exceptions=True)
 
