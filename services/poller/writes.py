@@ -29,12 +29,13 @@ from typing import Any
 from common.config_store import model
 from common.config_store.schema import connect, migrate
 from common.mc.client import PlcClient
-from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
+from common.mc.errors import McError
 from common.mc.frames import Encoding
 from common.mc.planner import TagRead, plan_reads
 from common.writes import WRITE_DEADLINE_S
 from common.writes.plan import WordBits, plan_writes
 from common.writes.values import CheckedWrite, WriteRefused, check_write
+from services.poller.group import quality_of
 
 log = logging.getLogger("poller.writes")
 
@@ -43,15 +44,8 @@ STORE_BUSY_MS = 1000
 
 
 def failure_of(error: BaseException) -> str:
-    if isinstance(error, PlcTimeoutError):
-        return "timeout"
-    if isinstance(error, PlcConnectionError):
-        return "connection"
-    if isinstance(error, PlcEndCodeError):
-        return "end_code"
-    if isinstance(error, FrameError):
-        return "frame"
-    return "error"
+    """timeout, connection, end_code, frame or error: the poller's BAD quality of the same error."""
+    return quality_of(error).removeprefix("BAD_").lower()
 
 
 async def write_tags(client: PlcClient, writes: Sequence[CheckedWrite], encoding: Encoding) -> list[dict[str, Any]]:
