@@ -37,7 +37,8 @@ def test_writable_tags_with_limits_import_and_export_back(store: sqlite3.Connect
     assert text.startswith(HEADER) and f"{PLC},FAST_1S,SP_TEMP,D9500,INT16,0.1,-40,degC,setpoint,1,-40,150.5\n" in text
 
 
-def test_a_file_without_the_columns_imports_and_its_tags_are_not_writable(store: sqlite3.Connection, tmp_path: Path) -> None:
+def test_a_file_without_the_columns_imports_and_its_tags_are_not_writable(store: sqlite3.Connection,
+                                                                          tmp_path: Path) -> None:
     path = tmp_path / "tags.csv"
     path.write_text("plc_code,group_name,tag_name,address,data_type,scale,offset,unit,description\n"
                     f"{PLC},FAST_1S,OLD_STYLE,D9502,INT16,,,,\n")
