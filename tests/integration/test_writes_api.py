@@ -9,6 +9,7 @@ import json
 import shutil
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,10 @@ class Plant:
     url: str
     attempts: int = 0  # the test's own count of write attempts, one per tag
 
-    def post(self, body: dict[str, Any], token: str | None = TOKEN) -> httpx.Response:
-        self.attempts += len(body.get("writes", [None]))
+    def post(self, body: dict[str, Any], token: str | None = TOKEN, counted: bool = False) -> httpx.Response:
+        """POST a write; ``counted``: the caller has counted its attempts already (a thread must not count)."""
+        if not counted:
+            self.attempts += len(body.get("writes", [None]))
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.post(f"{self.url}/api/tags/write", json=body, headers=headers, timeout=20)
 
@@ -213,6 +216,18 @@ def test_no_token_configured_refuses_every_write_and_audits_it() -> None:
             "I16", 1, "refused_no_token", "-")
         bad = client.post("/api/tags/write", json={"plc": PLC, "tag": "I16"})
         assert bad.status_code == 422 and "value is missing" in bad.text
+
+
+def test_bits_of_one_word_written_at_once_by_two_clients_both_land(plant: Plant) -> None:
+    plant.server.memory.write_words("D", 120, [0x8001])
+    for _ in range(5):  # each round: two read-modify-writes of D120 at the same moment, one per client
+        plant.attempts += 2
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda b: plant.post({"plc": PLC, "writes": [{"tag": b, "value": 1}]},
+                                                         counted=True), ("BIT3", "BIT4")))
+        assert [a.status_code for a in answers] == [200, 200]
+        assert plant.words(120) == [0x8001 | 1 << 3 | 1 << 4]  # neither write undid the other
+        plant.server.memory.write_words("D", 120, [0x8001])
 
 
 @pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
