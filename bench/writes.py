@@ -36,9 +36,11 @@ import httpx
 import zmq
 
 from bench.scan_relay import ScanRelay
-from common import bus, messages
+from common import bus
 from common.config_store import open_store
 from common.config_store.csv_import import import_csv
+from common.wire.envelope import encode, unpack
+from common.wire.ingest import Ingested
 from tests.helpers import free_port
 from tests.integration.poller_harness import PLC, make_store
 
@@ -79,10 +81,9 @@ class Buffer:
     def _run(self) -> None:
         while not self._stop.is_set():
             if self.pull.poll(100):
-                m = messages.unpack(self.pull.recv(), "polling_data")
+                m = unpack(self.pull.recv(), "polling_data")
                 self.cycles.append((m["group"], m["seq"], m["ts"], time.monotonic()))
-                self.live.send_multipart([bus.ack_topic(PLC), messages.pack(messages.ingested(
-                    PLC, [[m["group"], m["cycle"]]]))])
+                self.live.send_multipart([bus.ack_topic(PLC), encode(Ingested(PLC, [(m["group"], m["cycle"])]))])
 
     def close(self) -> None:
         self._stop.set()

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from common.messages import iso_ms
+from common.times import iso_ms
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS write_audit (

@@ -32,12 +32,13 @@ from fastapi import HTTPException
 
 from common.config_store import model
 from common.config_store.schema import connect, migrate
-from common.messages import now_ms
 from common.settings import Settings
+from common.times import now_ms
+from common.wire.control import WriteTags
 from common.writes import WRITE_DEADLINE_S
 from common.writes.audit import AuditEntry, AuditTrail
 from common.writes.values import CheckedWrite, WriteRefused, check_write
-from services.gateway.control import ControlRouter, PollerTimeout, PollerUnavailable
+from services.gateway.poller_link import PollerLink, PollerTimeout, PollerUnavailable
 
 log = logging.getLogger("gateway.writes")
 
@@ -155,7 +156,7 @@ class GatewayWrites:
                       refusal.reason)
         return HTTPException(refusal.status, detail=detail or refusal.reason, headers=refusal.headers)
 
-    async def write(self, control: ControlRouter, client: str, authorization: str | None, plc_code: str,
+    async def write(self, control: PollerLink, client: str, authorization: str | None, plc_code: str,
                     items: list[tuple[str, Any]]) -> dict[str, Any]:
         """Write ``items`` (tag name, value) to the PLC; its answer, or HTTPException (audited either way)."""
         request = uuid.uuid4().hex[:12]
@@ -197,27 +198,27 @@ class GatewayWrites:
                                 headers={"Retry-After": "2"}) from None
         return await self._send(control, request, plc_code, checked, ids)
 
-    async def _send(self, control: ControlRouter, request: str, plc_code: str, checked: list[CheckedWrite],
+    async def _send(self, control: PollerLink, request: str, plc_code: str, checked: list[CheckedWrite],
                     ids: list[int]) -> dict[str, Any]:
         def everyone(result: str, detail: str) -> list[dict[str, Any]]:
             return [{"tag": w.tag.tag_name, "address": w.tag.address, "requested": w.requested, "result": result,
                      "detail": detail} for w in checked]
 
         try:
-            reply = await control.command(plc_code, "write", timeout=WRITE_DEADLINE_S + ANSWER_MARGIN_S,
-                                          writes=[[w.tag.tag_name, w.requested] for w in checked])
+            reply = await control.command(plc_code, WriteTags(tuple((w.tag.tag_name, w.requested) for w in checked)),
+                                          timeout=WRITE_DEADLINE_S + ANSWER_MARGIN_S)
         except PollerUnavailable as error:
             await self._complete(ids, everyone("not_sent", str(error)))
             raise HTTPException(503, detail=f"nothing was written: {error}") from None
         except PollerTimeout as error:
             await self._complete(ids, everyone("no_answer", f"{error}; the write may have happened"))
             raise HTTPException(504, detail=f"{error}; the write may have happened: see GET /api/audit") from None
-        if not reply.get("ok"):
-            status = POLLER_CODES.get(str(reply.get("code")), 502)
-            reason = str(reply.get("error", "the poller refused the write"))
+        if not reply.ok:
+            status = POLLER_CODES.get(str(reply.code), 502)
+            reason = reply.error or "the poller refused the write"
             await self._complete(ids, everyone(REFUSED.get(status, "failed"), reason))
             raise HTTPException(status, detail=f"nothing was written: {reason}")
-        outcomes: list[dict[str, Any]] = (reply.get("result") or {}).get("outcomes", [])
+        outcomes: list[dict[str, Any]] = (reply.result or {}).get("outcomes", [])
         if len(outcomes) != len(ids):
             await self._complete(ids, everyone("no_answer", f"the poller answered {len(outcomes)} outcomes for "
                                                             f"{len(ids)} writes"))

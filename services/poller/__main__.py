@@ -18,7 +18,7 @@ def main() -> None:
     settings.make_dirs()
     stage_lock.hold(settings.scada_run_dir, f"poller_{args.plc}")
     security = curve.for_stage_or_exit(settings, "poller")
-    asyncio.run(PollerService(settings, args.plc, security).run())
+    asyncio.run(PollerService.from_store(settings, args.plc, security).run())
 
 
 if __name__ == "__main__":

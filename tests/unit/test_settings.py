@@ -65,3 +65,12 @@ def test_the_cli_refuses_before_touching_anything(tmp_path: Path, monkeypatch: p
     with pytest.raises(SystemExit, match="BUFFER_MAX_SIZE='0'"):
         scada(["db", "init"])
     assert not (tmp_path / "data").exists()
+
+
+def test_an_empty_api_token_is_no_token() -> None:
+    from common.settings import Settings
+
+    assert Settings(scada_api_token="", _env_file=None).scada_api_token is None  # type: ignore[call-arg]
+    assert Settings(scada_api_token="  ", _env_file=None).scada_api_token is None  # type: ignore[call-arg]
+    token = Settings(scada_api_token="abc", _env_file=None).scada_api_token  # type: ignore[call-arg]
+    assert token is not None and token.get_secret_value() == "abc" and "abc" not in repr(token)
