@@ -38,7 +38,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from common import bus, curve
+from common import bus, curve, footprint
 from common.disk import DiskState
 from common.ledger import Ledger
 from common.mc.client import PlcClient
@@ -78,6 +78,9 @@ class PollerService:
         self.clock = ClockWatch(settings.poller_clock_step_ms)
         self.epoch = 0
         self.started = time.time()
+        #: seconds from the exec of this process to its schedules running (None before; in a test harness, the
+        #: age of the test process)
+        self.polling_after_s: float | None = None
         self.task_deaths: dict[str, int] = {}
         self.commands = PollerCommands(plc.plc_code, self.groups, self._read_and_send, self._write_tags)
 
@@ -107,7 +110,9 @@ class PollerService:
                 "groups": [g.figures() for g in self.groups.values()],
                 "queue": self.queue.figures(), "connections": self.client.describe(),
                 "connected": self.client.connected, "disk": self.queue.disk.figures(),
-                "task_deaths": dict(self.task_deaths)}
+                "task_deaths": dict(self.task_deaths),
+                "process": {"rss_bytes": footprint.rss_bytes(), "cpu_s": round(footprint.cpu_seconds(), 2),
+                            "polling_after_s": self.polling_after_s}}
 
     async def publish_status(self, telemetry: bus.Telemetry) -> None:
         while True:
@@ -138,7 +143,7 @@ class PollerService:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         s = self.settings
         ctx: zmq.Context[Any] = zmq.Context.instance()
-        actx = zmq.asyncio.Context.instance()
+        actx = zmq.asyncio.Context(ctx)  # a shadow: one libzmq context, one I/O thread (~0.5 MB each)
         client = self.client = plc_client(self.plc, self.codec, self.timeout)
         code = self.plc.plc_code
         queue = self.queue = SendQueue(ctx, s.ingest_endpoint, s.data_queue_size, s.poller_outbox_file(code),
@@ -180,9 +185,11 @@ class PollerService:
             schedule = GroupSchedule(reader, client, self._read_and_send)
             tasks.append(start(functools.partial(schedule.run, i / count), f"group {reader.name}"))
         settle_memory()
-        log.info("%s: %d groups, %d tags, %d connections to %s (%s), epoch %d", code, len(self.groups),
+        self.polling_after_s = round(footprint.age_s(), 3)
+        log.info("%s: %d groups, %d tags, %d connections to %s (%s), epoch %d; polling %.2f s after the process "
+                 "started, %.1f MB resident", code, len(self.groups),
                  sum(len(g.tags) for g in self.groups.values()), len(client.connections), self.plc.host,
-                 self.plc.protocol, self.epoch)
+                 self.plc.protocol, self.epoch, self.polling_after_s, footprint.rss_bytes() / 1e6)
         await stop.wait()
         await _cancel(tasks)
         left = await queue.flush(FLUSH_TIMEOUT_S)

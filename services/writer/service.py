@@ -33,7 +33,6 @@ from typing import Any, TypeVar
 import zmq
 
 from common import bus, curve
-from common.historian.oracle_sink import make_sink
 from common.historian.rows import Row
 from common.historian.sink import Sink, SinkUnavailable
 from common.settings import Settings
@@ -55,12 +54,24 @@ REPLAY_EVERY_S = 5.0  # how often to try the database again while only backups a
 HELD_RETRY_S = 5.0  # a batch neither stored nor backed up (disk full) is tried again this often
 
 
+def open_sink(settings: Settings) -> Sink:
+    """The historian the settings name; python-oracledb (~15 MB with its cryptography) is imported only for
+    Oracle, so a writer into SQLite does not carry it."""
+    if settings.oracle_configured:
+        from common.historian.oracle_sink import make_sink
+
+        return make_sink(settings)
+    from common.historian.sqlite_sink import SqliteSink
+
+    return SqliteSink(settings.historian_db)
+
+
 class WriterService:
     def __init__(self, settings: Settings, sink: Sink | None = None, ctx: zmq.Context[Any] | None = None,
                  security: curve.SocketSecurity | None = None) -> None:
         self.settings = settings
         self.security = security or curve.for_stage(settings, "writer")
-        self.sink: Sink = sink or make_sink(settings)
+        self.sink: Sink = sink or open_sink(settings)
         self.ctx = ctx or zmq.Context.instance()
         self.backups = BackupStore(settings.backup_dir)
         self.metrics = WriterMetrics()
