@@ -75,10 +75,16 @@ class AuditEntry:
 
 
 def _json(value: Any) -> str | None:
+    """JSON that reads back and answers in an API (no NaN, at most MAX_TEXT characters): else its text."""
     if value is None:
         return None
-    text = json.dumps(value, ensure_ascii=False, default=repr)
-    return text[:MAX_TEXT]
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, default=repr)
+    except (ValueError, TypeError):  # NaN or infinity inside, keys that are not strings
+        text = json.dumps(repr(value), ensure_ascii=False)
+    if len(text) > MAX_TEXT:
+        text = json.dumps(text[:MAX_TEXT] + "…", ensure_ascii=False)
+    return text
 
 
 def _value(text: str | None) -> Any:

@@ -23,6 +23,8 @@ from common.mc.datatypes import Kind, Value
 INT_RANGES = {Kind.INT16: (-0x8000, 0x7FFF), Kind.UINT16: (0, 0xFFFF), Kind.INT32: (-0x8000_0000, 0x7FFF_FFFF),
               Kind.UINT32: (0, 0xFFFF_FFFF)}
 FLOAT32_MAX = 3.4028234663852886e38
+#: a whole number this large fits no type (and would not even convert to a float): refused as it comes
+LARGEST_INT = 2**64
 #: how far (in steps of the scale) a value may sit from a raw whole number and still be that number:
 #: decimal fractions like 0.1 are not exact in binary, so 12.3 / 0.1 is 122.99999999999999
 STEP_TOLERANCE = 1e-6
@@ -88,6 +90,8 @@ def _number(tag: Tag, value: Any) -> float | int:
         raise WriteRefused(422, tag.tag_name, f"{value!r:.40} is not a number ({tag.type})")
     if isinstance(value, float) and not math.isfinite(value):
         raise WriteRefused(422, tag.tag_name, f"{value} is not a finite number")
+    if isinstance(value, int) and abs(value) >= LARGEST_INT:
+        raise WriteRefused(422, tag.tag_name, f"{str(value)[:20]}... is beyond every type a PLC holds")
     return value
 
 

@@ -216,6 +216,11 @@ def test_no_token_configured_refuses_every_write_and_audits_it() -> None:
             "I16", 1, "refused_no_token", "-")
         bad = client.post("/api/tags/write", json={"plc": PLC, "tag": "I16"})
         assert bad.status_code == 422 and "value is missing" in bad.text
+        nan = client.post("/api/tags/write", content=b'{"plc": "%s", "tag": "F32", "value": NaN}' % PLC.encode(),
+                          headers={"Content-Type": "application/json"})
+        assert nan.status_code == 403  # refused (no token) and audited: the audit still answers strict JSON
+        assert client.get("/api/audit").json()["entries"][0]["requested"] == "nan"
+        assert client.get("/api/audit", params={"before": 10**30}).status_code == 422
 
 
 def test_bits_of_one_word_written_at_once_by_two_clients_both_land(plant: Plant) -> None:

@@ -17,7 +17,8 @@ async def audit(request: Request,
                 plc: Annotated[str | None, Query(pattern="^[A-Z0-9]{14}$")] = None,
                 tag: Annotated[str | None, Query(max_length=64)] = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                before: Annotated[int | None, Query(ge=1, description="entries older than this id (paging)")] = None,
+                before: Annotated[int | None, Query(ge=1, le=2**63 - 1,
+                                                    description="entries older than this id (paging)")] = None,
                 ) -> dict[str, Any]:
     trail = writes_of(request).trail
     entries = await asyncio.to_thread(trail.last, limit, plc, tag, before)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -50,3 +51,13 @@ def test_a_trail_that_cannot_be_written_raises_and_records_nothing(tmp_path: Pat
         trail.record([entry("A", 1)])
     blocker.execute("ROLLBACK")
     assert trail.count() == 0
+
+
+def test_whatever_a_client_sent_is_kept_as_json_an_api_can_answer(tmp_path: Path) -> None:
+    trail = AuditTrail(tmp_path / "audit.db")
+    odd = [float("nan"), float("-inf"), "x" * 5000, {1: "a"}, [1.5, float("nan")], 10**400]
+    trail.record([entry(f"T{i}", value, "refused_bad_value") for i, value in enumerate(odd)])
+    rows = {r["tag_name"]: r["requested"] for r in trail.last()}
+    json.dumps(rows, allow_nan=False)  # what the API answers must be strict JSON
+    assert rows["T0"] == "nan" and rows["T1"] == "-inf" and rows["T3"] == {"1": "a"} and rows["T5"] == 10**400
+    assert rows["T2"].startswith('"xxx') and rows["T2"].endswith("…") and len(rows["T2"]) <= 2002

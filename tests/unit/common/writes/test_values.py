@@ -49,7 +49,8 @@ def test_bits(value: Any, bit: int) -> None:
     ("INT16", None, "is not a number"), ("INT16", [1], "is not a number"), ("FLOAT64", float("nan"), "finite"),
     ("FLOAT32", "inf", "finite"), ("FLOAT32", 1e39, "does not fit FLOAT32"), ("STRING[2]", "ABCDE", "do not fit"),
     ("STRING[2]", 12, "is not text"), ("STRING[2]", "A\x00B", "NUL"), ("BIT", 2, "is not a bit"),
-    ("BIT", "maybe", "is not a bit"),
+    ("BIT", "maybe", "is not a bit"), ("FLOAT64", 10**400, "beyond every type"), ("INT32", -(2**64), "beyond every"),
+    ("FLOAT32", "1e400", "finite"), ("UINT32", "9" * 5000, "finite"),
 ])
 def test_values_a_type_cannot_hold_are_422_naming_the_tag(data_type: str, value: Any, reason: str) -> None:
     with pytest.raises(WriteRefused, match=reason) as refused:
