@@ -6,6 +6,7 @@ so a test can start the app against real sockets on temporary endpoints.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,12 +19,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 
 from common import curve
+from common.historian.readers import make_reader
 from common.settings import Settings
 from services.gateway.broadcast import Broadcaster
 from services.gateway.latest_values import LatestValues
 from services.gateway.plant import RETRY_AFTER_S, PlantIndex, StoreBusy
 from services.gateway.poller_link import PollerLink
-from services.gateway.routes import audit, buffer, live, metrics, polling, stages, writes
+from services.gateway.routes import audit, buffer, history, live, metrics, polling, stages, writes
 from services.gateway.supervisor_rpc import Supervisor
 from services.gateway.tag_writes import GatewayWrites
 from services.gateway.telemetry import TelemetryStore
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
             door.close()
             app.state.writes.close()
             ctx.term()
+            await asyncio.to_thread(app.state.history.close)
 
     app = FastAPI(title="JSScada gateway", version="0.1.0", lifespan=lifespan,
                   description="Status, metrics and control of the JSScada collector.")
@@ -74,11 +77,12 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     app.state.supervisor = Supervisor(settings.supervisor_socket)
     app.state.trigger_limit = TriggerLimit(settings.api_trigger_min_interval_ms)
     app.state.writes = GatewayWrites(settings)
+    app.state.history = make_reader(settings)  # connects on first use
     origins = [o.strip() for o in settings.scada_cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    for module in (polling, buffer, stages, live, metrics, writes, audit):
+    for module in (polling, buffer, stages, live, metrics, history, writes, audit):
         app.include_router(module.router)
 
     @app.exception_handler(StoreBusy)
