@@ -38,6 +38,8 @@ class Settings(EnvSettings):
     scada_api_host: str = "127.0.0.1"
     scada_api_port: int = Field(default=8000, ge=1, le=65535)
     scada_api_token: SecretStr | None = None
+    scada_api_token_name: str = Field(default="api", min_length=1, max_length=64, description="the name the audit "
+                                      "trail of writes gives the holder of SCADA_API_TOKEN")
     scada_cors_origins: str = ""  # comma-separated, e.g. http://dashboard.plant.local:3000
 
     # ZeroMQ endpoints; empty means the ipc:// default under the run directory.
@@ -162,6 +164,11 @@ class Settings(EnvSettings):
     @property
     def historian_db(self) -> Path:
         return self.scada_data_dir / "tag_data.db"
+
+    @property
+    def audit_db(self) -> Path:
+        """The audit trail of writes to the PLC (common/writes/audit.py); nothing deletes from it."""
+        return self.scada_data_dir / "audit.db"
 
     @property
     def backup_dir(self) -> Path:

@@ -95,9 +95,19 @@ def _tag_rules(row: dict[str, Any]) -> list[tuple[str, str]]:
         if last > addr.device.maximum:
             return [("address", f"{dtype} at {row['address']} runs past the end of {addr.device.name}")]
     if not dtype.is_numeric:
-        for column in ("scale", "offset"):
-            if row[column] is not None:
+        for column in ("scale", "offset", "min", "max"):
+            if row.get(column) is not None:
                 return [(column, f"{column} applies to numeric types, not {dtype}")]
+    return _limit_rules(row)
+
+
+def _limit_rules(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """Write limits are in engineering units (after scale and offset); a scale of 0 could never be written."""
+    low, high = row.get("min"), row.get("max")
+    if low is not None and high is not None and low > high:
+        return [("max", f"max {format_cell(high)} is below min {format_cell(low)}")]
+    if row.get("writable") and row.get("scale") == 0:
+        return [("scale", "a writable tag needs a scale other than 0 (the value written is value / scale)")]
     return []
 
 
@@ -159,6 +169,9 @@ TABLES: tuple[Table, ...] = (
             Column("offset", number, False, None),
             Column("unit", free_text, False, ""),
             Column("description", free_text, False, ""),
+            Column("writable", flag, False, 0, may_be_absent=True),
+            Column("min", number, False, None, may_be_absent=True),
+            Column("max", number, False, None, may_be_absent=True),
         ),
         key=("plc_code", "tag_name"),
         unique=((("plc_code", "group_name", "address"), "this address is already read by this group"),),

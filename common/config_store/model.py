@@ -76,6 +76,10 @@ class Tag:
     offset: float | None
     unit: str
     description: str
+    #: written only when True (tags.csv ``writable``), within ``min``..``max`` in engineering units
+    writable: bool = False
+    min: float | None = None
+    max: float | None = None
 
     @property
     def device_address(self) -> DeviceAddress:
@@ -130,6 +134,23 @@ def load_tags(conn: sqlite3.Connection, plc_code: str | None = None, group_name:
     if group_name is not None:
         sql += " AND group_name = ?"
         args.append(group_name)
-    return [Tag(r["plc_code"], r["group_name"], r["tag_name"], r["address"], r["data_type"], r["scale"],
-                r["offset"], r["unit"], r["description"])
-            for r in conn.execute(sql + " ORDER BY plc_code, group_name, rowid", args)]
+    return [_tag(r) for r in conn.execute(sql + " ORDER BY plc_code, group_name, rowid", args)]
+
+
+def _tag(row: sqlite3.Row) -> Tag:
+    tag = Tag(row["plc_code"], row["group_name"], row["tag_name"], row["address"], row["data_type"], row["scale"],
+              row["offset"], row["unit"], row["description"])
+    if "writable" not in row.keys():  # noqa: SIM118 -- a store before schema 3, read without migrating
+        return tag
+    return replace(tag, writable=bool(row["writable"]), min=row["min"], max=row["max"])
+
+
+def load_tags_named(conn: sqlite3.Connection, plc_code: str, tag_names: list[str]) -> dict[str, Tag]:
+    """The tags of ``plc_code`` among ``tag_names``, by name (names not found are absent)."""
+    found: dict[str, Tag] = {}
+    for start in range(0, len(tag_names), 500):  # SQLite's bound parameters per statement
+        chunk = tag_names[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for r in conn.execute(f"SELECT * FROM tags WHERE plc_code = ? AND tag_name IN ({marks})", [plc_code, *chunk]):
+            found[r["tag_name"]] = _tag(r)
+    return found

@@ -89,6 +89,13 @@ MIGRATIONS: list[str] = [
     DROP TABLE plcs;
     ALTER TABLE plcs_v2 RENAME TO plcs;
     """,
+    # 2 -> 3: writes to the PLC -- a tag is written only when marked writable, within its optional limits
+    # (engineering units, after scale and offset).
+    """
+    ALTER TABLE tags ADD COLUMN writable INTEGER NOT NULL DEFAULT 0 CHECK (writable IN (0, 1));
+    ALTER TABLE tags ADD COLUMN "min" REAL;
+    ALTER TABLE tags ADD COLUMN "max" REAL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -26,6 +26,15 @@ Each ``op`` is one class below, registered with :func:`command`:
   refused with store_busy, plc_removed (the PLC is gone or inactive: its
   poller is being stopped) or restart_needed (its connection settings
   changed: the poller must start again).
+- ``write`` (``writes``: ``[[tag, value], ...]``): :class:`WriteTags`, written in
+  that order, each tag answered with its outcome (services/poller/writes.py)::
+
+    gateway: {"v": 1, "t": "command", "id": 14, "op": "write", "writes": [["SPEED_SP", 1200.5]]}
+    poller:  {"v": 1, "t": "reply", "id": 14, "ok": true, "result": {"plc_code": "KRCWO12ELOA101",
+              "outcomes": [{"tag": "SPEED_SP", "address": "D9018", "requested": 1200.5, "old_value": 1127.25,
+                            "read_back": 1200.5, "result": "written", "detail": ""}]}}
+    poller:  {"v": 1, "t": "reply", "id": 15, "ok": false, "code": "not_writable",
+              "error": "SPEED_SP: not writable (tags.csv marks a tag writable with writable=1)"}
 
 A new command is one member of :class:`Op`, one class here, and one handler in
 the poller's command table (services/poller/commands.py). Error codes are
@@ -49,6 +58,7 @@ class Op(StrEnum):
     START_ALL = "start_all"
     STOP_ALL = "stop_all"
     RELOAD = "reload"
+    WRITE = "write"
 
 
 class ErrorCode(StrEnum):
@@ -59,6 +69,11 @@ class ErrorCode(StrEnum):
     STORE_BUSY = "store_busy"
     PLC_REMOVED = "plc_removed"
     RESTART_NEEDED = "restart_needed"
+    # a write refused before anything was sent (the poller's own check against the config store)
+    NOT_WRITABLE = "not_writable"
+    UNKNOWN_TAG = "unknown_tag"
+    BAD_VALUE = "bad_value"
+    BUSY = "busy"  # the config store locked, or the PLC's earlier writes took the whole deadline
 
 
 class CommandError(Exception):
@@ -148,6 +163,26 @@ class StopAll(Command):
 @dataclass(frozen=True, slots=True)
 class ReloadPlant(Command):
     OP = Op.RELOAD
+
+
+@command
+@dataclass(frozen=True, slots=True)
+class WriteTags(Command):
+    """Tags of the poller's PLC and the values to write, in engineering units, in the order to write them."""
+
+    OP = Op.WRITE
+    writes: tuple[tuple[str, Any], ...]
+
+    def arguments(self) -> dict[str, Any]:
+        return {"writes": [list(w) for w in self.writes]}
+
+    @classmethod
+    def from_arguments(cls, m: dict[str, Any]) -> Self:
+        writes = m.get("writes")
+        if not isinstance(writes, list) or not writes or not all(
+                isinstance(w, list) and len(w) == 2 and isinstance(w[0], str) for w in writes):
+            raise ValueError(f"write needs writes: [[tag, value], ...], got {writes!r:.80}")
+        return cls(tuple((w[0], w[1]) for w in writes))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,9 @@
     scada strays [--stop]              stages of this run directory running without a supervisord
     scada keys create NAME | list | allow FILE [--name N]
                                        CURVE keys for tcp:// endpoints
+    scada write PLC TAG VALUE [--url U] write a tag through the gateway (needs SCADA_API_TOKEN)
+    scada audit [--plc CODE] [--tag T] [--limit N] [--json]
+                                       the audit trail of writes
 """
 
 from __future__ import annotations
@@ -299,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_parser(sub, history.run)
 
     add_keys_parser(sub, _keys)
+    from services.cli.writes import add_parsers as add_write_parsers
+
+    add_write_parsers(sub, _plc, _positive_int)
     return parser
 
 

@@ -26,8 +26,9 @@ from services.gateway.config_watch import ConfigWatch
 from services.gateway.latest_values import LatestValues
 from services.gateway.plant import RETRY_AFTER_S, PlantIndex, StoreBusy
 from services.gateway.poller_link import PollerLink
-from services.gateway.routes import buffer, config, history, live, metrics, polling, stages
+from services.gateway.routes import audit, buffer, config, history, live, metrics, polling, stages, writes
 from services.gateway.supervisor_rpc import Supervisor
+from services.gateway.tag_writes import GatewayWrites
 from services.gateway.telemetry import TelemetryStore
 from services.gateway.trigger_limit import TriggerLimit
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
             for part in (ws_polling, ws_values, telemetry, control, latest):
                 await part.close()
             door.close()
+            app.state.writes.close()
             ctx.term()
             await asyncio.to_thread(app.state.history.close)
 
@@ -80,12 +82,13 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     app.state.plant = PlantIndex(settings.config_db)
     app.state.supervisor = Supervisor(settings.supervisor_socket)
     app.state.trigger_limit = TriggerLimit(settings.api_trigger_min_interval_ms)
+    app.state.writes = GatewayWrites(settings)
     app.state.history = make_reader(settings)  # connects on first use
     origins = [o.strip() for o in settings.scada_cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    for module in (polling, buffer, stages, live, metrics, history, config):
+    for module in (polling, buffer, stages, live, metrics, history, config, writes, audit):
         app.include_router(module.router)
 
     @app.exception_handler(StoreBusy)

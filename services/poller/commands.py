@@ -22,26 +22,34 @@ from common.wire.control import (
     StopAll,
     StopGroup,
     TriggerGroup,
+    WriteTags,
 )
 from common.wire.ingest import PollingData
+from common.writes.values import WriteRefused
 from services.poller.group import GroupReader, GroupState
 
 Result = dict[str, Any]
 ReadAndSend = Callable[[GroupReader], Awaitable[PollingData]]
 Reload = Callable[[], Awaitable[Result]]
+#: writes (tag, value) in order; each tag's outcome (services/poller/writes.py), or WriteRefused
+WriteTagsFn = Callable[[list[tuple[str, Any]]], Awaitable[list[dict[str, Any]]]]
+#: a write refused before anything was sent, by its HTTP status (common/writes/values.py)
+REFUSED_CODES = {403: ErrorCode.NOT_WRITABLE, 404: ErrorCode.UNKNOWN_TAG, 422: ErrorCode.BAD_VALUE}
 
 
 class PollerCommands:
     def __init__(self, plc_code: str, groups: dict[str, GroupReader], read_and_send: ReadAndSend,
-                 reload: Reload | None = None) -> None:
+                 reload: Reload | None = None, write_tags: WriteTagsFn | None = None) -> None:
         self.plc_code = plc_code
         self.groups = groups
         self.read_and_send = read_and_send
         self.reload_plant = reload
+        self.write_tags = write_tags
         #: each op's handler; it takes that op's command class
         self.table: dict[Op, Callable[[Any], Awaitable[Result]]] = {
             Op.START: self.start, Op.STOP: self.stop, Op.TRIGGER: self.trigger,
             Op.START_ALL: self.start_all, Op.STOP_ALL: self.stop_all, Op.RELOAD: self.reload,
+            Op.WRITE: self.write,
         }
 
     async def answer(self, command: Command) -> Result:
@@ -90,3 +98,12 @@ class PollerCommands:
         if self.reload_plant is None:
             raise CommandError(ErrorCode.BAD_COMMAND, f"the poller of {self.plc_code} does not reload")
         return await self.reload_plant()
+
+    async def write(self, command: WriteTags) -> Result:
+        if self.write_tags is None:
+            raise CommandError(ErrorCode.BAD_COMMAND, f"the poller of {self.plc_code} does not write")
+        try:
+            outcomes = await self.write_tags(list(command.writes))
+        except WriteRefused as refused:
+            raise CommandError(REFUSED_CODES.get(refused.status, ErrorCode.BUSY), str(refused)) from None
+        return {"plc_code": self.plc_code, "outcomes": outcomes}

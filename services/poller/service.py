@@ -58,6 +58,7 @@ from services.poller.link import plc_client, plc_codec
 from services.poller.plant import Plant, load_plant
 from services.poller.reload import PlantReload
 from services.poller.sender import SendQueue
+from services.poller.writes import WriteDesk
 
 log = logging.getLogger("poller")
 
@@ -74,6 +75,7 @@ class PollerService:
         self.groups = {g.group_name: GroupReader(g, plant.tags_of(g), plc.multi_block_read) for g in plant.groups}
         self.timeout = plc.timeout_ms / 1000
         self.codec = plc_codec(plc, self.timeout, settings.mc_ascii_hex_numbers)
+        self.writes = WriteDesk(plc, settings.config_db, self.codec.encoding)
         self.client: PlcClient | None = None
         self.queue: SendQueue | None = None
         self.clock = ClockWatch(settings.poller_clock_step_ms)
@@ -87,7 +89,8 @@ class PollerService:
         self.group_tasks: dict[str, asyncio.Task[None]] = {}
         self.reloads = PlantReload(self)
         self.control: ControlLink | None = None
-        self.commands = PollerCommands(plc.plc_code, self.groups, self._read_and_send, self.reloads.reload)
+        self.commands = PollerCommands(plc.plc_code, self.groups, self._read_and_send, self.reloads.reload,
+                                       self._write_tags)
 
     @classmethod
     def from_store(cls, settings: Settings, plc_code: str,
@@ -107,6 +110,10 @@ class PollerService:
         schedule = GroupSchedule(reader, self.client, self._read_and_send)
         self.group_tasks[reader.name] = supervise(functools.partial(schedule.run, phase), f"group {reader.name}",
                                                   deaths=self.task_deaths)
+
+    async def _write_tags(self, items: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+        assert self.client is not None
+        return await self.writes.write(self.client, items)
 
     # -- status --------------------------------------------------------------
     def figures(self) -> PollerFigures:

@@ -26,6 +26,7 @@ from common.wire.control import (
     StopAll,
     StopGroup,
     TriggerGroup,
+    WriteTags,
 )
 from common.wire.envelope import MessageError, decode, encode, envelope, pack
 from services.gateway.poller_link import PollerLink, PollerTimeout, PollerUnavailable
@@ -44,6 +45,8 @@ def test_every_op_has_one_command_class() -> None:
     (StopGroup("FAST_1S"), {"op": "stop", "group": "FAST_1S"}),
     (StartAll(), {"op": "start_all"}),
     (StopAll(), {"op": "stop_all"}),
+    (WriteTags((("SPEED_SP", 1200.5), ("RECIPE", "A-7"), ("RUN", 1))),
+     {"op": "write", "writes": [["SPEED_SP", 1200.5], ["RECIPE", "A-7"], ["RUN", 1]]}),
 ])
 def test_each_command_is_its_map_and_reads_back(command: Command, wire: dict[str, Any]) -> None:
     request = CommandRequest(12, command)
@@ -56,6 +59,10 @@ def test_each_command_is_its_map_and_reads_back(command: Command, wire: dict[str
     ({}, "unknown op None"),
     ({"op": "trigger"}, "trigger needs a group name"),
     ({"op": "start", "group": 7}, "start needs a group name"),
+    ({"op": "write"}, "write needs writes"),
+    ({"op": "write", "writes": []}, "write needs writes"),
+    ({"op": "write", "writes": [["SP", 1, 2]]}, "write needs writes"),
+    ({"op": "write", "writes": [[7, 1]]}, "write needs writes"),
 ])
 def test_a_command_this_build_cannot_read_is_answered_bad_command_under_its_id(fields: dict[str, Any],
                                                                                reason: str) -> None:
