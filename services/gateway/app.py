@@ -23,8 +23,9 @@ from services.gateway.broadcast import Broadcaster
 from services.gateway.control import ControlRouter
 from services.gateway.live import LatestValues
 from services.gateway.plant import RETRY_AFTER_S, PlantIndex, StoreBusy
-from services.gateway.routes import buffer, live, polling, stages
+from services.gateway.routes import buffer, live, polling, stages, tags
 from services.gateway.stages import Supervisor
+from services.gateway.tag_names import TagNames
 from services.gateway.telemetry import TelemetryStore
 from services.gateway.trigger_limit import TriggerLimit
 
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
 
         def values_message(key: Any) -> dict[str, Any]:
             plc, group = key
-            return {"t": "values", "values": latest.latest(plc, group)}
+            return {"t": "values", "values": app.state.tag_names.name_values(latest.latest(plc, group))}
 
         def polling_message(_: Any) -> dict[str, Any]:
             return {"t": "polling", **polling.polling_status(telemetry), "pipeline": buffer.pipeline(telemetry)}
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
         for part in (telemetry, control, latest, ws_polling, ws_values):
             part.start()
         app.state.plant.refresh()  # read before the first request needs it
+        app.state.tag_names.all()  # the same for the tags' names
         app.state.telemetry, app.state.control, app.state.live = telemetry, control, latest
         app.state.ws_polling, app.state.ws_values = ws_polling, ws_values
         try:
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
         finally:
             for part in (ws_polling, ws_values, telemetry, control, latest):
                 await part.close()
+            app.state.tag_names.close()
             door.close()
             ctx.term()
 
@@ -69,13 +72,14 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     app.state.settings = settings
     app.state.security = door
     app.state.plant = PlantIndex(settings.config_db)
+    app.state.tag_names = TagNames(settings.config_db)
     app.state.supervisor = Supervisor(settings.supervisor_socket)
     app.state.trigger_limit = TriggerLimit(settings.api_trigger_min_interval_ms)
     origins = [o.strip() for o in settings.scada_cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    for module in (polling, buffer, stages, live):
+    for module in (polling, buffer, stages, live, tags):
         app.include_router(module.router)
 
     @app.exception_handler(StoreBusy)
