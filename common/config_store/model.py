@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, replace
+from typing import Any
 
 from common.mc.datatypes import DataType, parse_data_type
 from common.mc.devices import DeviceAddress, parse_address
@@ -63,6 +64,8 @@ class PollingGroup:
     trigger_device: str
     ack_device: str
     is_active: bool
+    #: deadband: every tag is stored at least this often (None: deadband.DEFAULT_MAX_INTERVAL_MS)
+    max_interval_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class Tag:
     offset: float | None
     unit: str
     description: str
+    #: report by exception: stored when it moves by more than this (engineering units); None: every value
+    deadband: float | None = None
 
     @property
     def device_address(self) -> DeviceAddress:
@@ -117,8 +122,13 @@ def load_groups(conn: sqlite3.Connection, plc_code: str | None = None) -> list[P
         sql += " WHERE plc_code = ?"
         args = (plc_code,)
     return [PollingGroup(r["plc_code"], r["group_name"], r["mode"], r["interval_ms"], r["trigger_device"],
-                         r["ack_device"], bool(r["is_active"]))
+                         r["ack_device"], bool(r["is_active"]), _optional(r, "max_interval_ms"))
             for r in conn.execute(sql + " ORDER BY plc_code, group_name", args)]
+
+
+def _optional(row: sqlite3.Row, column: str) -> Any:
+    """A column a store of an older schema lacks (read without migrating): None there."""
+    return row[column] if column in row.keys() else None  # noqa: SIM118  # Row's `in` looks at values
 
 
 def load_tags(conn: sqlite3.Connection, plc_code: str | None = None, group_name: str | None = None) -> list[Tag]:
@@ -131,5 +141,5 @@ def load_tags(conn: sqlite3.Connection, plc_code: str | None = None, group_name:
         sql += " AND group_name = ?"
         args.append(group_name)
     return [Tag(r["plc_code"], r["group_name"], r["tag_name"], r["address"], r["data_type"], r["scale"],
-                r["offset"], r["unit"], r["description"])
+                r["offset"], r["unit"], r["description"], _optional(r, "deadband"))
             for r in conn.execute(sql + " ORDER BY plc_code, group_name, rowid", args)]

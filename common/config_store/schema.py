@@ -89,6 +89,11 @@ MIGRATIONS: list[str] = [
     DROP TABLE plcs;
     ALTER TABLE plcs_v2 RENAME TO plcs;
     """,
+    # 2 -> 3: report by exception: a deadband per tag, a maximum interval per group (NULL: off / the default).
+    """
+    ALTER TABLE tags ADD COLUMN deadband REAL CHECK (deadband >= 0);
+    ALTER TABLE polling_groups ADD COLUMN max_interval_ms INTEGER CHECK (max_interval_ms >= 100);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -32,8 +32,9 @@ def _cycle(values: list[TagValue]) -> list[bytes]:
 
 def test_latest_values_websocket_and_search_carry_names_units_and_descriptions() -> None:
     settings = make_store(short_tmp(), 1, GROUPS, TAGS)
-    with TestClient(create_app(settings)) as client:
-        client.app.state.live.on_frames(_cycle([TagValue("D100", 21.5, GOOD), TagValue("D101", 12, GOOD),
+    app = create_app(settings)
+    with TestClient(app) as client:
+        app.state.live.on_frames(_cycle([TagValue("D100", 21.5, GOOD), TagValue("D101", 12, GOOD),
                                                 TagValue("M5", None, "BAD_TIMEOUT"), TagValue("D999", 1, GOOD)]))
         body = client.get("/api/values/latest").json()
         by_address = {v["address"]: v for v in body["values"]}
