@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
         telemetry = TelemetryStore(ctx, settings.telemetry_endpoint, door)
         control = ControlRouter(ctx, settings.control_endpoint, door)
         latest = LatestValues(ctx, settings.live_endpoint, door)
+        latest.tag_count = app.state.tag_names.count
 
         def values_message(key: Any) -> dict[str, Any]:
             plc, group = key

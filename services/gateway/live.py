@@ -1,20 +1,23 @@
 """Latest values: the gateway's subscription to the buffer's live PUB.
 
-Only the newest frame of each (PLC, group) is kept, as received; it is
-decoded when someone asks, so the gateway's cost does not grow with the
-polling rate.
+Only the newest frame of each (PLC, group) is kept, as received (or, when a
+deadband leaves values out, the frames since its last complete cycle:
+live_frames.py); they are decoded when someone asks, so the gateway's cost
+does not grow with the polling rate.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import zmq
 import zmq.asyncio
 
-from common import bus, curve, messages
-from common.messages import MessageError, iso_ms
+from common import bus, curve
+from common.messages import MessageError
+from services.gateway.live_frames import GroupFrames, as_dicts
 from services.gateway.reader import SocketReader
 
 log = logging.getLogger("gateway.live")
@@ -31,8 +34,10 @@ class LatestValues(SocketReader):
             security.connected(self.sock, "live", endpoint)
         bus.ensure_ipc_dir(endpoint)
         self.sock.connect(endpoint)
-        self.frames: dict[tuple[str, str], bytes] = {}
+        self.groups: dict[tuple[str, str], GroupFrames] = {}
         self.received = 0
+        #: (plc, group) -> its tags in the config store, when known (tells a deadband's partial cycle)
+        self.tag_count: Callable[[str, str], int | None] = lambda plc, group: None
 
     def on_frames(self, parts: list[Any]) -> None:
         try:
@@ -40,23 +45,26 @@ class LatestValues(SocketReader):
         except (ValueError, UnicodeDecodeError):
             self.bad_frames += 1
             return
-        self.frames[(plc, group)] = parts[-1]
+        frames = self.groups.get((plc, group)) or self.groups.setdefault((plc, group), GroupFrames())
+        try:
+            frames.add(parts[-1], self.tag_count(plc, group))
+        except MessageError as error:
+            self.bad_frames += 1
+            log.warning("bad live frame for %s/%s: %s", plc, group, error)
+            return
         self.received += 1
 
     def latest(self, plc: str | None = None, group: str | None = None) -> list[dict[str, Any]]:
         """The last value, quality and time of each tag, by PLC and group."""
         out: list[dict[str, Any]] = []
-        for (p, g), frame in sorted(self.frames.items()):
+        for (p, g), frames in sorted(self.groups.items()):
             if plc not in (None, p) or group not in (None, g):
                 continue
             try:
-                data = messages.decode_polling_data(frame)
+                out.extend(as_dicts(p, g, frames.latest()))
             except MessageError as error:
                 self.bad_frames += 1
                 log.warning("bad live frame for %s/%s: %s", p, g, error)
-                continue
-            ts = iso_ms(data.ts_ms)
-            out.extend({"plc_code": p, "group": g, "address": v.address, "value": v.value, "quality": v.quality,
-                        "ts": ts, "seq": data.seq} for v in data.values)
+                self.groups.pop((p, g), None)  # what it held cannot be read: start again from the next cycle
         return out
 

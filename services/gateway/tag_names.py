@@ -84,6 +84,7 @@ class TagNames:
         self._reader = _Reader(path)
         self._by_key: dict[TagKey, TagName] = {}
         self._tags: list[TagName] = []
+        self._counts: dict[tuple[str, str], int] = {}
         self._read_at = float("-inf")  # monotonic
         self._reading: asyncio.Task[None] | None = None
         self.reads = 0
@@ -106,6 +107,10 @@ class TagNames:
             value["unit"] = tag.unit if tag else None
             value["description"] = tag.description if tag else None
         return values
+
+    def count(self, plc_code: str, group: str) -> int | None:
+        """How many tags the group has in the last copy of the store; None when it has none there."""
+        return self._counts.get((plc_code, group))
 
     def all(self) -> list[TagName]:
         """Every tag of the last copy, in the store's order."""
@@ -141,6 +146,10 @@ class TagNames:
             self.last_error = None
             self._tags = tags
             self._by_key = {(t.plc_code, t.group, t.address): t for t in tags}
+            counts: dict[tuple[str, str], int] = {}
+            for t in tags:
+                counts[(t.plc_code, t.group)] = counts.get((t.plc_code, t.group), 0) + 1
+            self._counts = counts
 
     def close(self) -> None:
         if self._reading is not None:
