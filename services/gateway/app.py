@@ -16,6 +16,7 @@ import zmq.asyncio
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from common import curve
 from common.settings import Settings
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
         # a locked or busy SQLite file is a moment's wait, not a server fault
         return JSONResponse({"detail": f"the config store is busy, try again: {error}"}, status_code=503,
                             headers={"Retry-After": str(RETRY_AFTER_S)})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")  # trends.js, uPlot (static/uplot/VERSION)
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:
