@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import signal
@@ -111,7 +112,8 @@ class PollerService:
     async def _read_and_send(self, runner: GroupRunner) -> messages.PollingData:
         assert self.client is not None and self.queue is not None
         data = await runner.cycle(self.client)
-        self.queue.put(data)
+        kept = runner.deadband.filter(data.values, data.ts_ms)  # report by exception (deadband.py)
+        self.queue.put(dataclasses.replace(data, values=kept.values) if kept.suppressed else data, kept.suppressed)
         return data
 
     async def run_group(self, runner: GroupRunner, phase: float = 0.0) -> None:
