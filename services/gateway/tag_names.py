@@ -38,10 +38,12 @@ class TagName:
     data_type: str
     unit: str
     description: str
+    deadband: float | None = None
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | float | None]:
         return {"plc_code": self.plc_code, "group": self.group, "tag_name": self.tag_name, "address": self.address,
-                "data_type": self.data_type, "unit": self.unit, "description": self.description}
+                "data_type": self.data_type, "unit": self.unit, "description": self.description,
+                "deadband": self.deadband}
 
 
 #: (plc_code, group, address): a group reads an address once (csv_rules: unique per group)
@@ -62,14 +64,14 @@ class _Reader:
         inode = os.stat(self.path).st_ino  # a missing store raises OSError, the caller keeps its copy
         if self.conn is None or inode != self.inode:
             self.close()
-            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+            self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
                                         timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             self.inode, self.version = inode, None
         version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
         if version == self.version:
             return None
-        rows = self.conn.execute("SELECT plc_code, group_name, tag_name, address, data_type, unit, description "
-                                 "FROM tags ORDER BY plc_code, group_name, rowid").fetchall()
+        rows = self.conn.execute("SELECT plc_code, group_name, tag_name, address, data_type, unit, description, "
+                                 "deadband FROM tags ORDER BY plc_code, group_name, rowid").fetchall()
         self.version = version
         return [TagName(*row) for row in rows]
 

@@ -184,7 +184,10 @@
     series.forEach((s, i) => {
       const color = COLORS[i % COLORS.length];
       const shown = `${s.label}${s.unit ? " [" + s.unit + "]" : ""}`;
-      uSeries.push({ label: shown, scale: `u:${s.unit}`, stroke: color, width: 1.5, points: { show: s.mode === "raw" && s.ts.length < 400 } });
+      // a deadbanded tag holds its value until the next row: drawn as steps, not as a slope it never had
+      const stepped = s.tag.deadband != null && s.mode === "raw" ? { paths: uPlot.paths.stepped({ align: 1 }) } : {};
+      uSeries.push({ label: shown, scale: `u:${s.unit}`, stroke: color, width: 1.5, ...stepped,
+                     points: { show: s.mode === "raw" && s.ts.length < 400 } });
       if (s.mode === "buckets") {
         const lo = uSeries.length, hi = lo + 1;
         uSeries.push({ label: `${shown} min`, scale: `u:${s.unit}`, stroke: color + "55", width: 0.5 });

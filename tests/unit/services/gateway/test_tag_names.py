@@ -53,7 +53,8 @@ def test_latest_values_websocket_and_search_carry_names_units_and_descriptions()
         found = client.get("/api/tags", params={"search": "speed"}).json()
         assert [t["tag_name"] for t in found["tags"]] == ["LINE_SPEED"]
         assert found["tags"][0] == {"plc_code": PLC, "group": "FAST", "tag_name": "LINE_SPEED", "address": "D101",
-                                    "data_type": "UINT16", "unit": "m/min", "description": "line speed"}
+                                    "data_type": "UINT16", "unit": "m/min", "description": "line speed",
+                                    "deadband": None}
         # a name that starts with the text comes first, then the others containing it (here: in an address)
         found = client.get("/api/tags", params={"search": "d"}).json()
         assert [t["tag_name"] for t in found["tags"]] == ["DOOR_OPEN", "OVEN_TEMP", "LINE_SPEED"]
