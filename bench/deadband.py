@@ -25,15 +25,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shutil
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from common.messages import iso_ms
-from tests.helpers import sample_on_free_ports, scada, scada_env, short_tmp, wait_for
-from tests.supervisor_run import Supervisor
+from tests.helpers import scada, wait_for
+from tests.supervisor_run import running_plant
 
 #: tag name prefix -> deadband (engineering units): the sample plant's slowly changing tags, the constants
 #: (any change is stored) and the production counters (+2 counts/s from the simulator, read every second).
@@ -79,15 +78,12 @@ def account(env: dict[str, str], since_ms: int, until_ms: int) -> dict[str, Any]
 
 
 def run(deadband: bool, seconds: float, warmup: float) -> dict[str, Any]:
-    base = short_tmp("bench-")
-    env = scada_env(base)
-    sample_on_free_ports(base / "csv")
-    given = give_deadbands(base / "csv") if deadband else 0
-    scada(env, "db", "init")
-    scada(env, "db", "import", str(base / "csv"))
-    sup = Supervisor(env)
-    sup.start()
-    try:
+    given = [0]
+
+    def prepare(folder: Path) -> None:
+        given[0] = give_deadbands(folder)
+
+    with running_plant(prepare=prepare if deadband else None) as (sup, env):
         sup.wait_running(60)
         wait_for(lambda: (Path(env["SCADA_DATA_DIR"]) / "tag_data.db").exists(), 60, what="the historian")
         time.sleep(warmup)
@@ -99,11 +95,8 @@ def run(deadband: bool, seconds: float, warmup: float) -> dict[str, Any]:
         settled = wait_for(lambda: (lambda a: a if a["in_flight"] == 0 else None)(account(env, since, until)), 60,
                            interval=1.0, what="nothing of the window in flight")
         rows = stored_rows(env, since, until)
-    finally:
-        sup.stop()
-        shutil.rmtree(base, ignore_errors=True)
     span = (until - since) / 1000
-    return {"tags_with_deadband": given, "polled_per_s": settled["polled"] / span,
+    return {"tags_with_deadband": given[0], "polled_per_s": settled["polled"] / span,
             "stored_per_s": settled["stored"] / span, "rows_per_s": rows / span,
             "suppressed_per_s": settled["suppressed"] / span, "lost": settled["lost"], "cycles": settled["cycles"],
             "account": settled}

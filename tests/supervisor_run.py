@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 import xmlrpc.client
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -86,8 +86,11 @@ def _alive(pid: int) -> bool:
 
 
 @contextmanager
-def running_plant(data_tmpfs_mb: int | None = None, **extra_env: str) -> Iterator[tuple[Supervisor, dict[str, str]]]:
+def running_plant(data_tmpfs_mb: int | None = None, prepare: Callable[[Path], object] | None = None,
+                  **extra_env: str) -> Iterator[tuple[Supervisor, dict[str, str]]]:
     """The sample plant on free ports, every stage under a foreground supervisord; all stopped after.
+
+    ``prepare``: called with the folder of the plant's CSV files before they are imported (to change them).
 
     ``data_tmpfs_mb``: SCADA_DATA_DIR (journals, ledger, historian, config store) on a tmpfs of that
     size, so that a test can fill it (raises tests.disk_full.MountRefused where mounting is refused).
@@ -98,6 +101,8 @@ def running_plant(data_tmpfs_mb: int | None = None, **extra_env: str) -> Iterato
         if data_tmpfs_mb is not None:
             stack.enter_context(mounted_tmpfs(Path(env["SCADA_DATA_DIR"]), data_tmpfs_mb))
         sample_on_free_ports(base / "csv")
+        if prepare is not None:
+            prepare(base / "csv")
         scada(env, "db", "init")
         scada(env, "db", "import", str(base / "csv"))
         sup = Supervisor(env)
