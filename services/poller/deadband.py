@@ -79,5 +79,7 @@ class Deadband:
             return True
         new, old = value.value, last.value
         if isinstance(new, bool | int | float) and isinstance(old, bool | int | float):
+            if new != new or old != old:  # NaN (a FLOAT32 that is not a number) compares with nothing
+                return not (new != new and old != old)
             return abs(new - old) > deadband
         return new != old

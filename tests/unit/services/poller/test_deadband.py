@@ -79,6 +79,14 @@ def test_bits_strings_and_a_zero_deadband() -> None:
     assert run(band, cycles) == [["M0=0", "D0=LOT-1", "D9=1.5"], [], ["M0=1", "D0=LOT-2", "D9=1.5000001"]]
 
 
+def test_not_a_number_is_sent_when_it_comes_and_when_it_goes() -> None:
+    band = Deadband([1.0], max_interval_ms=60_000)
+    nan, inf = math.nan, math.inf
+    sent = run(band, [(0, [v("D0", 1.0)]), (1, [v("D0", nan)]), (2, [v("D0", nan)]), (3, [v("D0", 1.5)]),
+                      (4, [v("D0", inf)]), (5, [v("D0", inf)]), (6, [v("D0", -inf)])])
+    assert sent == [["D0=1.0"], ["D0=nan"], [], ["D0=1.5"], ["D0=inf"], [], ["D0=-inf"]]
+
+
 def test_bad_configuration_is_refused() -> None:
     for bad in (-1.0, math.nan):
         with pytest.raises(ValueError, match="deadband"):
