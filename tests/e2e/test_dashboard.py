@@ -138,7 +138,7 @@ def test_a_tag_searched_by_name_shows_its_trend_for_10_minutes_with_its_unit(
     wait_for(lambda: history_points() > 0, 20, what="the history's points")
     assert "raw values" in find(By.ID, "trend-status").text
     assert "SINE_000 (KRCWO12ELOA101) [℃]" in chart.text  # the legend, with the unit
-    assert find(By.ID, "trend-chosen").text.startswith("SINE_000 ℃")  # the chip of the tag picked
+    assert find(By.ID, "trend-chosen").text.split() == ["SINE_000", "℃", "×"]  # the chip of the tag picked
     before = int(chart.get_attribute("data-live") or 0)
     wait_for(lambda: int(chart.get_attribute("data-live") or 0) > before, 10, what="a live value appended")
     shot = Path(env["SCADA_LOG_DIR"]) / "trends.png"
