@@ -18,7 +18,7 @@ export SCADA_SIMULATOR ?= true
 
 SUPERVISORCTL := $(BIN)/supervisorctl -c supervisord.conf -s unix://$(SCADA_RUN_DIR)/supervisor.sock
 
-.PHONY: install run stop status test lint bench clean
+.PHONY: install bytecode run stop status test lint bench clean
 
 install: $(STAMP)
 
@@ -27,7 +27,12 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-run: install
+# Bytecode for the project's modules, even where PYTHONDONTWRITEBYTECODE is set: without it every stage
+# compiles its modules at each start (a poller then takes ~1 s instead of ~0.2 s, and more memory).
+bytecode:
+	@$(BIN)/python -m compileall -q common services >/dev/null
+
+run: install bytecode
 	@mkdir -p "$(SCADA_DATA_DIR)" "$(SCADA_LOG_DIR)" && mkdir -p -m 0700 "$(SCADA_RUN_DIR)"
 	@if [ ! -f "$(SCADA_DATA_DIR)/scada.db" ]; then \
 		$(BIN)/scada db init >/dev/null && $(BIN)/scada db import data/sample; fi
@@ -57,7 +62,7 @@ status:
 
 # Two workers (CI has 2 cores): a file's tests stay together on one worker; most of the wall time is the
 # end-to-end plants waiting on their windows, so two run side by side.
-test: install
+test: install bytecode
 	@$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # The end-to-end benchmarks (~15 minutes): the whole pipeline at increasing rates, then the long chaos

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common.messages import iso_ms
+from common.times import iso_ms
 from tests.helpers import scada, wait_for
 from tests.supervisor_run import running_plant
 

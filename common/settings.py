@@ -4,6 +4,12 @@ Read from the environment and from a ``.env`` file in the working directory.
 Relative directories are resolved against the working directory once, so a
 process started by supervisord (``directory=%(here)s``) and the operator's
 shell agree on where things are.
+
+Strategy: the fields are declared as they would be for pydantic-settings
+(``name: type = Field(default=..., description=..., ge=..., gt=...)``), but
+read by the small loader in :mod:`common.settings_loader`, which needs only
+the standard library: pydantic and pydantic-settings cost a poller about
+20 MB and half its start time, and only the gateway needs them (for FastAPI).
 """
 
 from __future__ import annotations
@@ -11,11 +17,18 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from common.settings_loader import (
+    EnvSettings,
+    Field,
+    SecretStr,
+    SettingsConfigDict,
+    SettingsError,
+    field_validator,
+    model_validator,
+)
 
 
-class Settings(BaseSettings):
+class Settings(EnvSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # Working locations
@@ -116,8 +129,8 @@ class Settings(BaseSettings):
         """The settings of this process; a bad value stops it with one line per variable, no traceback."""
         try:
             return cls()
-        except ValidationError as error:
-            raise SystemExit(settings_error(error)) from None
+        except SettingsError as error:
+            raise SystemExit(str(error)) from None
 
     @field_validator("scada_data_dir", "scada_run_dir", "scada_log_dir", "backup_file_path", "scada_keys_dir")
     @classmethod
@@ -196,14 +209,3 @@ class Settings(BaseSettings):
             path.mkdir(parents=True, exist_ok=True)
         self.scada_run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.scada_run_dir.chmod(0o700)
-
-
-def settings_error(error: ValidationError) -> str:
-    """A heading, then ``  DATA_QUEUE_SIZE='0': Input should be greater than 0`` and so on, one line each."""
-    lines = ["settings (environment or .env) refused:"]
-    for problem in error.errors():
-        name = "_".join(str(part) for part in problem["loc"]).upper()
-        secret = "PASSWORD" in name or "TOKEN" in name
-        given = "" if secret or not name or isinstance(problem["input"], dict) else f"={problem['input']!r}"
-        lines.append(f"  {name or 'settings'}{given}: {problem['msg']}")
-    return "\n".join(lines)

@@ -1,11 +1,15 @@
 """python -m services.buffer"""
 
-import sys
+from common.footprint import leave_out_tls
 
-from common import curve, stage_lock
-from common.runtime import settle_memory, setup_logging, stop_event
-from common.settings import Settings
-from services.buffer.service import BufferService
+leave_out_tls()  # before asyncio is imported, below: the buffer speaks no TLS (see common/footprint.py)
+
+import sys  # noqa: E402
+
+from common import curve, stage_lock  # noqa: E402
+from common.runtime import settle_memory, setup_logging, stop_event  # noqa: E402
+from common.settings import Settings  # noqa: E402
+from services.buffer.service import BufferService  # noqa: E402
 
 
 def main() -> None:

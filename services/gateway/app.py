@@ -21,9 +21,9 @@ from fastapi.staticfiles import StaticFiles
 from common import curve
 from common.settings import Settings
 from services.gateway.broadcast import Broadcaster
-from services.gateway.control import ControlRouter
 from services.gateway.live import LatestValues
 from services.gateway.plant import RETRY_AFTER_S, PlantIndex, StoreBusy
+from services.gateway.poller_link import PollerLink
 from services.gateway.routes import buffer, live, polling, stages, tags
 from services.gateway.stages import Supervisor
 from services.gateway.tag_names import TagNames
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = zmq.asyncio.Context()
         telemetry = TelemetryStore(ctx, settings.telemetry_endpoint, door)
-        control = ControlRouter(ctx, settings.control_endpoint, door)
+        control = PollerLink(ctx, settings.control_endpoint, door)
         latest = LatestValues(ctx, settings.live_endpoint, door)
         latest.tag_count = app.state.tag_names.count
 

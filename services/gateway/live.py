@@ -16,7 +16,7 @@ import zmq
 import zmq.asyncio
 
 from common import bus, curve
-from common.messages import MessageError
+from common.wire.envelope import MessageError
 from services.gateway.live_frames import GroupFrames, as_dicts
 from services.gateway.reader import SocketReader
 

@@ -20,8 +20,9 @@ from typing import Any
 
 import msgpack
 
-from common import messages
-from common.messages import MessageError, TagValue
+from common.times import iso_ms
+from common.wire.envelope import MessageError, decode
+from common.wire.ingest import PollingData, TagValue
 
 MAX_FRAMES = 256
 
@@ -72,7 +73,7 @@ class GroupFrames:
     def _newest(self) -> dict[str, Latest]:
         newest = dict(self.merged)
         for frame in self.frames:
-            data = messages.decode_polling_data(frame)
+            data = decode(frame, PollingData)
             for value in data.values:
                 newest[value.address] = (value, data.ts_ms, data.seq)
         return newest
@@ -80,4 +81,4 @@ class GroupFrames:
 
 def as_dicts(plc: str, group: str, values: list[Latest]) -> list[dict[str, Any]]:
     return [{"plc_code": plc, "group": group, "address": v.address, "value": v.value, "quality": v.quality,
-             "ts": messages.iso_ms(ts), "seq": seq} for v, ts, seq in values]
+             "ts": iso_ms(ts), "seq": seq} for v, ts, seq in values]

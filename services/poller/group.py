@@ -13,22 +13,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import statistics
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from common.config_store.model import PollingGroup, Tag
 from common.mc.client import PlcClient
 from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
 from common.mc.planner import ReadPlan, TagRead, plan_reads
-from common.messages import GOOD, PollingData, TagValue, make_cycle, now_ms
+from common.times import now_ms
+from common.wire.cycle import make_cycle
+from common.wire.ingest import GOOD, PollingData, TagValue
 from services.poller.deadband import Deadband
 
 log = logging.getLogger("poller.group")
 
 LATENESS_WINDOW = 1000
+
+
+class GroupState(StrEnum):
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
 
 
 def quality_of(error: BaseException) -> str:
@@ -70,10 +78,18 @@ class GroupStats:
     def lateness_percentile(self, pct: int) -> float | None:
         if len(self.lateness_ms) < 2:
             return self.lateness_ms[0] if self.lateness_ms else None
-        return round(statistics.quantiles(self.lateness_ms, n=100, method="inclusive")[pct - 1], 3)
+        return round(percentile(self.lateness_ms, pct), 3)
 
 
-class GroupRunner:
+def percentile(values: Iterable[float], pct: int) -> float:
+    """``statistics.quantiles(values, n=100, method="inclusive")[pct - 1]`` without the statistics module
+    (decimal and fractions come with it: half a megabyte in every poller). ``values``: at least two."""
+    data = sorted(values)
+    j, delta = divmod(pct * (len(data) - 1), 100)
+    return data[j] if delta == 0 else (data[j] * (100 - delta) + data[j + 1] * delta) / 100
+
+
+class GroupReader:
     def __init__(self, group: PollingGroup, tags: list[Tag], multi_block_read: bool = False) -> None:
         self.group = group
         self.tags = tags
@@ -84,7 +100,7 @@ class GroupRunner:
         self.epoch = 0  # this poller's start count, set before the first cycle (PollerService.run)
         self.stats = GroupStats()
         self.deadband = Deadband([t.deadband for t in tags], group.max_interval_ms)
-        self.state = "RUNNING" if group.is_active else "STOPPED"
+        self.state = GroupState.RUNNING if group.is_active else GroupState.STOPPED
         self.lock = asyncio.Lock()  # one cycle of a group at a time, scheduled or triggered
 
     @property
@@ -145,7 +161,7 @@ class GroupRunner:
         st = self.stats
         return {
             "name": self.name, "plc_code": self.group.plc_code, "mode": self.group.mode,
-            "interval_ms": self.group.interval_ms, "state": self.state, "tag_count": len(self.tags),
+            "interval_ms": self.group.interval_ms, "state": self.state.value, "tag_count": len(self.tags),
             "requests_per_cycle": len(self.plan.requests), "commands": self.plan.commands,
             "points_per_cycle": self.plan.points, "cycles": st.cycles, "errors": st.errors,
             "overruns": st.overruns, "deadlines_missed": st.deadlines_missed,

@@ -27,8 +27,9 @@ import pytest
 import zmq
 
 from bench.chaos import account, restart_by_signal, settled
-from common import messages
-from common.messages import iso_ms, now_ms
+from common.times import iso_ms, ms_of_iso, now_ms
+from common.wire.envelope import decode
+from common.wire.ingest import PollingData
 from tests.disk_full import DiskFiller, MountRefused
 from tests.helpers import short_tmp, wait_for
 from tests.supervisor_run import Supervisor, running_plant
@@ -56,7 +57,7 @@ class Tap:
     def _run(self) -> None:
         while not self._stop.is_set():
             if self._sock.poll(100):
-                data = messages.decode_polling_data(self._sock.recv_multipart()[-1])
+                data = decode(self._sock.recv_multipart()[-1], PollingData)
                 self.cycles[(data.plc_code, data.group, data.ts_ms)] = len(data.values)
 
     def close(self) -> None:
@@ -78,7 +79,7 @@ def _stored(env: dict[str, str], since_ms: int, until_ms: int) -> dict[CycleKey,
     with sqlite3.connect(Path(env["SCADA_DATA_DIR"]) / "tag_data.db", timeout=10) as db:
         rows = db.execute("SELECT plc_code, group_name, ts, COUNT(*) FROM TAG_DATA WHERE ts >= ? AND ts < ? "
                           "GROUP BY plc_code, group_name, ts", (iso_ms(since_ms), iso_ms(until_ms)))
-        return {(plc, group, messages.ms_of_iso(ts)): n for plc, group, ts, n in rows}
+        return {(plc, group, ms_of_iso(ts)): n for plc, group, ts, n in rows}
 
 
 def _cycles(env: dict[str, str]) -> int:

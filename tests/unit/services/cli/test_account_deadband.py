@@ -11,7 +11,9 @@ from common import ledger
 from common.historian.rows import Row
 from common.historian.sqlite_sink import SqliteSink
 from common.ledger import Ledger
-from common.messages import GOOD, PollingData, TagValue, iso_ms, make_cycle
+from common.times import iso_ms
+from common.wire.cycle import make_cycle
+from common.wire.ingest import GOOD, PollingData, TagValue
 from services.cli.account import account
 from services.poller.deadband import Deadband
 from services.poller.sender import SendQueue

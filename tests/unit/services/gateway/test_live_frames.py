@@ -6,8 +6,9 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from common import messages
-from common.messages import GOOD, MessageError, PollingData, TagValue
+from common.wire.cycle import make_cycle
+from common.wire.envelope import MessageError, encode
+from common.wire.ingest import GOOD, PollingData, TagValue
 from services.gateway import live_frames
 from services.gateway.live_frames import GroupFrames, value_count
 
@@ -16,8 +17,8 @@ PLC = "KRCWO12ELOA101"
 
 def frame(seq: int, values: dict[str, object]) -> bytes:
     data = PollingData(PLC, "G", seq, 1_800_000_000_000 + 1000 * seq, 1.0,
-                       [TagValue(a, v, GOOD) for a, v in values.items()], None, messages.make_cycle(1, seq))
-    return messages.encode_polling_data(data)
+                       [TagValue(a, v, GOOD) for a, v in values.items()], None, make_cycle(1, seq))
+    return encode(data)
 
 
 def latest(frames: GroupFrames) -> dict[str, tuple[object, int]]:

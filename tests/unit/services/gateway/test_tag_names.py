@@ -8,9 +8,12 @@ import asyncio
 import pytest
 from fastapi.testclient import TestClient
 
-from common import bus, messages
+from common import bus
 from common.config_store import open_store
-from common.messages import GOOD, PollingData, TagValue
+from common.times import now_ms
+from common.wire.cycle import make_cycle
+from common.wire.envelope import encode
+from common.wire.ingest import GOOD, PollingData, TagValue
 from services.gateway import tag_names
 from services.gateway.app import create_app
 from services.gateway.tag_names import TagNames
@@ -26,8 +29,8 @@ TAGS = (f"{PLC},FAST,OVEN_TEMP,D100,INT16,0.1,,°C,오븐 온도 (oven temperatu
 
 
 def _cycle(values: list[TagValue]) -> list[bytes]:
-    data = PollingData(PLC, "FAST", 1, messages.now_ms(), 1.0, values, None, messages.make_cycle(1, 1))
-    return [bus.data_topic(PLC, "FAST"), messages.encode_polling_data(data)]
+    data = PollingData(PLC, "FAST", 1, now_ms(), 1.0, values, None, make_cycle(1, 1))
+    return [bus.data_topic(PLC, "FAST"), encode(data)]
 
 
 def test_latest_values_websocket_and_search_carry_names_units_and_descriptions() -> None:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from common.messages import GOOD, TagValue
+from common.wire.ingest import GOOD, TagValue
 from services.poller.deadband import DEFAULT_MAX_INTERVAL_MS, Deadband
 
 

@@ -1,0 +1,46 @@
+"""The poller's entry point: its command line, and what a fresh poller process imports and costs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from services.poller.__main__ import plc_argument
+
+#: A poller of the sample plant, running, is at most this resident (issue 19); importing is most of it.
+POLLER_RSS_LIMIT = 25 * 1024 * 1024
+#: What a poller has no use for: the gateway's web stack and settings models, Oracle's driver, TLS, and
+#: the standard modules that bring compressors and decimal arithmetic for one helper each.
+NOT_IN_A_POLLER = ("pydantic", "pydantic_settings", "fastapi", "starlette", "uvicorn", "oracledb", "cryptography",
+                   "ssl", "argparse", "statistics", "shutil", "lzma", "bz2", "decimal")
+
+
+@pytest.mark.parametrize(("argv", "code"), [(["--plc", "KRCWO12ELOA101"], "KRCWO12ELOA101"),
+                                            (["--plc=KRCWO12ELOA101"], "KRCWO12ELOA101")])
+def test_the_plc_is_taken_from_the_command_line(argv: list[str], code: str) -> None:
+    assert plc_argument(argv) == code
+
+
+@pytest.mark.parametrize("argv", [[], ["--plc"], ["--plc="], ["--plc", "--other"], ["KRCWO12ELOA101"],
+                                  ["--plc", "A", "--plc", "B"]])
+def test_a_wrong_command_line_exits_2_with_the_usage(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        plc_argument(argv)
+    assert stopped.value.code == 2
+    assert "usage: python -m services.poller --plc CODE" in capsys.readouterr().err
+
+
+def test_a_fresh_poller_imports_only_what_it_uses() -> None:
+    # A new interpreter, as supervisord starts it: the test process has imported everything already.
+    probe = ("import json, sys, runpy; sys.argv = ['poller']; "
+             "runpy.run_module('services.poller.__main__', run_name='not_main'); "
+             "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS:')][0].split()[1]; "
+             f"print(json.dumps({{'loaded': [m for m in {NOT_IN_A_POLLER!r} if sys.modules.get(m) is not None], "
+             "'rss': int(rss) * 1024}))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    found = json.loads(done.stdout)
+    assert found["loaded"] == []
+    assert found["rss"] < POLLER_RSS_LIMIT
