@@ -6,7 +6,7 @@ The sample plant (three simulated PLCs, 1,410 tags) runs twice under
 supervisord into the SQLite historian: once as shipped (no deadband), once
 with its slowly changing tags given one (DEADBANDS: the constants and the
 production counters; every group keeps the default maximum interval,
-deadband.DEFAULT_MAX_INTERVAL_MS). For each run, over the
+60 s, model.DEFAULT_MAX_INTERVAL_MS). For each run, over the
 same window after a warm-up, it prints:
 
 - values polled per second and values stored per second, from ``scada

@@ -286,7 +286,7 @@ TABLES: tuple[Table, ...] = (
             Column("trigger_device", bit_address, False, ""),
             Column("ack_device", bit_address, False, ""),
             Column("is_active", flag, False, 1),
-            # deadband: the longest time a tag with a deadband goes unstored (empty: deadband.DEFAULT_MAX_INTERVAL_MS)
+            # deadband: the longest time a tag with a deadband goes unstored (empty: model.DEFAULT_MAX_INTERVAL_MS)
             Column("max_interval_ms", whole(100, 86_400_000, "max_interval_ms"), False, None, may_be_absent=True,
                    export_if_used=True),
         ),

@@ -55,6 +55,10 @@ class Plc:
         return list(self.ports) if self.ports else [self.port] * self.pool_size
 
 
+#: the maximum interval of a group that has a deadbanded tag but no ``max_interval_ms`` of its own
+DEFAULT_MAX_INTERVAL_MS = 60_000
+
+
 @dataclass(frozen=True)
 class PollingGroup:
     plc_code: str
@@ -64,7 +68,7 @@ class PollingGroup:
     trigger_device: str
     ack_device: str
     is_active: bool
-    #: deadband: every tag is stored at least this often (None: deadband.DEFAULT_MAX_INTERVAL_MS)
+    #: deadband: every tag is stored at least this often (None: DEFAULT_MAX_INTERVAL_MS)
     max_interval_ms: int | None = None
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.config_store.model import DEFAULT_MAX_INTERVAL_MS
+
 log = logging.getLogger("gateway.tag_names")
 
 REFRESH_S = 2.0
@@ -39,15 +41,26 @@ class TagName:
     unit: str
     description: str
     deadband: float | None = None
+    #: the longest a FIXED group's tag goes without a row while it is collected (the interval, or with a
+    #: deadband the group's maximum interval); None for a HANDSHAKE group, read when the PLC asks
+    expected_every_ms: int | None = None
 
     def as_dict(self) -> dict[str, str | float | None]:
         return {"plc_code": self.plc_code, "group": self.group, "tag_name": self.tag_name, "address": self.address,
                 "data_type": self.data_type, "unit": self.unit, "description": self.description,
-                "deadband": self.deadband}
+                "deadband": self.deadband, "expected_every_ms": self.expected_every_ms}
 
 
 #: (plc_code, group, address): a group reads an address once (csv_rules: unique per group)
 TagKey = tuple[str, str, str]
+
+
+def _expected_every(deadband: float | None, mode: str, interval_ms: int, max_interval_ms: int | None) -> int | None:
+    if mode != "FIXED":
+        return None
+    if deadband is None:
+        return int(interval_ms)
+    return int(max_interval_ms or DEFAULT_MAX_INTERVAL_MS)
 
 
 class _Reader:
@@ -70,10 +83,15 @@ class _Reader:
         version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
         if version == self.version:
             return None
-        rows = self.conn.execute("SELECT plc_code, group_name, tag_name, address, data_type, unit, description, "
-                                 "deadband FROM tags ORDER BY plc_code, group_name, rowid").fetchall()
+        rows = self.conn.execute(
+            "SELECT t.plc_code, t.group_name, t.tag_name, t.address, t.data_type, t.unit, t.description, t.deadband, "
+            "g.mode, g.interval_ms, g.max_interval_ms FROM tags t JOIN polling_groups g USING (plc_code, group_name) "
+            "ORDER BY t.plc_code, t.group_name, t.rowid").fetchall()
         self.version = version
-        return [TagName(*row) for row in rows]
+        return [TagName(plc, group, name, address, data_type, unit, description, deadband,
+                        _expected_every(deadband, mode, interval_ms, max_interval_ms))
+                for plc, group, name, address, data_type, unit, description, deadband, mode, interval_ms,
+                max_interval_ms in rows]
 
     def close(self) -> None:
         if self.conn is not None:

@@ -27,10 +27,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from common.config_store.model import DEFAULT_MAX_INTERVAL_MS
 from common.wire.ingest import GOOD, TagValue
-
-#: the maximum interval of a group that has a deadbanded tag but no ``max_interval_ms`` of its own
-DEFAULT_MAX_INTERVAL_MS = 60_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,7 +142,9 @@ def test_a_tag_searched_by_name_shows_its_trend_for_10_minutes_with_its_unit(
     before = int(chart.get_attribute("data-live") or 0)
     wait_for(lambda: int(chart.get_attribute("data-live") or 0) > before, 10, what="a live value appended")
     shot = Path(env["SCADA_LOG_DIR"]) / "trends.png"
-    find(By.ID, "trends").screenshot(str(shot))
+    section = find(By.ID, "trends")
+    driver.execute_script("arguments[0].scrollIntoView()", section)  # type: ignore[attr-defined]
+    section.screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     docs = ROOT / "docs" / "trends.png"
     if os.environ.get("SCADA_UPDATE_SCREENSHOT") == "1" or not docs.exists():

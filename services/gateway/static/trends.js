@@ -5,8 +5,9 @@
 // - One y scale (and axis) per unit, so several tags share a chart without a temperature flattening a
 //   pressure; the series label carries the unit too.
 // - The API answers raw values when the range holds no more than `points` (the chart's width in pixels),
-//   otherwise buckets; a bucketed series is drawn as its average with a min..max band. A BAD value is null,
-//   an empty bucket is null: a gap on the chart, never a line drawn across it (uPlot's default for null).
+//   otherwise buckets; a bucketed series is drawn as its average with a min..max band. A BAD value, an
+//   empty bucket and a silence longer than the tag's group leaves between rows are nulls: a gap on the
+//   chart, never a line drawn across it.
 // - Zoom (drag across the chart) and pan (the arrows, or shift+wheel) ask the API again for the range shown,
 //   so zooming into a bucketed day ends in raw values. Double-click or "reset" returns to the chosen range.
 "use strict";
@@ -149,6 +150,7 @@
     if (s.mode === "raw") {
       out.y = s.value.map(numeric);
       s.quality.forEach((q, i) => { if (q !== "GOOD") addBad(out, s.ts[i], s.ts[i + 1] ?? toMs); });
+      breakSilences(out);
     } else {
       out.y = s.avg.map(numeric);
       out.min = s.min.map(numeric);
@@ -158,6 +160,21 @@
     }
     out.lastTs = s.ts.length ? s.ts[s.ts.length - 1] : -Infinity;
     return out;
+  }
+
+  // A tag collected has a row at least every `expected_every_ms` (its group's interval, or the maximum
+  // interval with a deadband); a longer silence means nothing was collected: a gap, never a line across it.
+  const silence = (tag) => (tag.expected_every_ms ? 2.5 * tag.expected_every_ms + 1000 : Infinity);
+
+  function breakSilences(s) {
+    const limit = silence(s.tag);
+    if (limit === Infinity) return;
+    const ts = [], y = [];
+    s.ts.forEach((t, i) => {
+      if (i && t - s.ts[i - 1] > limit) { ts.push(s.ts[i - 1] + s.tag.expected_every_ms); y.push(null); }
+      ts.push(t); y.push(s.y[i]);
+    });
+    s.ts = ts; s.y = y;
   }
 
   function addBad(series, from, to) {
@@ -200,7 +217,9 @@
       tables.push([s.ts, s.y]);
       if (s.mode === "buckets") { tables.push([s.ts, s.min]); tables.push([s.ts, s.max]); }
     });
-    const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
+    // NULL_EXPAND (2): a null (BAD, an empty bucket, a silence) also hides the alignment points around it
+    // that other series' timestamps add, or the line would be drawn across it in dashes
+    const data = tables.length === 1 ? tables[0] : uPlot.join(tables, tables.map(() => [null, 2]));
     const opts = {
       width: host.clientWidth || 1000, height: 320, ms: 1, scales, axes, series: uSeries, bands,
       legend: { live: true }, cursor: { drag: { x: true, y: false } },
@@ -257,6 +276,10 @@
         if (v.plc_code !== s.tag.plc_code || v.tag_name !== s.tag.tag_name) continue;
         const ts = Date.parse(v.ts);
         if (!(ts > s.lastTs)) continue; // the same snapshot again, or older than what is drawn
+        if (ts - s.lastTs > silence(s.tag) && s.ts.length) {
+          s.ts.push(s.lastTs + s.tag.expected_every_ms); s.y.push(null);
+          if (s.min) { s.min.push(null); s.max.push(null); }
+        }
         s.lastTs = ts;
         s.ts.push(ts);
         s.y.push(v.quality === "GOOD" ? numeric(v.value) : null);

@@ -57,7 +57,7 @@ def test_latest_values_websocket_and_search_carry_names_units_and_descriptions()
         assert [t["tag_name"] for t in found["tags"]] == ["LINE_SPEED"]
         assert found["tags"][0] == {"plc_code": PLC, "group": "FAST", "tag_name": "LINE_SPEED", "address": "D101",
                                     "data_type": "UINT16", "unit": "m/min", "description": "line speed",
-                                    "deadband": None}
+                                    "deadband": None, "expected_every_ms": 1000}
         # a name that starts with the text comes first, then the others containing it (here: in an address)
         found = client.get("/api/tags", params={"search": "d"}).json()
         assert [t["tag_name"] for t in found["tags"]] == ["DOOR_OPEN", "OVEN_TEMP", "LINE_SPEED"]
@@ -66,6 +66,27 @@ def test_latest_values_websocket_and_search_carry_names_units_and_descriptions()
         assert (limited["count"], limited["matched"]) == (2, 3)
         assert client.get("/api/tags", params={"plc": "bad"}).status_code == 422
         assert client.get("/api/tags", params={"limit": 0}).status_code == 422
+
+
+def test_how_often_a_row_is_expected_follows_the_group_and_the_deadband() -> None:
+    """The trend draws a silence longer than this as a gap: the interval, the maximum interval with a
+    deadband (60 s unless the group says), nothing for a HANDSHAKE group (read when the PLC asks)."""
+    settings = make_store(short_tmp(), 1, GROUPS + "HS,KRTEST00PLC001,HANDSHAKE,500,M900,M901,1\n",
+                          TAGS + f"{PLC},HS,LOT,D200,UINT16,,,,\n")
+    conn = open_store(settings.config_db)
+    conn.execute("UPDATE tags SET deadband = 0.5 WHERE address = 'D101'")
+    conn.close()
+    app = create_app(settings)
+    with TestClient(app) as client:
+        found = {t["tag_name"]: t for t in client.get("/api/tags").json()["tags"]}
+        assert {n: (t["deadband"], t["expected_every_ms"]) for n, t in found.items()} == {
+            "OVEN_TEMP": (None, 1000), "LINE_SPEED": (0.5, 60_000), "DOOR_OPEN": (None, 1000), "LOT": (None, None)}
+        conn = open_store(settings.config_db)
+        conn.execute("UPDATE polling_groups SET max_interval_ms = 5000 WHERE group_name = 'FAST'")
+        conn.close()
+        app.state.tag_names._read_at = float("-inf")  # as if REFRESH_S had passed
+        found = {t["tag_name"]: t for t in client.get("/api/tags").json()["tags"]}
+        assert found["LINE_SPEED"]["expected_every_ms"] == 5000
 
 
 def test_names_follow_a_change_of_the_store_and_survive_its_absence(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,8 +6,9 @@ import math
 
 import pytest
 
+from common.config_store.model import DEFAULT_MAX_INTERVAL_MS
 from common.wire.ingest import GOOD, TagValue
-from services.poller.deadband import DEFAULT_MAX_INTERVAL_MS, Deadband
+from services.poller.deadband import Deadband
 
 
 def v(address: str, value: object, quality: str = GOOD) -> TagValue:
