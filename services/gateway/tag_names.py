@@ -28,6 +28,7 @@ from common.config_store.model import DEFAULT_MAX_INTERVAL_MS
 log = logging.getLogger("gateway.tag_names")
 
 REFRESH_S = 2.0
+FIRST_WAIT_S = 0.3
 BUSY_TIMEOUT_MS = 1000
 
 
@@ -137,11 +138,22 @@ class TagNames:
         self._refresh_if_stale()
         return self._tags
 
-    async def ready(self, timeout: float = 1.0) -> None:
-        """Wait (up to ``timeout``) for a read under way or due; for requests that want fresh names."""
+    async def ready(self) -> None:
+        """Before the first read only, wait up to FIRST_WAIT_S for it; after that, never wait.
+
+        A request must not wait on a busy store (an import's commit, an exclusive lock): names a moment
+        old answer at once, and a read started here serves the next request.
+        """
+        self._refresh_if_stale()
+        if self._reading is not None and self.reads == 0:
+            await asyncio.wait({self._reading}, timeout=FIRST_WAIT_S)  # the read goes on if it times out
+
+    async def refresh(self) -> None:
+        """Read the store now (unless a read is under way) and wait for it; for tests and tools."""
+        self._read_at = float("-inf")
         self._refresh_if_stale()
         if self._reading is not None:
-            await asyncio.wait({self._reading}, timeout=timeout)  # the read goes on if it times out
+            await asyncio.shield(self._reading)
 
     def _refresh_if_stale(self) -> None:
         if self._reading is None and time.monotonic() - self._read_at >= REFRESH_S:

@@ -84,7 +84,7 @@ def test_how_often_a_row_is_expected_follows_the_group_and_the_deadband() -> Non
         conn = open_store(settings.config_db)
         conn.execute("UPDATE polling_groups SET max_interval_ms = 5000 WHERE group_name = 'FAST'")
         conn.close()
-        app.state.tag_names._read_at = float("-inf")  # as if REFRESH_S had passed
+        client.portal.call(app.state.tag_names.refresh)  # type: ignore[union-attr]  # as if REFRESH_S passed
         found = {t["tag_name"]: t for t in client.get("/api/tags").json()["tags"]}
         assert found["LINE_SPEED"]["expected_every_ms"] == 5000
 
@@ -96,20 +96,20 @@ def test_names_follow_a_change_of_the_store_and_survive_its_absence(monkeypatch:
     async def scenario() -> None:
         names = TagNames(settings.config_db)
         assert names.lookup(PLC, "FAST", "D100") is None  # nothing read yet: no wait, no name
-        await names.ready()
+        await names.refresh()
         tag = names.lookup(PLC, "FAST", "D100")
         assert tag is not None and (tag.tag_name, tag.unit) == ("OVEN_TEMP", "°C")
         reads = names.reads
-        await names.ready()
+        await names.refresh()
         assert names.reads == reads  # nothing changed: not read again
         conn = open_store(settings.config_db)
         conn.execute("UPDATE tags SET unit = 'K' WHERE address = 'D100'")
         conn.close()
-        await names.ready()
+        await names.refresh()
         assert names.lookup(PLC, "FAST", "D100").unit == "K"  # type: ignore[union-attr]
         assert names.reads == reads + 1
         settings.config_db.rename(settings.config_db.with_suffix(".moved"))
-        await names.ready()
+        await names.refresh()
         assert names.failed_reads >= 1 and names.last_error
         assert names.lookup(PLC, "FAST", "D100").unit == "K"  # type: ignore[union-attr]  # the last copy
         names.close()
