@@ -32,7 +32,7 @@ from typing import Any
 
 from common.times import iso_ms
 from tests.helpers import scada, wait_for
-from tests.supervisor_run import running_plant
+from tests.supervisor_run import running_plant, running_prepared_plant
 
 #: tag name prefix -> deadband (engineering units): the sample plant's slowly changing tags, the constants
 #: (any change is stored) and the production counters (+2 counts/s from the simulator, read every second).
@@ -83,7 +83,7 @@ def run(deadband: bool, seconds: float, warmup: float) -> dict[str, Any]:
     def prepare(folder: Path) -> None:
         given[0] = give_deadbands(folder)
 
-    with running_plant(prepare=prepare if deadband else None) as (sup, env):
+    with (running_prepared_plant(prepare) if deadband else running_plant()) as (sup, env):
         sup.wait_running(60)
         wait_for(lambda: (Path(env["SCADA_DATA_DIR"]) / "tag_data.db").exists(), 60, what="the historian")
         time.sleep(warmup)

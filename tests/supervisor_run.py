@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import subprocess
 import sys
 import time
@@ -75,6 +76,10 @@ class Supervisor:
         time.sleep(0.2)
 
 
+def _gone(pid: int) -> bool:
+    return not _alive(pid)
+
+
 def _alive(pid: int) -> bool:
     import os
 
@@ -86,15 +91,22 @@ def _alive(pid: int) -> bool:
 
 
 @contextmanager
-def running_plant(data_tmpfs_mb: int | None = None, prepare: Callable[[Path], object] | None = None,
-                  **extra_env: str) -> Iterator[tuple[Supervisor, dict[str, str]]]:
-    """The sample plant on free ports, every stage under a foreground supervisord; all stopped after.
+def running_prepared_plant(prepare: Callable[[Path], object],
+                           **extra_env: str) -> Iterator[tuple[Supervisor, dict[str, str]]]:
+    """As running_plant; ``prepare`` is called with the folder of the plant's CSV files before they are
+    imported (to change them)."""
+    with running_plant(_prepare=prepare, **extra_env) as running:  # type: ignore[arg-type]
+        yield running
 
-    ``prepare``: called with the folder of the plant's CSV files before they are imported (to change them).
+
+@contextmanager
+def running_plant(data_tmpfs_mb: int | None = None, **extra_env: str) -> Iterator[tuple[Supervisor, dict[str, str]]]:
+    """The sample plant on free ports, every stage under a foreground supervisord; all stopped after.
 
     ``data_tmpfs_mb``: SCADA_DATA_DIR (journals, ledger, historian, config store) on a tmpfs of that
     size, so that a test can fill it (raises tests.disk_full.MountRefused where mounting is refused).
     """
+    prepare: Callable[[Path], object] | None = extra_env.pop("_prepare", None)  # type: ignore[assignment]
     base = short_tmp()
     env = scada_env(base, **extra_env)
     with contextlib.ExitStack() as stack:
@@ -115,4 +127,4 @@ def running_plant(data_tmpfs_mb: int | None = None, prepare: Callable[[Path], ob
                 pids = sup.pids()
             sup.stop()
             for pid in pids:  # every process supervisord started has ended
-                wait_for(lambda pid=pid: not _alive(pid), 15, what=f"pid {pid} to exit")
+                wait_for(functools.partial(_gone, pid), 15, what=f"pid {pid} to exit")

@@ -21,11 +21,11 @@ from fastapi.staticfiles import StaticFiles
 from common import curve
 from common.settings import Settings
 from services.gateway.broadcast import Broadcaster
-from services.gateway.live import LatestValues
+from services.gateway.latest_values import LatestValues
 from services.gateway.plant import RETRY_AFTER_S, PlantIndex, StoreBusy
 from services.gateway.poller_link import PollerLink
-from services.gateway.routes import buffer, live, polling, stages, tags
-from services.gateway.stages import Supervisor
+from services.gateway.routes import buffer, live, metrics, polling, stages, tags
+from services.gateway.supervisor_rpc import Supervisor
 from services.gateway.tag_names import TagNames
 from services.gateway.telemetry import TelemetryStore
 from services.gateway.trigger_limit import TriggerLimit
@@ -40,8 +40,8 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = zmq.asyncio.Context()
-        telemetry = TelemetryStore(ctx, settings.telemetry_endpoint, door)
-        control = PollerLink(ctx, settings.control_endpoint, door)
+        telemetry = TelemetryStore(ctx, settings.telemetry_endpoint, door, settings.api_poller_timeout_s)
+        control = PollerLink(ctx, settings.control_endpoint, door, settings.api_poller_timeout_s)
         latest = LatestValues(ctx, settings.live_endpoint, door)
         latest.tag_count = app.state.tag_names.count
 
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    for module in (polling, buffer, stages, live, tags):
+    for module in (polling, buffer, stages, live, metrics, tags):
         app.include_router(module.router)
 
     @app.exception_handler(StoreBusy)

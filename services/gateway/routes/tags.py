@@ -6,12 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from services.gateway.answers import TagsAnswer
 from services.gateway.tag_names import TagName, TagNames
 
 router = APIRouter(tags=["tags"])
 
 
-@router.get("/api/tags", summary="Tags whose name, description, address or PLC contains the search text")
+@router.get("/api/tags", summary="Tags whose name, description, address or PLC contains the search text",
+            response_model=TagsAnswer)
 async def find_tags(request: Request,
                     search: Annotated[str, Query(max_length=64, description="text to look for, any case")] = "",
                     plc: Annotated[str | None, Query(pattern="^[A-Z0-9]{14}$", description="only this PLC")] = None,

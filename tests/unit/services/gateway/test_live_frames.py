@@ -15,7 +15,7 @@ from services.gateway.live_frames import GroupFrames, value_count
 PLC = "KRCWO12ELOA101"
 
 
-def frame(seq: int, values: dict[str, object]) -> bytes:
+def frame(seq: int, values: dict[str, int]) -> bytes:
     data = PollingData(PLC, "G", seq, 1_800_000_000_000 + 1000 * seq, 1.0,
                        [TagValue(a, v, GOOD) for a, v in values.items()], None, make_cycle(1, seq))
     return encode(data)
