@@ -14,6 +14,7 @@ from virtual_plc import Memory, Server
 from common import ledger
 from common.config_store import model, open_store
 from common.config_store.csv_import import import_csv
+from common.wire.ingest import GOOD, PollingData
 from tests.helpers import short_tmp, wait_for
 from tests.integration.poller_harness import PLC, Ingest, Poller, make_store
 
@@ -44,19 +45,30 @@ def test_a_move_past_the_deadband_is_sent_in_the_same_cycle_and_every_value_is_a
         poller = Poller(settings, PLC).start()
         try:
             wait_for(lambda: len(ingest.drain()) >= 5, 10, what="five cycles")
-            first, *rest = ingest.of("FIX")
+            cycles = ingest.of("FIX")
+            first = cycles[0]
             assert [v.address for v in first.values] == ["D0", "D1", "D2"]  # the first cycle: everything
-            assert all([v.address for v in d.values] == ["D1"] for d in rest)  # then only the witness
+
+            def after_bad(d: PollingData) -> bool:
+                """A cycle right after one the PLC did not answer in time (a busy machine): a change of
+                quality, so everything is sent, by rule."""
+                earlier = [c for c in ingest.of("FIX") if c.seq < d.seq]
+                return bool(earlier) and any(v.quality != GOOD for v in earlier[-1].values)
+
+            assert all([v.address for v in d.values] == ["D1"]  # then only the witness
+                       for d in cycles[1:] if all(v.quality == GOOD for v in d.values) and not after_bad(d))
             plc.batchwrite_wordunits("D0", [106, 2, 103])  # T0 +6: past its band; T2 +3: inside it
             wait_for(lambda: any(v.value == 2 for d in ingest.drain() for v in d.values), 5, what="the witness")
             moved = next(d for d in ingest.of("FIX") if any(v.address == "D1" and v.value == 2 for v in d.values))
-            assert {v.address: v.value for v in moved.values} == {"D0": 106, "D1": 2}  # the same cycle
+            sent = {v.address: v.value for v in moved.values}
+            assert sent["D0"] == 106  # the same cycle as the witness
+            assert "D2" not in sent or after_bad(moved) or moved.ts_ms - first.ts_ms >= 1500
             # T2 moved 3 in all: it arrives with the next whole cycle (maximum interval 1.5 s), not before
             wait_for(lambda: any(v.address == "D2" and v.value == 103 for d in ingest.drain() for v in d.values),
                      5, what="the maximum interval's whole cycle")
             whole = next(d for d in ingest.of("FIX") if any(v.address == "D2" and v.value == 103 for v in d.values))
             assert [v.address for v in whole.values] == ["D0", "D1", "D2"]
-            assert whole.ts_ms - first.ts_ms >= 1500
+            assert whole.ts_ms - first.ts_ms >= 1500 or after_bad(whole)
         finally:
             poller.end()
             ingest.close()
