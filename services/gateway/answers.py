@@ -23,6 +23,7 @@ from common.wire.status import (
     QueueTotals,
     WriterFigures,
 )
+from services.gateway.tag_names import TagName
 
 
 class Seen(TypedDict):
@@ -179,20 +180,7 @@ class LatestValuesAnswer(TypedDict):
     values: list[LatestValue]
 
 
-class TagAnswer(TypedDict):
-    plc_code: str
-    group: str
-    tag_name: str
-    address: str
-    data_type: str
-    unit: str
-    description: str
-    deadband: float | None
-    #: the longest a tag of a FIXED group goes without a row while it is collected; None for HANDSHAKE
-    expected_every_ms: int | None
-
-
 class TagsAnswer(TypedDict):
     count: int
     matched: int
-    tags: list[TagAnswer]
+    tags: list[TagName]

@@ -46,11 +46,6 @@ class TagName:
     #: deadband the group's maximum interval); None for a HANDSHAKE group, read when the PLC asks
     expected_every_ms: int | None = None
 
-    def as_dict(self) -> dict[str, str | float | None]:
-        return {"plc_code": self.plc_code, "group": self.group, "tag_name": self.tag_name, "address": self.address,
-                "data_type": self.data_type, "unit": self.unit, "description": self.description,
-                "deadband": self.deadband, "expected_every_ms": self.expected_every_ms}
-
 
 #: (plc_code, group, address): a group reads an address once (csv_rules: unique per group)
 TagKey = tuple[str, str, str]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
@@ -18,7 +18,7 @@ async def find_tags(request: Request,
                     search: Annotated[str, Query(max_length=64, description="text to look for, any case")] = "",
                     plc: Annotated[str | None, Query(pattern="^[A-Z0-9]{14}$", description="only this PLC")] = None,
                     limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 50,
-                    ) -> dict[str, Any]:
+                    ) -> TagsAnswer:
     """Names first: tags whose name starts with the text, then those containing it anywhere.
 
     ``matched`` counts every match; ``tags`` holds the first ``limit`` of them.
@@ -37,4 +37,4 @@ async def find_tags(request: Request,
         elif any(text in field.casefold() for field in (name, tag.description, tag.address, tag.plc_code)):
             contains.append(tag)
     found = starts + contains
-    return {"count": min(len(found), limit), "matched": len(found), "tags": [t.as_dict() for t in found[:limit]]}
+    return {"count": min(len(found), limit), "matched": len(found), "tags": found[:limit]}
