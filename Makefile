@@ -45,7 +45,7 @@ run: install bytecode
 	@echo "  dashboard  http://$(SCADA_API_HOST):$(SCADA_API_PORT)/"
 	@echo "  API        http://$(SCADA_API_HOST):$(SCADA_API_PORT)/api/polling/status"
 	@echo "  API docs   http://$(SCADA_API_HOST):$(SCADA_API_PORT)/docs"
-	@echo "  historian  $(SCADA_DATA_DIR)/tag_data.db (table TAG_DATA)"
+	@echo "  historian  $(SCADA_DATA_DIR)/tag_data.db (view TAG_DATA; scada history)"
 	@echo "  logs       $(SCADA_LOG_DIR)/"
 	@echo "  control    $(SUPERVISORCTL) status"
 	@echo "  live data  $(BIN)/scada tap"

@@ -209,6 +209,7 @@ def chaos(rounds: int = 1, pause: float = 3.0, outage: float = 6.0, retries: int
         disk_full = 0.0
     if disk_full:  # backups elsewhere, as a plant would keep them: the historian is on the disk that fills
         env["BACKUP_FILE_PATH"] = str(short_tmp("scada-bk-"))
+        env["HISTORIAN_MIN_FREE_MB"] = "16"  # the writer's disk guard, well inside the 256 MB disk
     with running_plant(data_tmpfs_mb=256 if disk_full else None, **env) as (sup, env):
         sup.wait_running()
         start = now_ms()

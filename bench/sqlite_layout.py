@@ -20,13 +20,14 @@ from pathlib import Path
 
 from common.historian.rows import COLUMNS as NAMES
 from common.historian.rows import insert_statement
-from common.historian.sqlite_sink import DDL
 from common.times import iso_ms
 from common.wire.cycle import make_cycle
 
 COLUMNS = ("ts TEXT NOT NULL, plc_code TEXT NOT NULL, tag_address TEXT NOT NULL, tag_value, quality TEXT NOT NULL, "
            "group_name TEXT NOT NULL, cycle INTEGER NOT NULL")
 IDENTITY = "plc_code, group_name, cycle, tag_address"
+#: the text layout of release 2 (issue 16 replaced it: common/historian/layout.py, bench.history)
+DDL = f"CREATE TABLE TAG_DATA ({COLUMNS}, PRIMARY KEY (ts, {IDENTITY})) WITHOUT ROWID"
 #: layout -> (CREATE TABLE, the unique key the INSERT's ON CONFLICT names)
 LAYOUTS = {
     "WITHOUT ROWID, PK (ts, plc_code, tag_address) (previous release)":
@@ -36,7 +37,7 @@ LAYOUTS = {
         (f"CREATE TABLE TAG_DATA ({COLUMNS}, UNIQUE (ts, {IDENTITY}))", f"ts, {IDENTITY}"),
     "WITHOUT ROWID, PK (plc, group, cycle, address)":
         (f"CREATE TABLE TAG_DATA ({COLUMNS}, PRIMARY KEY ({IDENTITY})) WITHOUT ROWID", IDENTITY),
-    "WITHOUT ROWID, PK (ts, plc, group, cycle, address) (the sink's)": (DDL, f"ts, {IDENTITY}"),
+    "WITHOUT ROWID, PK (ts, plc, group, cycle, address) (release 2's sink)": (DDL, f"ts, {IDENTITY}"),
 }
 
 

@@ -110,6 +110,13 @@ class Settings(EnvSettings):
     oracle_retry_max: int = Field(
         default=3, ge=0, le=10, description="a batch the database will not take is tried again this many times, "
         "after 1, 2, 4 ... s (doubling), then written to a backup file")
+    # The historian (see common/historian/)
+    historian_keep_days: int = Field(
+        default=30, ge=1, le=36_600, description="the SQLite historian removes each UTC day once all of it is older "
+        "than this many days (Oracle: drop old partitions, see sql/oracle/tag_data.sql)")
+    historian_min_free_mb: int = Field(
+        default=1024, ge=0, description="below this much free disk where the historian, backups or journals live, "
+        "the writer stops writing and holds its batch (the buffer keeps it), health answers 503 (0: no guard)")
     backup_file_path: Path | None = None
 
     # Oracle (used when ORACLE_HOST is set)

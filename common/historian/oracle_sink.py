@@ -186,4 +186,4 @@ def make_sink(settings: Settings) -> Any:
         return OracleSink.from_settings(settings)
     from common.historian.sqlite_sink import SqliteSink
 
-    return SqliteSink(settings.historian_db)
+    return SqliteSink(settings.historian_db, keep_days=settings.historian_keep_days)

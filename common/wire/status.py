@@ -86,6 +86,21 @@ class BackupDisk(TypedDict):
     since_ms: int | None
 
 
+class LowDisk(TypedDict):
+    path: str
+    free_bytes: int
+
+
+class DiskGuardFigures(TypedDict):
+    """The writer's disk guard (services/writer/disk_guard.py): free space against HISTORIAN_MIN_FREE_MB."""
+
+    ok: bool
+    min_free_bytes: int
+    since_ms: int | None
+    low: list[LowDisk]
+    reason: str | None
+
+
 class IngestFigures(TypedDict):
     """The buffer's door (services/buffer/door.py): cycles refused and values made BAD, by reason."""
 
@@ -150,6 +165,7 @@ class WriterFigures(WriteFigures):
     database_ok: bool | None
     bad_frames: int
     disk: BackupDisk
+    disk_guard: DiskGuardFigures
     historian_reopened: int
 
 

@@ -270,7 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "(exit 1 if any, unless --stop)")
     p.add_argument("--stop", action="store_true", help="stop them: SIGTERM, then SIGKILL after 15 s")
     p.set_defaults(func=_strays)
+    from services.cli import history
     from services.cli.keys import add_parser as add_keys_parser
+
+    history.add_parser(sub, history.run)
 
     add_keys_parser(sub, _keys)
     return parser

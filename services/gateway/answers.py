@@ -57,10 +57,16 @@ class BackupSummary(TypedDict):
     rows_replayed: int | None
 
 
+class PipelineHealth(TypedDict):
+    #: as GET /api/buffer/health says them; empty when healthy
+    reasons: list[str]
+
+
 class PipelineAnswer(TypedDict):
     buffer: PipelineBuffer  # type: ignore[valid-type]
     writer: PipelineWriter  # type: ignore[valid-type]
     backup: BackupSummary
+    health: PipelineHealth
 
 
 class StageDiskProblem(DiskProblem):

@@ -6,6 +6,7 @@ so a test can start the app against real sockets on temporary endpoints.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,12 +20,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from common import curve
+from common.historian.readers import make_reader
 from common.settings import Settings
 from services.gateway.broadcast import Broadcaster
 from services.gateway.latest_values import LatestValues
 from services.gateway.plant import RETRY_AFTER_S, PlantIndex, StoreBusy
 from services.gateway.poller_link import PollerLink
-from services.gateway.routes import buffer, live, metrics, polling, stages, tags
+from services.gateway.routes import buffer, history, live, metrics, polling, stages, tags
 from services.gateway.supervisor_rpc import Supervisor
 from services.gateway.tag_names import TagNames
 from services.gateway.telemetry import TelemetryStore
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
             app.state.tag_names.close()
             door.close()
             ctx.term()
+            await asyncio.to_thread(app.state.history.close)
 
     app = FastAPI(title="JSScada gateway", version="0.1.0", lifespan=lifespan,
                   description="Status, metrics and control of the JSScada collector.")
@@ -77,11 +80,12 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     app.state.tag_names = TagNames(settings.config_db)
     app.state.supervisor = Supervisor(settings.supervisor_socket)
     app.state.trigger_limit = TriggerLimit(settings.api_trigger_min_interval_ms)
+    app.state.history = make_reader(settings)  # connects on first use
     origins = [o.strip() for o in settings.scada_cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    for module in (polling, buffer, stages, live, metrics, tags):
+    for module in (polling, buffer, stages, live, metrics, history, tags):
         app.include_router(module.router)
 
     @app.exception_handler(StoreBusy)

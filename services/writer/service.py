@@ -19,7 +19,12 @@ refuses the backup file (ENOSPC) is not a crash either: the writer keeps the
 batch unacknowledged (the buffer still has it), says so in its status
 (``disk``: path, mount, free bytes, error, since when; the gateway's health
 answers 503 with it) and tries again every HELD_RETRY_S, publishing its
-status all the while.
+status all the while. Below HISTORIAN_MIN_FREE_MB of free disk the writer
+holds its batch the same way without writing at all (disk_guard.py).
+
+Between batches the writer gives the historian a bounded step of upkeep
+(SqliteSink.housekeep: retention of old days, per-minute summaries), one short
+transaction a step.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -40,6 +46,7 @@ from common.wire.block import Block
 from common.wire.status import WriterFigures
 from services.writer.backup import BackupError, BackupStore
 from services.writer.disk import DiskState
+from services.writer.disk_guard import DiskGuard
 from services.writer.lease_client import LeaseClient
 from services.writer.metrics import WriterMetrics
 
@@ -48,6 +55,7 @@ log = logging.getLogger("writer")
 
 REPLAY_EVERY_S = 5.0  # how often to try the database again while only backups are waiting
 HELD_RETRY_S = 5.0  # a batch neither stored nor backed up (disk full) is tried again this often
+IDLE_UPKEEP_STEPS = 5  # historian upkeep steps after a short batch (one after a full one)
 
 
 def open_sink(settings: Settings) -> Sink:
@@ -59,7 +67,7 @@ def open_sink(settings: Settings) -> Sink:
         return make_sink(settings)
     from common.historian.sqlite_sink import SqliteSink
 
-    return SqliteSink(settings.historian_db)
+    return SqliteSink(settings.historian_db, keep_days=settings.historian_keep_days)
 
 
 class WriterService:
@@ -81,6 +89,12 @@ class WriterService:
         self.telemetry: bus.Telemetry | None = None
         self._next_status = 0.0
         self.disk = DiskState(self.backups.folder)
+        # the historian's folder (SQLite), the backups, and the journals and ledger of the data folder
+        guarded = [self.backups.folder, settings.scada_data_dir]
+        historian = getattr(self.sink, "path", None)
+        if isinstance(historian, Path):
+            guarded.insert(0, historian.parent)
+        self.guard = DiskGuard(guarded, settings.historian_min_free_mb)
 
     # -- storing -------------------------------------------------------------
     def _write_once(self, rows: list[Row], oldest_ms: int | None = None) -> None:
@@ -199,7 +213,7 @@ class WriterService:
         return replayed
 
     def _maybe_replay(self, stop: threading.Event) -> None:
-        if not self.backups.pending():
+        if not self.backups.pending() or self.guard.low():
             return
         now = time.monotonic()
         if now < self._replay_paused_until:
@@ -213,6 +227,8 @@ class WriterService:
                 self._replay_paused_until = now + REPLAY_EVERY_S
 
     def write_batch(self, blocks: list[Block], stop: threading.Event | None = None) -> str:
+        if self.guard.low():  # below HISTORIAN_MIN_FREE_MB: nothing written, the batch is held
+            return "kept"
         oldest = min((b.ts_ms for b in blocks), default=None)
         rows: list[Row] = []
         refused: list[tuple[Row, str]] = []
@@ -232,9 +248,23 @@ class WriterService:
                 return "kept"
         return self.store(rows, stop or threading.Event(), oldest) if rows else "committed"
 
+    def _housekeep(self, steps: int) -> None:
+        """Bounded upkeep of the historian between batches (common/historian/retention.py, rollup.py): one
+        short transaction a step, so a batch never waits for more than one."""
+        step = getattr(self.sink, "housekeep", None)
+        if step is None or self.guard.low():
+            return
+        try:
+            for _ in range(steps):
+                if not step():
+                    return
+        except SinkUnavailable as error:
+            log.warning("historian upkeep put off: %s", error)
+
     def figures(self) -> WriterFigures:
         return {"is_running": True, "sink": self.sink.name, "database_ok": self.database_ok,
                 "bad_frames": self.buffer.bad_frames if self.buffer else 0, "disk": self.disk.status(),
+                "disk_guard": self.guard.status(),
                 "historian_reopened": getattr(self.sink, "reopened", 0),
                 **self.metrics.figures(len(self.backups.pending()))}
 
@@ -267,6 +297,7 @@ class WriterService:
                         outcome = self.write_batch(blocks, stop)
                     if outcome != "kept":
                         self._unacked = reply.lease
+                self._housekeep(1 if count >= s.buffer_batch_size else IDLE_UPKEEP_STEPS)
                 if count < s.buffer_batch_size:
                     stop.wait(s.buffer_write_interval)
             if self._unacked is not None and not buffer.acknowledge(self._unacked):

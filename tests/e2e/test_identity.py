@@ -33,7 +33,8 @@ from typing import Any
 import pytest
 import zmq
 
-from common.times import iso_ms, now_ms
+from common.historian import layout
+from common.times import iso_ms, ms_of_iso, now_ms
 from common.wire.envelope import decode
 from common.wire.ingest import PollingData
 from tests.helpers import ROOT, sample_on_free_ports, scada, scada_env, short_tmp, wait_for
@@ -265,12 +266,21 @@ def test_account_under_load_never_reports_a_false_loss() -> None:
         with sqlite3.connect(db, timeout=30) as conn:  # 5 values stored (within the window), then gone
             keys = conn.execute("SELECT ts, plc_code, group_name, cycle, tag_address FROM TAG_DATA WHERE ts > ? "
                                 "ORDER BY ts LIMIT 5", (iso_ms(now_ms() - 90_000),)).fetchall()
-            deleted = sum(conn.execute("DELETE FROM TAG_DATA WHERE ts = ? AND plc_code = ? AND group_name = ? "
-                                       "AND cycle = ? AND tag_address = ?", key).rowcount for key in keys)
+            deleted = sum(delete_value(conn, *key) for key in keys)
         assert deleted == 5
         code, answer = account(env, "--last", "2m")
         assert code == 1 and answer["lost"] == deleted, (deleted, answer)
     print("account runs (exit, lost, polled, in flight):", answers)
+
+
+def delete_value(conn: sqlite3.Connection, ts: str, plc: str, group: str, cycle: int, address: str) -> int:
+    """Remove one stored value from under TAG_DATA (a view: common/historian/layout.py)."""
+    day = layout.day_of(ms_of_iso(ts))
+    return conn.execute(
+        f"DELETE FROM {layout.values_table(day)} WHERE id = (SELECT (c.id << {layout.SERIES_BITS}) | s.id "
+        f"FROM {layout.cycles_table(day)} c JOIN groups g ON g.id = c.group_id JOIN series s ON s.group_id = g.id "
+        "WHERE g.plc_code = ? AND g.group_name = ? AND c.cycle = ? AND s.tag_address = ?)",
+        (plc, group, cycle, address)).rowcount
 
 
 def historian_count(db: Path) -> int:

@@ -61,3 +61,44 @@ def test_real_oracle_insert_duplicates_and_types() -> None:
         with oracledb.connect(user=user, password=password, dsn=DSN) as conn, conn.cursor() as cursor:
             cursor.execute("DELETE FROM TAG_DATA WHERE plc_code = :1", [PLC])
             conn.commit()
+
+
+def test_real_oracle_history_raw_and_buckets() -> None:
+    """GET /api/history's SQL (common/historian/oracle_history.py) on a real server."""
+    import oracledb
+
+    from common.historian.history import HistoryQuery, TagInfo, answer
+    from common.historian.oracle_history import OracleHistory
+
+    user, password = os.environ["ORACLE_USERNAME"], os.environ["ORACLE_PASSWORD"]
+
+    def pool() -> oracledb.ConnectionPool:
+        return oracledb.create_pool(user=user, password=password, dsn=DSN, min=1, max=2)
+
+    t0 = ms_of_iso("2026-11-23T03:00:00.000Z")
+    rows = [Row(f"2026-11-23T03:{c // 60:02d}:{c % 60:02d}.000Z", PLC, "D100", None if c % 10 == 5 else c,
+                "BAD_TIMEOUT" if c % 10 == 5 else "GOOD", "G", c) for c in range(1200)]
+    rows += [Row(f"2026-11-23T03:{c // 60:02d}:{c % 60:02d}.000Z", PLC, "D200", f"LOT{c // 600}", "GOOD", "G", c)
+             for c in range(1200)]
+    sink, reader = OracleSink(pool), OracleHistory(pool)
+    try:
+        with oracledb.connect(user=user, password=password, dsn=DSN) as conn, conn.cursor() as cursor:
+            cursor.execute("DELETE FROM TAG_DATA WHERE plc_code = :1", [PLC])
+            conn.commit()
+        assert sink.write(rows).inserted == 2400
+        tag = TagInfo(PLC, "SPEED", "D100", "INT16", "", "")
+        (raw,) = answer(reader, [tag], HistoryQuery([f"{PLC}/D100"], t0, t0 + 12_000, 1000))["series"]
+        assert raw["mode"] == "raw" and raw["ts"] == [t0 + 1000 * c for c in range(12)]
+        assert raw["value"][:6] == [0, 1, 2, 3, 4, None] and raw["quality"][5] == "BAD_TIMEOUT"
+        (b,) = answer(reader, [tag], HistoryQuery([f"{PLC}/D100"], t0, t0 + 1_200_000, 2))["series"]
+        assert (b["mode"], b["bucket_ms"], b["count"], b["good_share"]) == ("buckets", 600_000, [600, 600], [0.9, 0.9])
+        assert (b["first"], b["last"], b["min"], b["max"]) == ([0, 600], [599, 1199], [0, 600], [599, 1199])
+        text = TagInfo(PLC, "LOT", "D200", "STRING[5]", "", "")
+        (t,) = answer(reader, [text], HistoryQuery([f"{PLC}/D200"], t0, t0 + 1_200_000, 2))["series"]
+        assert (t["first"], t["last"], t["avg"]) == (["LOT0", "LOT1"], ["LOT0", "LOT1"], [None, None])
+    finally:
+        reader.close()
+        sink.close()
+        with oracledb.connect(user=user, password=password, dsn=DSN) as conn, conn.cursor() as cursor:
+            cursor.execute("DELETE FROM TAG_DATA WHERE plc_code = :1", [PLC])
+            conn.commit()

@@ -172,7 +172,8 @@ def test_backups_on_a_full_disk_keep_the_batch_and_health_names_the_disk(
     base = short_tmp()
     settings = Settings(scada_data_dir=base / "data", scada_run_dir=base / "run", scada_log_dir=base / "logs",
                         buffer_lease_timeout=60.0, buffer_write_interval=0.05, oracle_retry_max=1,
-                        backup_file_path=small_disk / "backup", _env_file=None)
+                        backup_file_path=small_disk / "backup", historian_min_free_mb=0,  # the disk fills up
+                        _env_file=None)
     settings.make_dirs()
     buffer = BufferService(settings, zmq.Context())
     buffer_stage = Stage(buffer.run)

@@ -78,6 +78,28 @@ def writer_metrics(telemetry: TelemetryDep) -> dict[str, Any]:
 def health(telemetry: TelemetryDep) -> JSONResponse:
     buffer = _fresh(telemetry, "buffer")
     writer = _fresh(telemetry, "writer")
+    reasons = health_reasons(telemetry)
+    pending = int((writer or {}).get("backup_files_pending") or 0)
+    disks = disk_problems(telemetry)
+    guard = (writer or {}).get("disk_guard") or {}
+    body = {
+        "status": "healthy" if not reasons else "unhealthy",
+        "buffer_ok": buffer is not None and not buffer.get("alerting"),
+        "writer_ok": writer is not None,
+        "oracle_connection_ok": bool(writer and writer.get("database_ok") is not False),
+        "database": (writer or {}).get("sink"),
+        "reasons": reasons,
+        "disk_ok": not disks and not guard.get("reason"),
+        "details": {"buffer_utilization_pct": (buffer or {}).get("utilization_pct"),
+                    "backup_file_count": pending, "disk_problems": disks},
+    }
+    return JSONResponse(body, status_code=200 if not reasons else 503)
+
+
+def health_reasons(telemetry: TelemetryStore) -> list[str]:
+    """Why the pipeline is not healthy (empty when it is): GET /api/buffer/health and the dashboard."""
+    buffer = _fresh(telemetry, "buffer")
+    writer = _fresh(telemetry, "writer")
     reasons = []
     if buffer is None:
         reasons.append("the buffer is not reporting")
@@ -87,6 +109,9 @@ def health(telemetry: TelemetryDep) -> JSONResponse:
         reasons.append(f"buffer overflow: {buffer['overflow_last_minute']:,} values dropped in the last minute "
                        "(counted in the ledger)")
     reasons.extend(disk_reasons({"buffer": buffer, "writer": writer}))
+    guard = (writer or {}).get("disk_guard") or {}
+    if guard.get("reason"):
+        reasons.append(guard["reason"])
     if writer is None:
         reasons.append("the writer is not reporting")
     elif writer.get("database_ok") is False:
@@ -94,20 +119,8 @@ def health(telemetry: TelemetryDep) -> JSONResponse:
     pending = int((writer or {}).get("backup_files_pending") or 0)
     if pending:
         reasons.append(f"{pending} backup file(s) waiting to be replayed")
-    disks = disk_problems(telemetry)
-    reasons += [disk_reason(p) for p in disks]
-    body = {
-        "status": "healthy" if not reasons else "unhealthy",
-        "buffer_ok": buffer is not None and not buffer.get("alerting"),
-        "writer_ok": writer is not None,
-        "oracle_connection_ok": bool(writer and writer.get("database_ok") is not False),
-        "database": (writer or {}).get("sink"),
-        "reasons": reasons,
-        "disk_ok": not disks,
-        "details": {"buffer_utilization_pct": (buffer or {}).get("utilization_pct"),
-                    "backup_file_count": pending, "disk_problems": disks},
-    }
-    return JSONResponse(body, status_code=200 if not reasons else 503)
+    reasons += [disk_reason(p) for p in disk_problems(telemetry)]
+    return reasons
 
 
 def disk_reasons(bodies: dict[str, dict[str, Any] | None]) -> list[str]:
@@ -137,4 +150,5 @@ def pipeline(telemetry: TelemetryStore) -> dict[str, Any]:
         "backup": {"file_count": (writer or {}).get("backup_files_pending"),
                    "files_written": (writer or {}).get("backup_files_written"),
                    "rows_replayed": (writer or {}).get("rows_replayed")},
+        "health": {"reasons": health_reasons(telemetry)},
     }

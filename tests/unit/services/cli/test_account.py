@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.historian import layout
 from common.historian.rows import Row
 from common.historian.sink import CycleKey
 from common.historian.sqlite_sink import SqliteSink
@@ -157,7 +158,8 @@ def test_a_value_in_transit_while_the_account_reads_is_not_lost(tmp_path: Path) 
     # and a real loss is still one: the rows gone from the historian, the cycle nowhere else
     sink.close()
     plain = SqliteSink(data / "tag_data.db")
-    plain._connection().execute("DELETE FROM TAG_DATA WHERE tag_address IN ('D0', 'D1')")
+    plain._connection().execute(f"DELETE FROM {layout.values_table(layout.day_of(T0))} WHERE id & {layout.SERIES_MASK} "
+                                "IN (SELECT id FROM series WHERE tag_address IN ('D0', 'D1'))")
     result = account(data / "ledger", plain, data / "backup", T0, T0 + 10_000, data)
     assert (result.stored, result.in_flight, result.lost) == (2, 0, 2)
     plain.close()
