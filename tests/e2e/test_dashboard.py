@@ -112,9 +112,6 @@ def test_dashboard_shows_the_plant_and_a_trigger_makes_a_cycle(plant: tuple[Supe
         shutil.copy(shot, docs)
 
 
-@pytest.mark.skipif(not (ROOT / "services" / "gateway" / "routes" / "history.py").exists(),
-                    reason="the trend view reads GET /api/history, built by issue 16 A (branch historian): "
-                           "this test runs once that is merged (it passed against it, trends + historian)")
 def test_a_tag_searched_by_name_shows_its_trend_for_10_minutes_with_its_unit(
         plant: tuple[Supervisor, dict[str, str]], browser: object) -> None:
     """The trend view end to end: /api/tags finds the tag, /api/history draws it, /ws/values extends it."""
