@@ -13,7 +13,10 @@ wall clock said, is what ``scada account`` selects a window by.
 
 Records::
 
-    ["polled", plc, group, seq, ts, values, cycle]    a poller made a PollingData (before it is queued)
+    ["polled", plc, group, seq, ts, values, cycle]    a poller made a PollingData (before it is queued);
+                                                      values: what the cycle read
+    ["suppressed", plc, group, ts, values, cycle]     of those, values its deadband left out (written with
+                                                      "polled", only when there were some)
     ["queue_dropped", plc, group, ts, values, cycle]  a poller's full queue dropped it, unsent
     ["overflow", plc, group, ts, values, cycle]       the buffer's full ring dropped values of it
     ["rejected_at_ingest", plc, group, ts, values, cycle]  the buffer refused the cycle at its door (value_checks.py)
@@ -37,10 +40,10 @@ from common.wire.cycle import legacy_cycle
 
 log = logging.getLogger("ledger")
 
-KINDS = ("polled", "queue_dropped", "overflow", "rejected_at_ingest")
+KINDS = ("polled", "suppressed", "queue_dropped", "overflow", "rejected_at_ingest")
 RETRY_S = 1.0
 #: fields after the kind in a record of this release: polled has seq too
-_FIELDS = {"polled": 6, "queue_dropped": 5, "overflow": 5, "rejected_at_ingest": 5}
+_FIELDS = {"polled": 6, "suppressed": 5, "queue_dropped": 5, "overflow": 5, "rejected_at_ingest": 5}
 
 
 class LedgerRecord(NamedTuple):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import xmlrpc.client
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -99,18 +99,30 @@ def _alive(pid: int) -> bool:
 
 
 @contextmanager
+def running_prepared_plant(prepare: Callable[[Path], object],
+                           **extra_env: str) -> Iterator[tuple[Supervisor, dict[str, str]]]:
+    """As running_plant; ``prepare`` is called with the folder of the plant's CSV files before they are
+    imported (to change them)."""
+    with running_plant(_prepare=prepare, **extra_env) as running:  # type: ignore[arg-type]
+        yield running
+
+
+@contextmanager
 def running_plant(data_tmpfs_mb: int | None = None, **extra_env: str) -> Iterator[tuple[Supervisor, dict[str, str]]]:
     """The sample plant on free ports, every stage under a foreground supervisord; all stopped after.
 
     ``data_tmpfs_mb``: SCADA_DATA_DIR (journals, ledger, historian, config store) on a tmpfs of that
     size, so that a test can fill it (raises tests.disk_full.MountRefused where mounting is refused).
     """
+    prepare: Callable[[Path], object] | None = extra_env.pop("_prepare", None)  # type: ignore[assignment]
     base = short_tmp()
     env = scada_env(base, **extra_env)
     with contextlib.ExitStack() as stack:
         if data_tmpfs_mb is not None:
             stack.enter_context(mounted_tmpfs(Path(env["SCADA_DATA_DIR"]), data_tmpfs_mb))
         sample_on_free_ports(base / "csv")
+        if prepare is not None:
+            prepare(base / "csv")
         scada(env, "db", "init")
         scada(env, "db", "import", str(base / "csv"))
         sup = Supervisor(env)

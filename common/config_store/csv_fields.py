@@ -131,6 +131,14 @@ def number(text: str) -> float:
     return value
 
 
+def deadband(text: str) -> float:
+    value = number(text)
+    if value < 0:
+        raise FieldError(f"{text!r}: a deadband is a change in engineering units, 0 or more (empty: every value "
+                         "is stored)")
+    return value
+
+
 def address(text: str) -> str:
     try:
         return str(parse_address(text))

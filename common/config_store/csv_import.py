@@ -277,10 +277,12 @@ def export_csv(conn: sqlite3.Connection, folder: Path) -> list[Path]:
     for table in TABLES:
         path = folder / f"{table.name}.csv"
         rows = sorted(_store_rows(conn, table).items())
+        header = [c.name for c in table.columns
+                  if not c.export_if_used or any(values[c.name] != c.default for _, values in rows)]
         with path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(table.header)
+            writer.writerow(header)
             for _, values in rows:
-                writer.writerow([format_cell(values[c]) for c in table.header])
+                writer.writerow([format_cell(values[c]) for c in header])
         written.append(path)
     return written

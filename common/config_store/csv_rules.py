@@ -22,6 +22,7 @@ from common.config_store.csv_fields import (
     code,
     data_type,
     data_type_of,
+    deadband,
     deviations,
     flag,
     free_text,
@@ -44,6 +45,9 @@ class Column:
     default: Any = None
     #: Added after the first release: a file without this column still imports, every row taking the default.
     may_be_absent: bool = False
+    #: Export writes it only when a row holds something other than the default, so a plant that does not
+    #: use the feature exports the same files as before the column existed.
+    export_if_used: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,9 @@ def _group_rules(row: dict[str, Any]) -> list[tuple[str, str]]:
     if row["mode"] == "FIXED" and (row["trigger_device"] or row["ack_device"]):
         column = "trigger_device" if row["trigger_device"] else "ack_device"
         return [(column, "only HANDSHAKE groups have trigger and ack devices")]
+    if row["max_interval_ms"] is not None and row["max_interval_ms"] < row["interval_ms"]:
+        return [("max_interval_ms", f"{row['max_interval_ms']} is shorter than the interval ({row['interval_ms']} ms): "
+                 "every cycle would be stored whole; leave it empty or make it a multiple of the interval")]
     return []
 
 
@@ -152,6 +159,9 @@ TABLES: tuple[Table, ...] = (
             Column("trigger_device", bit_address, False, ""),
             Column("ack_device", bit_address, False, ""),
             Column("is_active", flag, False, 1),
+            # deadband: the longest time a tag with a deadband goes unstored (empty: model.DEFAULT_MAX_INTERVAL_MS)
+            Column("max_interval_ms", whole(100, 86_400_000, "max_interval_ms"), False, None, may_be_absent=True,
+                   export_if_used=True),
         ),
         key=("plc_code", "group_name"),
         references=((("plc_code",), "plcs"),),
@@ -172,6 +182,7 @@ TABLES: tuple[Table, ...] = (
             Column("writable", flag, False, 0, may_be_absent=True),
             Column("min", number, False, None, may_be_absent=True),
             Column("max", number, False, None, may_be_absent=True),
+            Column("deadband", deadband, False, None, may_be_absent=True, export_if_used=True),  # empty: all stored
         ),
         key=("plc_code", "tag_name"),
         unique=((("plc_code", "group_name", "address"), "this address is already read by this group"),),

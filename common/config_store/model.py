@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, replace
+from typing import Any
 
 from common.mc.datatypes import DataType, parse_data_type
 from common.mc.devices import DeviceAddress, parse_address
@@ -54,6 +55,10 @@ class Plc:
         return list(self.ports) if self.ports else [self.port] * self.pool_size
 
 
+#: the maximum interval of a group that has a deadbanded tag but no ``max_interval_ms`` of its own
+DEFAULT_MAX_INTERVAL_MS = 60_000
+
+
 @dataclass(frozen=True)
 class PollingGroup:
     plc_code: str
@@ -63,6 +68,8 @@ class PollingGroup:
     trigger_device: str
     ack_device: str
     is_active: bool
+    #: deadband: every tag is stored at least this often (None: DEFAULT_MAX_INTERVAL_MS)
+    max_interval_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,8 @@ class Tag:
     writable: bool = False
     min: float | None = None
     max: float | None = None
+    #: report by exception: stored when it moves by more than this (engineering units); None: every value
+    deadband: float | None = None
 
     @property
     def device_address(self) -> DeviceAddress:
@@ -121,8 +130,13 @@ def load_groups(conn: sqlite3.Connection, plc_code: str | None = None) -> list[P
         sql += " WHERE plc_code = ?"
         args = (plc_code,)
     return [PollingGroup(r["plc_code"], r["group_name"], r["mode"], r["interval_ms"], r["trigger_device"],
-                         r["ack_device"], bool(r["is_active"]))
+                         r["ack_device"], bool(r["is_active"]), _optional(r, "max_interval_ms"))
             for r in conn.execute(sql + " ORDER BY plc_code, group_name", args)]
+
+
+def _optional(row: sqlite3.Row, column: str) -> Any:
+    """A column a store of an older schema lacks (read without migrating): None there."""
+    return row[column] if column in row.keys() else None  # noqa: SIM118  # Row's `in` looks at values
 
 
 def load_tags(conn: sqlite3.Connection, plc_code: str | None = None, group_name: str | None = None) -> list[Tag]:
@@ -138,11 +152,9 @@ def load_tags(conn: sqlite3.Connection, plc_code: str | None = None, group_name:
 
 
 def _tag(row: sqlite3.Row) -> Tag:
-    tag = Tag(row["plc_code"], row["group_name"], row["tag_name"], row["address"], row["data_type"], row["scale"],
-              row["offset"], row["unit"], row["description"])
-    if "writable" not in row.keys():  # noqa: SIM118 -- a store before schema 3, read without migrating
-        return tag
-    return replace(tag, writable=bool(row["writable"]), min=row["min"], max=row["max"])
+    return Tag(row["plc_code"], row["group_name"], row["tag_name"], row["address"], row["data_type"], row["scale"],
+               row["offset"], row["unit"], row["description"], writable=bool(_optional(row, "writable")),
+               min=_optional(row, "min"), max=_optional(row, "max"), deadband=_optional(row, "deadband"))
 
 
 def load_tags_named(conn: sqlite3.Connection, plc_code: str, tag_names: list[str]) -> dict[str, Tag]:

@@ -96,6 +96,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE tags ADD COLUMN "min" REAL;
     ALTER TABLE tags ADD COLUMN "max" REAL;
     """,
+    # 3 -> 4: report by exception: a deadband per tag, a maximum interval per group (NULL: off / the default).
+    """
+    ALTER TABLE tags ADD COLUMN deadband REAL CHECK (deadband >= 0);
+    ALTER TABLE polling_groups ADD COLUMN max_interval_ms INTEGER CHECK (max_interval_ms >= 100);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -189,6 +189,8 @@ class GroupFigures(TypedDict):
     deadlines_missed: int
     deadlines_skipped: int
     values_sent: int
+    values_suppressed: int  # read and left out by the group's deadband (services/poller/deadband.py)
+    max_interval_ms: int | None  # with a deadband: every tag is sent at least this often
     last_start_ms: int | None
     last_duration_ms: float | None
     avg_duration_ms: float | None

@@ -10,10 +10,11 @@ historian says how many rows of that cycle are stored; the backup folder
 holds rows waiting to be replayed (backed up) and rows the database refused
 (rejected); the ledger says what a poller's full queue and the buffer's full
 ring dropped; the pollers' send queues and the buffer's journal hold what is
-still on its way (in flight). A value is counted once, in the first of these
-that has it (stored, backed up, rejected, in flight, dropped at a poller's
-queue, dropped by the buffer's overflow, refused at the buffer's door); a polled value in none of them is
-**lost**. Rows of a
+still on its way (in flight); the ledger says what a poller's deadband left
+out (suppressed: read, deliberately not sent). A value is counted once, in the
+first of these that has it (stored, backed up, rejected, in flight,
+suppressed, dropped at a poller's queue, dropped by the buffer's overflow,
+refused at the buffer's door); a polled value in none of them is **lost**. Rows of a
 cycle the ledger never saw polled are counted apart (``unledgered``): they
 were stored before the ledger existed, or the ledger files were deleted.
 
@@ -64,6 +65,7 @@ class Account:
     backed_up: int = 0
     rejected: int = 0
     in_flight: int = 0
+    suppressed: int = 0
     queue_dropped: int = 0
     overflow_dropped: int = 0
     rejected_at_ingest: int = 0
@@ -84,6 +86,7 @@ class Account:
                  f"  backed up, not yet replayed  {self.backed_up:>12,}",
                  f"  rejected by the database     {self.rejected:>12,}",
                  f"  in flight (queue or buffer)  {self.in_flight:>12,}",
+                 f"  suppressed by deadband       {self.suppressed:>12,}",
                  f"  dropped at a poller's queue  {self.queue_dropped:>12,}",
                  f"  dropped by buffer overflow   {self.overflow_dropped:>12,}",
                  f"  refused at the buffer's door {self.rejected_at_ingest:>12,}",
@@ -143,10 +146,12 @@ def account(ledger_dir: Path, sink: Sink, backup_dir: Path, since_ms: int, until
     backed_up = _backup_rows(sorted(backup_dir.glob("backup_*.csv")), since_ms, until_ms)
     rejected = _backup_rows(sorted((backup_dir / "rejected").glob("rejected_*.csv")), since_ms, until_ms)
     stored = sink.cycle_counts(since_ms, until_ms)
+    suppressed: Counter[CycleKey] = Counter()
     queue_dropped: Counter[CycleKey] = Counter()
     overflow: Counter[CycleKey] = Counter()
     refused: Counter[CycleKey] = Counter()
-    by_kind = {"queue_dropped": queue_dropped, "overflow": overflow, "rejected_at_ingest": refused}
+    by_kind = {"suppressed": suppressed, "queue_dropped": queue_dropped, "overflow": overflow,
+               "rejected_at_ingest": refused}
     for entry in ledger.read(ledger_dir, since_ms, until_ms, tuple(by_kind)):
         by_kind[entry.kind][(entry.plc_code, entry.group, entry.cycle)] += entry.values
 
@@ -161,7 +166,8 @@ def account(ledger_dir: Path, sink: Sink, backup_dir: Path, since_ms: int, until
         b = min(b, n - s)
         r = min(r, n - s - b)
         f = min(in_flight.get(key, 0), n - s - b - r)
-        left = n - s - b - r - f
+        sp = min(suppressed.get(key, 0), n - s - b - r - f)
+        left = n - s - b - r - f - sp
         dq = min(queue_dropped.get(key, 0), left)
         do = min(overflow.get(key, 0), left - dq)
         ri = min(refused.get(key, 0), left - dq - do)
@@ -171,6 +177,7 @@ def account(ledger_dir: Path, sink: Sink, backup_dir: Path, since_ms: int, until
         result.backed_up += b
         result.rejected += r
         result.in_flight += f
+        result.suppressed += sp
         result.queue_dropped += dq
         result.overflow_dropped += do
         result.rejected_at_ingest += ri

@@ -23,6 +23,7 @@ from common.wire.status import (
     QueueTotals,
     WriterFigures,
 )
+from services.gateway.tag_names import TagName
 
 
 class Seen(TypedDict):
@@ -174,8 +175,18 @@ class LatestValue(TypedDict):
     quality: str
     ts: str
     seq: int
+    #: from the config store; None for an address the store no longer has (services/gateway/tag_names.py)
+    tag_name: str | None
+    unit: str | None
+    description: str | None
 
 
 class LatestValuesAnswer(TypedDict):
     count: int
     values: list[LatestValue]
+
+
+class TagsAnswer(TypedDict):
+    count: int
+    matched: int
+    tags: list[TagName]

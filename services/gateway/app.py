@@ -17,6 +17,7 @@ import zmq.asyncio
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from common import curve
 from common.historian.readers import make_reader
@@ -26,8 +27,9 @@ from services.gateway.config_watch import ConfigWatch
 from services.gateway.latest_values import LatestValues
 from services.gateway.plant import RETRY_AFTER_S, PlantIndex, StoreBusy
 from services.gateway.poller_link import PollerLink
-from services.gateway.routes import audit, buffer, config, history, live, metrics, polling, stages, writes
+from services.gateway.routes import audit, buffer, config, history, live, metrics, polling, stages, tags, writes
 from services.gateway.supervisor_rpc import Supervisor
+from services.gateway.tag_names import TagNames
 from services.gateway.tag_writes import GatewayWrites
 from services.gateway.telemetry import TelemetryStore
 from services.gateway.trigger_limit import TriggerLimit
@@ -45,10 +47,11 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
         telemetry = TelemetryStore(ctx, settings.telemetry_endpoint, door, settings.api_poller_timeout_s)
         control = PollerLink(ctx, settings.control_endpoint, door, settings.api_poller_timeout_s)
         latest = LatestValues(ctx, settings.live_endpoint, door)
+        latest.tag_count = app.state.tag_names.count
 
         def values_message(key: Any) -> dict[str, Any]:
             plc, group = key
-            return {"t": "values", "values": latest.latest(plc, group)}
+            return {"t": "values", "values": app.state.tag_names.name_values(latest.latest(plc, group))}
 
         def polling_message(_: Any) -> dict[str, Any]:
             return {"t": "polling", **polling.polling_status(telemetry), "pipeline": buffer.pipeline(telemetry)}
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
         watch.start()
         app.state.config_watch = watch
         app.state.plant.refresh()  # read before the first request needs it
+        app.state.tag_names.all()  # the same for the tags' names
         app.state.telemetry, app.state.control, app.state.live = telemetry, control, latest
         app.state.ws_polling, app.state.ws_values = ws_polling, ws_values
         try:
@@ -70,6 +74,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
             await watch.close()
             for part in (ws_polling, ws_values, telemetry, control, latest):
                 await part.close()
+            app.state.tag_names.close()
             door.close()
             app.state.writes.close()
             ctx.term()
@@ -80,6 +85,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     app.state.settings = settings
     app.state.security = door
     app.state.plant = PlantIndex(settings.config_db)
+    app.state.tag_names = TagNames(settings.config_db)
     app.state.supervisor = Supervisor(settings.supervisor_socket)
     app.state.trigger_limit = TriggerLimit(settings.api_trigger_min_interval_ms)
     app.state.writes = GatewayWrites(settings)
@@ -88,7 +94,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    for module in (polling, buffer, stages, live, metrics, history, config, writes, audit):
+    for module in (polling, buffer, stages, live, metrics, history, config, tags, writes, audit):
         app.include_router(module.router)
 
     @app.exception_handler(StoreBusy)
@@ -97,6 +103,8 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
         # a locked or busy SQLite file is a moment's wait, not a server fault
         return JSONResponse({"detail": f"the config store is busy, try again: {error}"}, status_code=503,
                             headers={"Retry-After": str(RETRY_AFTER_S)})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")  # trends.js, uPlot (static/uplot/VERSION)
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:

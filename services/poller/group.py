@@ -28,6 +28,7 @@ from common.times import now_ms
 from common.wire.cycle import make_cycle
 from common.wire.ingest import GOOD, PollingData, TagValue
 from common.wire.status import GroupFigures
+from services.poller.deadband import Deadband
 
 log = logging.getLogger("poller.group")
 
@@ -99,6 +100,7 @@ class GroupReader:
         self.seq = 0
         self.epoch = 0  # this poller's start count, set before the first cycle (PollerService.run)
         self.stats = GroupStats()
+        self.deadband = Deadband([t.deadband for t in tags], group.max_interval_ms)
         self.state = GroupState.RUNNING if group.is_active else GroupState.STOPPED
         self.lock = asyncio.Lock()  # one cycle of a group at a time, scheduled or triggered
         #: a reload (reload.py) replaced this runner: its schedule parks at its next idle moment, and a
@@ -173,7 +175,9 @@ class GroupReader:
             "requests_per_cycle": len(self.plan.requests), "commands": self.plan.commands,
             "points_per_cycle": self.plan.points, "cycles": st.cycles, "errors": st.errors,
             "overruns": st.overruns, "deadlines_missed": st.deadlines_missed,
-            "deadlines_skipped": st.deadlines_skipped, "values_sent": st.values_sent, "last_start_ms": st.last_start_ms,
+            "deadlines_skipped": st.deadlines_skipped, "values_sent": st.values_sent - self.deadband.suppressed,
+            "values_suppressed": self.deadband.suppressed, "max_interval_ms": self.deadband.max_interval_ms,
+            "last_start_ms": st.last_start_ms,
             "last_duration_ms": st.last_duration_ms,
             "avg_duration_ms": round(st.total_duration_ms / st.cycles, 3) if st.cycles else None,
             "last_error": st.last_error, "last_error_ms": st.last_error_ms, "last_good_ms": st.last_good_ms,

@@ -159,12 +159,17 @@ class SendQueue:
         self.disk.written(self.journal.rewrite_path)
 
     # -- queue -----------------------------------------------------------------
-    def put(self, data: PollingData) -> None:
+    def put(self, data: PollingData, suppressed: int = 0) -> None:
+        """Queue a cycle; ``suppressed``: values the cycle read that its deadband left out of ``data``."""
         key = (data.group, data.identity)
         frame = encode(data)
         n = len(data.values)
-        # The ledger first: a cycle is counted as polled before anything can lose it.
-        self.ledger.record(["polled", self.plc_code, data.group, data.seq, data.ts_ms, n, key[1]])
+        # The ledger first: a cycle is counted as polled (all it read) before anything can lose it.
+        polled = ["polled", self.plc_code, data.group, data.seq, data.ts_ms, n + suppressed, key[1]]
+        if suppressed:
+            self.ledger.record(polled, ["suppressed", self.plc_code, data.group, data.ts_ms, suppressed, key[1]])
+        else:
+            self.ledger.record(polled)
         dropped = self.outbox.put(key, frame, n, data.ts_ms)
         for old_key, old in dropped:
             ts, count = old.ts_and_count()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import signal
@@ -101,7 +102,8 @@ class PollerService:
     async def _read_and_send(self, reader: GroupReader) -> PollingData:
         assert self.client is not None and self.queue is not None
         data = await reader.cycle(self.client)
-        self.queue.put(data)
+        kept = reader.deadband.filter(data.values, data.ts_ms)  # report by exception (deadband.py)
+        self.queue.put(dataclasses.replace(data, values=kept.values) if kept.suppressed else data, kept.suppressed)
         return data
 
     def start_group(self, reader: GroupReader, phase: float = 0.0) -> None:

@@ -110,3 +110,50 @@ def test_dashboard_shows_the_plant_and_a_trigger_makes_a_cycle(plant: tuple[Supe
     docs = ROOT / "docs" / "dashboard.png"
     if os.environ.get("SCADA_UPDATE_SCREENSHOT") == "1" or not docs.exists():
         shutil.copy(shot, docs)
+
+
+def test_a_tag_searched_by_name_shows_its_trend_for_10_minutes_with_its_unit(
+        plant: tuple[Supervisor, dict[str, str]], browser: object) -> None:
+    """The trend view end to end: /api/tags finds the tag, /api/history draws it, /ws/values extends it."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    _, env = plant
+    driver.get(f"http://127.0.0.1:{env['SCADA_API_PORT']}/")  # type: ignore[attr-defined]
+    find = driver.find_element  # type: ignore[attr-defined]
+    find(By.ID, "trend-search").send_keys("sine_000")  # any case; the sample's SINE_000 is in ℃
+
+    def pick() -> bool:
+        try:
+            for button in driver.find_elements(By.CSS_SELECTOR, "#trend-found button.pick"):  # type: ignore[attr-defined]
+                if button.text.startswith("SINE_000"):
+                    button.click()
+                    return True
+        except StaleElementReferenceException:
+            pass
+        return False
+
+    wait_for(pick, 10, what="SINE_000 among the search results")
+    chart = find(By.ID, "trend-chart")
+    wait_for(lambda: int(chart.get_attribute("data-points") or 0) > 0, 30, what="points on the chart")
+    find(By.CSS_SELECTOR, '#trend-ranges button[data-span="10m"]').click()  # again: from the history alone
+
+    def history_points() -> int:
+        text = find(By.ID, "trend-status").text  # "123 points (raw values), ... live"
+        return int(text.split(" ")[0].replace(",", "")) if text.split(" ")[0].replace(",", "").isdigit() else 0
+
+    wait_for(lambda: history_points() > 0, 20, what="the history's points")
+    assert "raw values" in find(By.ID, "trend-status").text
+    assert "SINE_000 (KRCWO12ELOA101) [℃]" in chart.text  # the legend, with the unit
+    assert find(By.ID, "trend-chosen").text.split() == ["SINE_000", "℃", "×"]  # the chip of the tag picked
+    before = int(chart.get_attribute("data-live") or 0)
+    wait_for(lambda: int(chart.get_attribute("data-live") or 0) > before, 10, what="a live value appended")
+    shot = Path(env["SCADA_LOG_DIR"]) / "trends.png"
+    section = find(By.ID, "trends")
+    driver.execute_script("arguments[0].scrollIntoView()", section)  # type: ignore[attr-defined]
+    section.screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    docs = ROOT / "docs" / "trends.png"
+    if os.environ.get("SCADA_UPDATE_SCREENSHOT") == "1" or not docs.exists():
+        shutil.copy(shot, docs)

@@ -160,6 +160,7 @@ def test_prometheus_metrics(plant: tuple[Supervisor, dict[str, str]]) -> None:
     status, text = get(env, "/metrics")
     assert status == 200
     assert f'scada_group_cycles_total{{group="FAST_1S",plc="{A}"}}' in text
+    assert f'scada_group_values_suppressed_total{{group="FAST_1S",plc="{A}"}} 0.0' in text  # no deadband
     assert "scada_buffer_capacity 100000.0" in text
     assert 'scada_stage_up{stage="buffer"} 1' in text
     assert "# TYPE scada_writer_values_written_total counter" in text

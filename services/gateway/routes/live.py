@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, WebSocket
 from services.gateway.answers import LatestValuesAnswer
 from services.gateway.broadcast import Broadcaster
 from services.gateway.latest_values import LatestValues
+from services.gateway.tag_names import TagNames
 
 router = APIRouter(tags=["live"])
 
@@ -18,9 +19,12 @@ GroupFilter = Annotated[str | None, Query(max_length=64, description="only this 
 
 @router.get("/api/values/latest", summary="The last value, quality and time of each tag",
             response_model=LatestValuesAnswer)
-def latest_values(request: Request, plc: PlcFilter = None, group: GroupFilter = None) -> dict[str, Any]:
+async def latest_values(request: Request, plc: PlcFilter = None, group: GroupFilter = None) -> dict[str, Any]:
+    """Each value carries its tag's ``tag_name``, ``unit`` and ``description`` from the config store."""
     live: LatestValues = request.app.state.live
-    values = live.latest(plc, group)
+    names: TagNames = request.app.state.tag_names
+    await names.ready()
+    values = names.name_values(live.latest(plc, group))
     return {"count": len(values), "values": values}
 
 
@@ -33,6 +37,6 @@ async def ws_polling(websocket: WebSocket) -> None:
 
 @router.websocket("/ws/values")
 async def ws_values(websocket: WebSocket, plc: str | None = None, group: str | None = None) -> None:
-    """The latest values every second, filtered like GET /api/values/latest."""
+    """The latest values every second, filtered like GET /api/values/latest, with the tags' names and units."""
     broadcaster: Broadcaster = websocket.app.state.ws_values
     await broadcaster.serve(websocket, (plc, group))

@@ -104,6 +104,8 @@ def plant_metrics(telemetry: TelemetryStore, gateway_refused: dict[str, int] | N
             metric("scada_group_deadlines_skipped_total", "counter", "deadlines at which no cycle started",
                    g.get("deadlines_skipped"), **labels)
             metric("scada_group_values_total", "counter", "values sent", g.get("values_sent"), **labels)
+            metric("scada_group_values_suppressed_total", "counter", "values read and left out by a deadband",
+                   g.get("values_suppressed"), **labels)
             metric("scada_group_requests_per_cycle", "gauge", "MC requests per cycle (each costs the PLC a scan)",
                    g.get("requests_per_cycle"), **labels)
             metric("scada_group_last_duration_ms", "gauge", "duration of the last read", g.get("last_duration_ms"),

@@ -266,7 +266,8 @@ def test_a_version_1_store_gains_the_plc_protocol_columns_and_keeps_its_rows(tmp
                                 plc.deviations) == ("MC3E_BINARY", "old", "TCP", True, frozenset())
     conn.execute("UPDATE plcs SET protocol = 'MC4E_ASCII', transport = 'UDP'")  # the new values are allowed
     with pytest.raises(sqlite3.IntegrityError):  # and references are still enforced after the rebuild
-        conn.execute("INSERT INTO polling_groups VALUES ('KRCWO12ELOA999', 'G', 'FIXED', 1000, '', '', 1)")
+        conn.execute("INSERT INTO polling_groups (plc_code, group_name, mode, interval_ms, trigger_device, "
+                     "ack_device, is_active) VALUES ('KRCWO12ELOA999', 'G', 'FIXED', 1000, '', '', 1)")
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("UPDATE plcs SET transport = 'SERIAL'")
 
