@@ -39,7 +39,8 @@ def polling_status(telemetry: TelemetryStore) -> dict[str, Any]:
                         "deviations": body.get("deviations"),
                         "connected": body.get("connected"), "connections": body.get("connections", []),
                         "queue": body.get("queue", {}), "epoch": body.get("epoch"), "clock": body.get("clock", {}),
-                        "disk": body.get("disk"), "task_deaths": body.get("task_deaths", {})})
+                        "disk": body.get("disk"), "task_deaths": body.get("task_deaths", {}),
+                        "process": body.get("process", {})})
         for group in body.get("groups", []):
             groups.append({**group, "state": group.get("state") if alive else "DOWN"})
         for key in queue:
