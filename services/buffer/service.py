@@ -283,6 +283,7 @@ class BufferService:
             "alert_threshold_pct": 100 * self.settings.buffer_alert_threshold, "alerting": self._alerting,
             "writers": sum(1 for t in self.writers_seen.values() if time.monotonic() - t < 10),
             "refused_connections": self.security.refused(),
+            "refused_handshakes": self.security.refused_handshakes(),
         }
 
     # -- loop ----------------------------------------------------------------

@@ -45,7 +45,8 @@ def _labels(**labels: object) -> str:
     return "{" + inner + "}" if inner else ""
 
 
-def prometheus(telemetry: TelemetryStore, gateway_refused: dict[str, int] | None = None) -> str:
+def prometheus(telemetry: TelemetryStore, gateway_refused: dict[str, int] | None = None,
+               gateway_handshakes: dict[str, int] | None = None) -> str:
     lines: list[str] = []
     seen_help: set[str] = set()
 
@@ -133,6 +134,13 @@ def prometheus(telemetry: TelemetryStore, gateway_refused: dict[str, int] | None
     for socket_name, n in sorted((gateway_refused or {}).items()):
         metric("scada_refused_connections_total", "counter", "CURVE clients refused (key not allowed), per socket",
                n, stage="gateway", socket=socket_name)
+    handshakes = [("buffer", (buffer.body.get("refused_handshakes") or {}) if buffer is not None else {}),
+                  ("gateway", gateway_handshakes or {})]
+    for stage, counts in handshakes:
+        for socket_name, n in sorted(counts.items()):
+            metric("scada_refused_handshakes_total", "counter", "clients refused at a CURVE socket before any key "
+                   "was checked (no CURVE offered: no key, or a plain socket), per socket", n, stage=stage,
+                   socket=socket_name)
     writer = telemetry.stage("status.writer")
     if writer is not None:
         w = writer.body
@@ -159,7 +167,8 @@ def prometheus(telemetry: TelemetryStore, gateway_refused: dict[str, int] | None
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus text format")
 def metrics(request: Request) -> str:
     security = getattr(request.app.state, "security", None)
-    return prometheus(request.app.state.telemetry, security.refused() if security is not None else None) + \
+    return prometheus(request.app.state.telemetry, security.refused() if security is not None else None,
+                      security.refused_handshakes() if security is not None else None) + \
         websocket_metrics([request.app.state.ws_polling, request.app.state.ws_values])
 
 
