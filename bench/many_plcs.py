@@ -37,7 +37,7 @@ from typing import Any
 
 from bench.plant import write_csv
 from common.footprint import cpu_seconds, rss_bytes
-from tests.helpers import free_port, scada, scada_env, short_tmp, wait_for
+from tests.helpers import ROOT, free_port, scada, scada_env, short_tmp, wait_for
 from tests.supervisor_run import Supervisor
 
 TAGS = 200
@@ -58,6 +58,20 @@ def write_plant(folder: Path, count: int) -> None:
     write_csv(folder, "polling_groups", [["G1S", c, "FIXED", INTERVAL_MS, "", "", 1] for c in codes])
     write_csv(folder, "tags", [[c, "G1S", f"T{i:03d}", f"D{i}", "INT16", "", "", "", ""]
                                for c in codes for i in range(TAGS)])
+
+
+def grouped_pollers(env: dict[str, str], count: int, per_process: int) -> str:
+    """The pollers' supervisor include with ``per_process`` PLCs in each process (bench/poller_group.py)."""
+    codes = plc_codes(count)
+    chunks = [codes[i:i + per_process] for i in range(0, count, per_process)]
+    out = []
+    for n, chunk in enumerate(chunks):
+        plcs = " ".join(f"--plc {c}" for c in chunk)
+        out.append(f"[program:pollers{n:02d}]\ncommand={sys.executable} -m bench.poller_group {plcs}\n"
+                   f"directory={ROOT}\nautostart=true\nautorestart=true\nstartsecs=1\nstopwaitsecs=10\n"
+                   f"redirect_stderr=true\nstdout_logfile={env['SCADA_LOG_DIR']}/pollers{n:02d}.log\n\n")
+    out.append(f"[group:pollers]\nprograms={','.join(f'pollers{n:02d}' for n in range(len(chunks)))}\n")
+    return "".join(out)
 
 
 def api(env: dict[str, str], path: str) -> Any:
@@ -121,7 +135,15 @@ def every_poller_polling(env: dict[str, str], count: int) -> dict[str, Any] | No
     return status if len(cycling) >= count else None
 
 
-def run_size(count: int, seconds: float, warmup: float) -> dict[str, Any]:
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of every core, from /proc/stat: what the whole machine did, other tenants too."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def run_size(count: int, seconds: float, warmup: float, per_process: int = 1) -> dict[str, Any]:
     base = short_tmp("many-")
     env = scada_env(base)
     write_plant(base / "csv", count)
@@ -129,7 +151,7 @@ def run_size(count: int, seconds: float, warmup: float) -> dict[str, Any]:
     scada(env, "db", "import", str(base / "csv"))
     sup = Supervisor(env)
     launched = time.monotonic()
-    sup.start()
+    sup.start(grouped_pollers(env, count, per_process) if per_process > 1 else None)
     try:
         first = wait_for(lambda: every_poller_polling(env, count), 60 + 3 * count, interval=0.2,
                          what=f"a cycle of each of {count} pollers")
@@ -137,10 +159,10 @@ def run_size(count: int, seconds: float, warmup: float) -> dict[str, Any]:
         time.sleep(warmup)
         pids = stage_pids(sup)
         cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        t0, wall0, rows0 = time.monotonic(), int(time.time() * 1000), stored_rows(env)
+        t0, wall0, rows0, busy0 = time.monotonic(), int(time.time() * 1000), stored_rows(env), machine_busy()
         before = api(env, "/api/polling/status")
         time.sleep(seconds)
-        t1, wall1, rows1 = time.monotonic(), int(time.time() * 1000), stored_rows(env)
+        t1, wall1, rows1, busy1 = time.monotonic(), int(time.time() * 1000), stored_rows(env), machine_busy()
         cpu = {name: 100 * (cpu_seconds(pid) - cpu0[name]) / (t1 - t0) for name, pid in pids.items()}
         rss = {name: rss_bytes(pid) for name, pid in pids.items()}
         after = api(env, "/api/polling/status")
@@ -161,11 +183,13 @@ def run_size(count: int, seconds: float, warmup: float) -> dict[str, Any]:
 
     reported = [g["lateness_p99_ms"] for g in groups1.values() if g.get("lateness_p99_ms") is not None]
     return {
-        "plcs": count, "offered": count * TAGS * 1000 / INTERVAL_MS, "stored": (rows1 - rows0) / (t1 - t0),
+        "plcs": count, "per_process": per_process, "processes": len(pollers),
+        "machine_pct": 100 * (os.cpu_count() or 1) * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
+        "offered": count * TAGS * 1000 / INTERVAL_MS, "stored": (rows1 - rows0) / (t1 - t0),
         "all_polling_s": all_polling_s,
         "polling_after_s": sorted(p.get("process", {}).get("polling_after_s") or 0.0 for p in first["pollers"]),
         "late_p99": p99(late), "late_p50": statistics.median(late) if late else None, "late_max": max(late or [0]),
-        "reported_p99_median": statistics.median(reported) if reported else None,
+        "reported_p99_median": round(statistics.median(reported), 1) if reported else None,
         "reported_p99_worst": max(reported or [0]),
         "cpu": cpu, "rss": rss, "pollers_cpu": sum(pollers.values()), "pollers_rss": sum(poller_rss),
         "poller_cpu_mean": statistics.mean(pollers.values()), "poller_rss_mean": statistics.mean(poller_rss),
@@ -179,7 +203,7 @@ def saturation(r: dict[str, Any]) -> str:
     stages = {n: c for n, c in r["cpu"].items() if not n.startswith("poller:")}
     stages["pollers (together)"] = r["pollers_cpu"]
     busiest = max(stages.items(), key=lambda item: item[1])
-    machine = sum(r["cpu"].values())
+    plant = sum(r["cpu"].values())
     cores = 100 * (os.cpu_count() or 1)
     symptoms = []
     if r["stored"] < 0.97 * r["offered"]:
@@ -192,7 +216,8 @@ def saturation(r: dict[str, Any]) -> str:
         symptoms.append(f"poller queues {r['queue']}, dropped {r['dropped']}")
     if r["late_p99"] is not None and r["late_p99"] >= 20:
         symptoms.append(f"lateness p99 {r['late_p99']:.0f} ms")
-    load = f"machine {machine:.0f}% of {cores}%; busiest: {busiest[0]} {busiest[1]:.0f}%"
+    load = (f"plant {plant:.0f}% of {cores}% (machine, other tenants too: {r['machine_pct']:.0f}%); busiest: "
+            f"{busiest[0]} {busiest[1]:.0f}%")
     return (f"keeps up ({load})" if not symptoms else f"saturating ({load}): " + "; ".join(symptoms))
 
 
@@ -201,36 +226,41 @@ def main() -> None:
     parser.add_argument("--plcs", default="25,50,100", help="plant sizes, comma-separated")
     parser.add_argument("--seconds", type=float, default=30.0, help="measuring window per size")
     parser.add_argument("--warmup", type=float, default=10.0, help="after every poller is polling")
+    parser.add_argument("--per-process", default="1", help="PLCs per poller process, comma-separated to compare "
+                        "(1: the design, python -m services.poller; K>1: the prototype bench/poller_group.py)")
     args = parser.parse_args()
     # as `make run` does (`make bytecode`): stages start from compiled modules
     subprocess.run([sys.executable, "-m", "compileall", "-q", "common", "services"], check=True, capture_output=True)
     print(f"PLCs x 1 group x {TAGS} INT16 tags at {INTERVAL_MS} ms (virtual-plc, binary 3E, 1 connection each), "
           f"SQLite historian, {args.seconds:.0f} s window after {args.warmup:.0f} s warm-up, {os.cpu_count()} cores")
     results = []
-    for count in (int(n) for n in args.plcs.split(",")):
-        r = run_size(count, args.seconds, args.warmup)
+    sizes = [(int(n), int(k)) for n in args.plcs.split(",") for k in args.per_process.split(",")]
+    for count, per_process in sizes:
+        r = run_size(count, args.seconds, args.warmup, per_process)
         results.append(r)
         after = r["polling_after_s"]
-        print(f"\n{count} PLCs: offered {r['offered']:,.0f} values/s, stored {r['stored']:,.0f} values/s; every poller "
+        print(f"\n{count} PLCs, {per_process} per poller process ({r['processes']} processes): offered "
+              f"{r['offered']:,.0f} values/s, stored {r['stored']:,.0f} values/s; every poller "
               f"polling {r['all_polling_s']:.1f} s after supervisord started (each poller: median "
               f"{statistics.median(after):.2f} s, worst {after[-1]:.2f} s from its exec)")
         print(f"  lateness from the historian: p50 {r['late_p50']:.1f} ms, p99 {r['late_p99']:.1f} ms, max "
               f"{r['late_max']:.0f} ms; as the pollers report it (p99 of their last 1,000 cycles, start included): "
               f"median {r['reported_p99_median']} ms, worst {r['reported_p99_worst']} ms")
-        print(f"  pollers together {r['pollers_cpu']:.0f}% CPU, {r['pollers_rss'] / 2**20:,.0f} MiB; per poller "
+        print(f"  pollers together {r['pollers_cpu']:.0f}% CPU, {r['pollers_rss'] / 2**20:,.0f} MiB; per process "
               f"{r['poller_cpu_mean']:.1f}% CPU, {r['poller_rss_mean'] / 2**20:.1f} MiB (max "
               f"{r['poller_rss_max'] / 2**20:.1f})")
         print("  " + ", ".join(f"{n} {r['cpu'][n]:.0f}% {r['rss'][n] / 2**20:.0f} MiB" for n in sorted(r["cpu"])
                                if not n.startswith("poller:")))
         print(f"  errors {r['errors']}, overruns {r['overruns']}, missed {r['missed']}, buffer {r['buffer_pct']}%")
         print(f"  -> {saturation(r)}")
-    print("\n| PLCs | offered values/s | stored values/s | all polling after "
-          "| lateness p99 (historian / pollers' worst) | pollers CPU | pollers RSS | per poller CPU / RSS "
+    print("\n| PLCs (per process) | offered values/s | stored values/s | all polling after "
+          "| lateness p99 (historian / pollers' worst) | pollers CPU | pollers RSS | per poller process CPU / RSS "
           "| buffer, writer, simulator CPU | first to saturate |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         c = r["cpu"]
-        print(f"| {r['plcs']} | {r['offered']:,.0f} | {r['stored']:,.0f} | {r['all_polling_s']:.1f} s | "
+        print(f"| {r['plcs']} ({r['per_process']}) | {r['offered']:,.0f} | {r['stored']:,.0f} | "
+              f"{r['all_polling_s']:.1f} s | "
               f"{r['late_p99']:.1f} ms / {r['reported_p99_worst']} ms | {r['pollers_cpu']:.0f}% | "
               f"{r['pollers_rss'] / 2**20:,.0f} MiB | {r['poller_cpu_mean']:.1f}% / {r['poller_rss_mean'] / 2**20:.1f} "
               f"MiB | {c.get('buffer', 0):.0f}%, {c.get('writer', 0):.0f}%, {c.get('simulator', 0):.0f}% | "
