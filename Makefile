@@ -79,8 +79,10 @@ stop:
 status:
 	@$(SUPERVISORCTL) status
 
+# Two workers (CI has 2 cores): a file's tests stay together on one worker; most of the wall time is the
+# end-to-end plants waiting on their windows, so two run side by side.
 test: install bytecode
-	@$(BIN)/python -m pytest -q
+	@$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # The end-to-end benchmarks (~15 minutes): the whole pipeline at increasing rates, then the long chaos
 # run (every stage killed three times over; nothing may be lost); see docs/BENCHMARKS.md.

@@ -22,15 +22,16 @@ from pathlib import Path
 
 import zmq
 
-from common import messages
 from common.historian.rows import rows_of
 from common.historian.sqlite_sink import SqliteSink
-from common.messages import PollingData, TagValue
 from common.settings import Settings
+from common.times import now_ms
+from common.wire.envelope import decode, encode
+from common.wire.ingest import Ingested, PollingData, TagValue, block_from_frame
 from services.buffer.ring import Ring
 from services.buffer.service import BufferService
 
-T0 = messages.now_ms() // 1000 * 1000 - 3_600_000  # an hour ago: within the window the buffer lets in
+T0 = now_ms() // 1000 * 1000 - 3_600_000  # an hour ago: within the window the buffer lets in
 
 
 def cycle(seq: int, n: int = 500, plc: str = "KRCWO12ELOA101") -> PollingData:
@@ -54,7 +55,7 @@ def bench_ingest(journal: str, cycles: int = 2000) -> tuple[float, float]:
         stop = threading.Event()
         thread = threading.Thread(target=service.run, args=(stop,))
         thread.start()
-        frames = [messages.encode_polling_data(cycle(s)) for s in range(cycles)]
+        frames = [encode(cycle(s)) for s in range(cycles)]
         push = zmq.Context.instance().socket(zmq.PUSH)
         push.connect(settings.ingest_endpoint)
         acks = zmq.Context.instance().socket(zmq.SUB)
@@ -68,8 +69,7 @@ def bench_ingest(journal: str, cycles: int = 2000) -> tuple[float, float]:
         elapsed = 0.0
         while len(confirmed) < cycles and time.perf_counter() - started < 60:
             if acks.poll(10):
-                body = messages.unpack(acks.recv_multipart()[-1], "ingested")
-                confirmed.update((str(g), int(ts)) for g, ts in body["keys"])
+                confirmed.update(decode(acks.recv_multipart()[-1], Ingested).keys)
             if not elapsed and service.ring.received >= cycles * 500:
                 elapsed = time.perf_counter() - started
         confirmed_after = time.perf_counter() - started
@@ -98,12 +98,12 @@ def bench_writer(batch: int, total: int = 200_000) -> tuple[float, float]:
 
 
 def bench_memory(values: int = 100_000) -> tuple[float, float]:
-    frames = [messages.encode_polling_data(cycle(s)) for s in range(values // 500)]
+    frames = [encode(cycle(s)) for s in range(values // 500)]
     gc.collect()
     tracemalloc.start()
     ring = Ring(values)
     for frame in frames:
-        ring.append(messages.block_from_frame(frame))  # the buffer's own way in
+        ring.append(block_from_frame(frame))  # the buffer's own way in
     current, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert ring.size == values

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from common import stage_lock
-from common.messages import iso_ms, now_ms
+from common.times import iso_ms, now_ms
 from tests.disk_full import DiskFiller, mount_refused
 from tests.e2e.test_poison_frames import send_poison
 from tests.helpers import remove_short_tmps, scada, short_tmp, short_tmps, wait_for

@@ -22,9 +22,11 @@ from pathlib import Path
 
 import zmq
 
-from common import bus, curve, messages, zmq_keys
-from common.messages import PollingData, TagValue
+from common import bus, curve, zmq_keys
 from common.settings import Settings
+from common.times import now_ms
+from common.wire.envelope import encode
+from common.wire.ingest import PollingData, TagValue
 from services.buffer.service import BufferService
 from tests.helpers import ROOT, free_port, short_tmp
 
@@ -44,11 +46,11 @@ def push(endpoint: str, keys: str, secure: bool, seconds: float, rate: float, va
     security = curve.for_stage(settings, "poller")
     ctx = zmq.Context()
     sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=1000, linger=5000, security=security, name="ingest")
-    t0 = messages.now_ms() - 60_000
+    t0 = now_ms() - 60_000
     cycles = [PollingData("KRCWO12ELOA101", f"G{seq % 50}", seq, t0 + seq, 1.0,
                           [TagValue(f"D{i}", seq + i, "GOOD") for i in range(values)], cycle=seq)
               for seq in range(1000)]
-    frames = [messages.encode_polling_data(c) for c in cycles]
+    frames = [encode(c) for c in cycles]
     per_cycle = values / rate if rate > 0 else 0.0
     start = time.monotonic()
     sent = 0

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import zmq
 
-from common import messages
 from common.settings import Settings
+from common.wire.envelope import decode
+from common.wire.ingest import PollingData
 from services.poller.embedded import EmbeddedPoller
 from tests.integration.poller_harness import PLC, make_store
 
@@ -51,8 +52,8 @@ def collect(settings: Settings, out: list[tuple[str, int, int]], stop: threading
     sock.bind(settings.ingest_endpoint)
     while not stop.is_set() or sock.poll(200):
         if sock.poll(200):
-            m = messages.unpack(sock.recv(), "polling_data")
-            out.append((m["group"], m["seq"], m["ts"]))
+            data = decode(sock.recv(), PollingData)
+            out.append((data.group, data.seq, data.ts_ms))
     sock.close(linger=0)
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 from common.historian.rows import COLUMNS as NAMES
 from common.historian.rows import insert_statement
 from common.historian.sqlite_sink import DDL
-from common.messages import iso_ms, make_cycle
+from common.times import iso_ms
+from common.wire.cycle import make_cycle
 
 COLUMNS = ("ts TEXT NOT NULL, plc_code TEXT NOT NULL, tag_address TEXT NOT NULL, tag_value, quality TEXT NOT NULL, "
            "group_name TEXT NOT NULL, cycle INTEGER NOT NULL")

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import zmq
 
-from common import messages
+from common.wire.envelope import encode
+from common.wire.status import Status
 
 if TYPE_CHECKING:
     from common.curve import SocketSecurity
@@ -132,7 +133,7 @@ class Telemetry:
     def publish(self, **figures: Any) -> None:
         # Nobody listening: a status is a snapshot, the next one replaces it.
         with contextlib.suppress(zmq.Again):
-            self.sock.send_multipart([self.topic, messages.pack(messages.status(self.stage, **figures))],
+            self.sock.send_multipart([self.topic, encode(Status.now(self.stage, figures))],
                                      flags=zmq.NOBLOCK)
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ memory, in order, and written with the next record or ``flush`` once it
 does (tried at most every RETRY_S meanwhile): a count is never lost because
 the ledger could not be written, and the stage never stops for it. A cycle
 is identified by (plc_code, group, cycle): the cycle number no clock step
-or restart repeats (see common/messages.py); ``ts``, its read time as the
+or restart repeats (see common/wire/cycle.py); ``ts``, its read time as the
 wall clock said, is what ``scada account`` selects a window by.
 
 Records::
@@ -19,7 +19,7 @@ Records::
     ["rejected_at_ingest", plc, group, ts, values, cycle]  the buffer refused the cycle at its door (value_checks.py)
 
 The previous release wrote them without ``cycle``; :func:`read` gives those
-the cycle ``-ts`` (``messages.legacy_cycle``), as every other stage does.
+the cycle ``-ts`` (``legacy_cycle``), as every other stage does.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 from common.disk import DiskState
 from common.journal import Journal
-from common.messages import legacy_cycle
+from common.wire.cycle import legacy_cycle
 
 log = logging.getLogger("ledger")
 

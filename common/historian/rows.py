@@ -9,7 +9,7 @@ Columns, the same names in SQLite and Oracle::
     quality      GOOD or BAD_<reason>
     group_name   the polling group that read it
     cycle        the cycle number (with plc_code and group_name: which PollingData); no clock step or
-                 restart repeats it (common/messages.py); rows of the previous release have -ts
+                 restart repeats it (common/wire/cycle.py); rows of the previous release have -ts
 
 Unique on the value's identity (plc_code, group_name, cycle, tag_address): a
 batch written twice is stored once, and two different reads -- two cycles of
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from common.messages import Block, iso_ms
+from common.times import iso_ms
+from common.wire.block import Block
 
 COLUMNS = ("ts", "plc_code", "tag_address", "tag_value", "quality", "group_name", "cycle")
 

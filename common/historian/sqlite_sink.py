@@ -14,7 +14,7 @@ DO NOTHING``) and counted.
 A historian of the previous release (key (ts, plc_code, tag_address), a
 ``seq`` column that restarts at 1) is upgraded when the sink first opens it,
 in one transaction: every row is kept, with the cycle ``-ts`` its release
-named it by (``messages.legacy_cycle``), so a cycle of that release still
+named it by (``legacy_cycle``), so a cycle of that release still
 waiting in a journal and sent again after the upgrade is stored once. The
 copy needs as much free disk as the table, for a moment. A batch that a constraint refuses is
 written again row by row in the same transaction, so only the offending rows
@@ -38,7 +38,7 @@ from pathlib import Path
 
 from common.historian.rows import ADDRESSES, COLUMNS, CYCLE_COUNTS, Row, insert_statement
 from common.historian.sink import CycleKey, SinkUnavailable, WriteResult
-from common.messages import iso_ms
+from common.times import iso_ms
 
 DDL = """
 CREATE TABLE IF NOT EXISTS TAG_DATA (

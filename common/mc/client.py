@@ -266,21 +266,24 @@ class PlcClient:
         return list(plan.decode(replies))
 
     async def keep_alive(self, idle_seconds: float) -> int:
-        """Echo on every idle connected connection silent longer than ``idle_seconds``; returns how many."""
-        now = time.monotonic()
-        taken: list[Connection] = []
-        while not self._idle.empty():
-            taken.append(self._idle.get_nowait())
+        """Echo on each idle connected connection silent longer than ``idle_seconds``; returns how many.
+
+        One connection is borrowed at a time, so the others stay free for reads
+        while a slow PLC answers an echo; a connection in use is not idle.
+        """
         echoed = 0
-        try:
-            for c in taken:
-                if c.state == "CONNECTED" and now - c.last_used > idle_seconds:
+        for _ in range(len(self.connections)):
+            try:
+                connection = self._idle.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            try:
+                if connection.state == "CONNECTED" and time.monotonic() - connection.last_used > idle_seconds:
                     echoed += 1
                     with contextlib.suppress(McError):
-                        await c.request(Echo())
-        finally:
-            for c in taken:
-                self._idle.put_nowait(c)
+                        await connection.request(Echo())
+            finally:
+                self._idle.put_nowait(connection)
         return echoed
 
     @property

@@ -20,9 +20,12 @@ from typing import Any
 
 from common.config_store import model
 from common.loglimit import RateLimitedLog
-from common.messages import Block, MessageError, checked_block, now_ms, repacked
 from common.settings import Settings
+from common.times import now_ms
 from common.value_checks import CycleRefused, IngestLimits
+from common.wire.block import Block
+from common.wire.envelope import MessageError
+from common.wire.ingest import checked_block, repacked
 
 log = logging.getLogger("buffer.door")
 

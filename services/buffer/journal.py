@@ -6,7 +6,7 @@ Records (msgpack arrays)::
     [2, number, first, count]                                        those values finished
 
 A taken-in record of the previous release has no ``cycle``: its cycle is
-``-ts`` (``messages.legacy_cycle``), as it is everywhere else.
+``-ts`` (``legacy_cycle``), as it is everywhere else.
 
 ``number`` is the buffer's own count of cycles taken in and ``first`` the
 index of a slice's first value in its cycle, so a slice leased or dropped
@@ -38,7 +38,7 @@ from typing import Any
 
 from common.disk import DiskState
 from common.journal import Journal, fsync_and_close
-from common.messages import Block
+from common.wire.block import Block
 
 log = logging.getLogger("buffer.journal")
 
@@ -68,12 +68,13 @@ def _unfinished(record: list[Any], done: list[tuple[int, int]]) -> list[Block]:
     cycle = int(rest[0]) if rest else None
     block = Block(str(plc), str(group), int(seq), int(ts), int(count), bytes(packed), int(number), int(first),
                   cycle=cycle)
-    ranges = _remaining(block.first, block.count, done)
-    if ranges == [(block.first, block.count)]:
+    ranges = _remaining(block.first_value, block.count, done)
+    if ranges == [(block.first_value, block.count)]:
         return [block]
     values = block.values()
+    first = block.first_value
     return [Block.of_values(block.plc_code, block.group, block.seq, block.ts_ms,
-                            values[start - block.first:start - block.first + n], block.number, start, block.cycle)
+                            values[start - first:start - first + n], block.journal_number, start, block.cycle)
             for start, n in ranges]
 
 
@@ -142,7 +143,7 @@ class RingJournal:
         """Rewrite a stale journal from the live blocks; True when the journal is writable again."""
         if not self.stale:
             return True
-        blocks = sorted(live, key=lambda b: (b.number, b.first))
+        blocks = sorted(live, key=lambda b: (b.journal_number, b.first_value))
         try:
             self.journal.rewrite(self._taken_in(b) for b in blocks)
         except OSError as error:
@@ -156,16 +157,17 @@ class RingJournal:
 
     @staticmethod
     def _taken_in(b: Block) -> list[Any]:
-        return [TAKEN_IN, b.number, b.first, b.plc_code, b.group, b.seq, b.ts_ms, b.count, b.packed, b.identity]
+        return [TAKEN_IN, b.journal_number, b.first_value, b.plc_code, b.group, b.seq, b.ts_ms, b.count, b.packed,
+                b.identity]
 
     def taken_in(self, block: Block) -> None:
         """Number a cycle that just arrived and journal it (written at the next ``commit``)."""
-        block.number = self.next_number
+        block.journal_number = self.next_number
         self.next_number += 1
         self._pending.append(self._taken_in(block))
 
     def finished(self, blocks: Iterable[Block]) -> None:
-        self._pending.extend([FINISHED, b.number, b.first, b.count] for b in blocks)
+        self._pending.extend([FINISHED, b.journal_number, b.first_value, b.count] for b in blocks)
 
     def write(self) -> bool:
         """Hand what was journaled to the operating system: from here a SIGKILL cannot lose it.
@@ -225,7 +227,7 @@ class RingJournal:
         """Rewrite the file with the live blocks alone, when it has grown well past them."""
         if self.stale or self.journal.size < COMPACT_MIN_BYTES:
             return False
-        blocks = sorted(live, key=lambda b: (b.number, b.first))
+        blocks = sorted(live, key=lambda b: (b.journal_number, b.first_value))
         if not self.journal.should_compact(sum(len(b.packed) + 48 for b in blocks)) or not self.commit():
             return False
         before = self.journal.size

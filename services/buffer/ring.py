@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from common.messages import Block
+from common.wire.block import Block
 
 
 @dataclass

@@ -30,14 +30,17 @@ from typing import Any
 
 import zmq
 
-from common import bus, curve, messages
+from common import bus, curve
 from common.disk import DiskState
 from common.ledger import Ledger
 from common.loglimit import RateLimitedLog
-from common.messages import Block, MessageError
 from common.runtime import survive
 from common.settings import Settings
 from common.value_checks import CycleRefused
+from common.wire.block import Block
+from common.wire.envelope import Message, MessageError, decode_any, encode
+from common.wire.ingest import Ingested
+from common.wire.lease import Acked, Batch, LeaseAck, LeaseRequest
 from services.buffer.door import IngestDoor
 from services.buffer.journal import RingJournal
 from services.buffer.ring import Ring
@@ -69,12 +72,12 @@ class BufferService:
         self.door = IngestDoor(settings)
         self._ledger_unsynced = False  # a refused cycle's record, to sync before its poller hears of it
         self._loud = RateLimitedLog(log)
-        self._unconfirmed: dict[str, list[list[Any]]] = {}
-        self._syncing: dict[str, list[list[Any]]] = {}  # written, confirmed once the worker's fsync is done
+        self._unconfirmed: dict[str, list[tuple[str, int]]] = {}
+        self._syncing: dict[str, list[tuple[str, int]]] = {}  # written, confirmed once the worker's fsync is done
         self._held: set[tuple[Any, ...]] = set()  # (plc, *key) of every key not confirmed: a resend is not taken
         self.resends_held = 0
-        self._recent: dict[str, list[list[Any]]] = {}  # confirmed this second, per PLC
-        self._previous: dict[str, list[list[Any]]] = {}  # ...and the second before
+        self._recent: dict[str, list[tuple[str, int]]] = {}  # confirmed this second, per PLC
+        self._previous: dict[str, list[tuple[str, int]]] = {}  # ...and the second before
         self._loaded = False
         self._last_sync = 0.0
         self.leases: dict[int, Lease] = {}
@@ -155,15 +158,15 @@ class BufferService:
         self._unconfirmed = {}
         return 0.1
 
-    def _publish_all(self, live: zmq.Socket[Any], batch: dict[str, list[list[Any]]]) -> None:
+    def _publish_all(self, live: zmq.Socket[Any], batch: dict[str, list[tuple[str, int]]]) -> None:
         for plc, keys in batch.items():
             self._publish_confirmations(live, plc, keys)
             self._recent.setdefault(plc, []).extend(keys)
             self._held.difference_update((plc, *key) for key in keys)
 
-    def _publish_confirmations(self, live: zmq.Socket[Any], plc: str, keys: list[list[Any]]) -> None:
+    def _publish_confirmations(self, live: zmq.Socket[Any], plc: str, keys: list[tuple[str, int]]) -> None:
         with contextlib.suppress(zmq.Again):
-            live.send_multipart([bus.ack_topic(plc), messages.pack(messages.ingested(plc, keys))], flags=zmq.NOBLOCK)
+            live.send_multipart([bus.ack_topic(plc), encode(Ingested(plc, keys))], flags=zmq.NOBLOCK)
 
     def _confirm_again(self, live: zmq.Socket[Any]) -> None:
         """Once a second, the last two seconds' confirmations again: a poller that was (re)connecting
@@ -185,7 +188,7 @@ class BufferService:
         except MessageError:
             self.bad_frames += 1  # logged by the door
             return
-        key = [block.group, block.identity]  # the cycle's identity, as its poller's queue knows it
+        key = (block.group, block.identity)  # the cycle's identity, as its poller's queue knows it
         held = (block.plc_code, *key)
         if held in self._held:  # sent again by a poller while the journal is stale: already here
             self.resends_held += 1
@@ -207,7 +210,7 @@ class BufferService:
         plc, group, _seq, ts, count, cycle = refused.cycle
         self.ledger.record(["rejected_at_ingest", plc, group, ts, count, cycle])
         self._ledger_unsynced = True
-        self._unconfirmed.setdefault(plc, []).append([group, cycle])
+        self._unconfirmed.setdefault(plc, []).append((group, cycle))
 
     def _check_alert(self) -> None:
         threshold = self.settings.buffer_alert_threshold
@@ -219,37 +222,32 @@ class BufferService:
             self._alerting = False
             log.info("buffer utilisation back to %.1f%%, below %.0f%%", 100 * self.ring.utilization, 100 * threshold)
 
-    def on_lease_request(self, writer: bytes, frame: bytes) -> dict[str, Any] | None:
+    def on_lease_request(self, writer: bytes, frame: bytes) -> Message | None:
+        """The reply to a writer's lease request or acknowledgement; None for a frame that is neither."""
         try:
-            request = messages.unpack(frame, ("lease", "ack"))
-            request_id = int(request["id"])
-        except (MessageError, KeyError, TypeError, ValueError) as error:
+            request = decode_any(frame, LeaseRequest, LeaseAck)
+        except MessageError as error:
             self.bad_frames += 1
             log.warning("dropped a bad lease frame (%d so far): %s", self.bad_frames, error)
             return None
         self.writers_seen[writer] = time.monotonic()
-        if request["t"] == "ack":
-            known = self._ack(request.get("lease"))
-            return {"v": 1, "t": "acked", "id": request_id, "lease": request.get("lease"), "known": known}
-        if request.get("ack") is not None:
-            self._ack(request["ack"])
-        wanted = max(1, min(int(request.get("max", self.settings.buffer_batch_size)), 100_000))
-        blocks = self.ring.take(wanted)
+        if isinstance(request, LeaseAck):
+            return Acked(request.id, request.lease, self._ack(request.lease))
+        assert isinstance(request, LeaseRequest)
+        if request.ack is not None:
+            self._ack(request.ack)
+        wanted = request.max if request.max is not None else self.settings.buffer_batch_size
+        blocks = self.ring.take(max(1, min(wanted, self.settings.buffer_max_size)))
         if not blocks:
-            return {"v": 1, "t": "batch", "id": request_id, "lease": None, "blocks": [], "backlog": 0}
+            return Batch(request.id, None)
         lease = Lease(next(self._lease_ids), writer, blocks, sum(b.count for b in blocks),
                       time.monotonic() + self.settings.buffer_lease_timeout)
         self.leases[lease.lease_id] = lease
         self._check_alert()
-        return {"v": 1, "t": "batch", "id": request_id, "lease": lease.lease_id,
-                "blocks": [b.to_wire() for b in blocks], "backlog": self.ring.size}
+        return Batch(request.id, lease.lease_id, blocks, self.ring.size)
 
-    def _ack(self, lease_id: Any) -> bool:
-        try:
-            lease = self.leases.pop(int(lease_id), None)
-        except (TypeError, ValueError):
-            self.bad_frames += 1
-            return False
+    def _ack(self, lease_id: int) -> bool:
+        lease = self.leases.pop(lease_id, None)
         if lease is not None:
             self.acked_values += lease.values
             self.journal.finished(lease.blocks)
@@ -322,7 +320,7 @@ class BufferService:
                             continue
                         reply = self.on_lease_request(parts[0], parts[1])
                         if reply is not None:
-                            lease.send_multipart([parts[0], messages.pack(reply)])
+                            lease.send_multipart([parts[0], encode(reply)])
                 wait = self._confirm(live)
                 now = time.monotonic()
                 if now >= next_status:

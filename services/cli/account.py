@@ -1,7 +1,7 @@
 """Where every polled value went, for a time window: ``scada account``.
 
 A cycle (one PollingData) is identified by (plc_code, group, cycle): the
-cycle number that no clock step or restart repeats (common/messages.py); a
+cycle number that no clock step or restart repeats (common/wire/cycle.py); a
 window selects cycles by ``ts``, their read time as the wall clock said it,
 so after a clock step a window may hold cycles read at two different real
 times, each counted once. For every
@@ -40,11 +40,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import ledger, messages
+from common import ledger
 from common.historian.rows import Row
 from common.historian.sink import CycleKey, Sink
 from common.journal import Journal
-from common.messages import iso_ms, ms_of_iso
+from common.times import iso_ms, ms_of_iso
+from common.wire.envelope import MessageError
+from common.wire.ingest import cycle_head
 from services.buffer import journal
 from services.poller import sender
 from services.writer.backup import BackupError, BackupStore
@@ -116,10 +118,10 @@ def _in_flight(data_dir: Path, since_ms: int, until_ms: int) -> Counter[CycleKey
     for path in sorted(data_dir.glob("poller_*.outbox")):
         for (group, cycle), frame in sender.waiting(Journal(path), repair=False).items():
             try:
-                m = messages.unpack(frame, "polling_data")
-                if since_ms <= int(m["ts"]) < until_ms:
-                    waiting[(str(m["plc"]), group, cycle)] += len(m["values"])
-            except (messages.MessageError, KeyError, TypeError, ValueError):
+                head = cycle_head(frame)
+                if since_ms <= head.ts_ms < until_ms:
+                    waiting[(head.plc_code, group, cycle)] += head.value_count
+            except MessageError:
                 log.error("%s: a queued PollingData that does not decode", path)
     path = data_dir / "buffer.journal"
     if path.exists():

@@ -20,9 +20,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from common import curve
 from common.settings import Settings
 from services.gateway.broadcast import Broadcaster
-from services.gateway.control import ControlRouter
 from services.gateway.live import LatestValues
 from services.gateway.plant import RETRY_AFTER_S, PlantIndex, StoreBusy
+from services.gateway.poller_link import PollerLink
 from services.gateway.routes import buffer, live, polling, stages
 from services.gateway.stages import Supervisor
 from services.gateway.telemetry import TelemetryStore
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = zmq.asyncio.Context()
         telemetry = TelemetryStore(ctx, settings.telemetry_endpoint, door)
-        control = ControlRouter(ctx, settings.control_endpoint, door)
+        control = PollerLink(ctx, settings.control_endpoint, door)
         latest = LatestValues(ctx, settings.live_endpoint, door)
 
         def values_message(key: Any) -> dict[str, Any]:

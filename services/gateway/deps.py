@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 
 from common.settings import Settings
-from services.gateway.control import ControlRouter
 from services.gateway.plant import PlantIndex
+from services.gateway.poller_link import PollerLink
 from services.gateway.telemetry import TelemetryStore
 
 
@@ -18,8 +18,8 @@ def get_telemetry(request: Request) -> TelemetryStore:
     return store
 
 
-def get_control(request: Request) -> ControlRouter:
-    router: ControlRouter = request.app.state.control
+def get_control(request: Request) -> PollerLink:
+    router: PollerLink = request.app.state.control
     return router
 
 
@@ -47,7 +47,7 @@ def require_token(request: Request, authorization: Annotated[str | None, Header(
 
 
 TelemetryDep = Annotated[TelemetryStore, Depends(get_telemetry)]
-ControlDep = Annotated[ControlRouter, Depends(get_control)]
+ControlDep = Annotated[PollerLink, Depends(get_control)]
 PlantDep = Annotated[PlantIndex, Depends(get_plant)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TokenDep = Depends(require_token)

@@ -13,8 +13,10 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from common import bus, curve, messages
-from common.messages import MessageError, iso_ms
+from common import bus, curve
+from common.times import iso_ms
+from common.wire.envelope import MessageError, decode
+from common.wire.ingest import PollingData
 from services.gateway.reader import SocketReader
 
 log = logging.getLogger("gateway.live")
@@ -50,7 +52,7 @@ class LatestValues(SocketReader):
             if plc not in (None, p) or group not in (None, g):
                 continue
             try:
-                data = messages.decode_polling_data(frame)
+                data = decode(frame, PollingData)
             except MessageError as error:
                 self.bad_frames += 1
                 log.warning("bad live frame for %s/%s: %s", p, g, error)

@@ -17,8 +17,9 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from common import bus, curve, messages
-from common.messages import MessageError
+from common import bus, curve
+from common.wire.envelope import MessageError, decode
+from common.wire.status import Status
 from services.gateway.reader import SocketReader
 
 log = logging.getLogger("gateway.telemetry")
@@ -52,7 +53,7 @@ class TelemetryStore(SocketReader):
             self.bad_frames += 1
             return
         try:
-            body = messages.unpack(parts[1], "status")
+            body = decode(parts[1], Status).body()
             topic = parts[0].decode()
         except (MessageError, UnicodeDecodeError) as error:
             self.bad_frames += 1

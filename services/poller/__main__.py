@@ -40,7 +40,7 @@ def main() -> None:
     settings.make_dirs()
     stage_lock.hold(settings.scada_run_dir, f"poller_{plc}")
     security = curve.for_stage_or_exit(settings, "poller")
-    asyncio.run(PollerService(settings, plc, security).run())
+    asyncio.run(PollerService.from_store(settings, plc, security).run())
 
 
 if __name__ == "__main__":

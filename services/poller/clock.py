@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from common.messages import iso_ms, now_ms
+from common.times import iso_ms, now_ms
 
 log = logging.getLogger("poller.clock")
 

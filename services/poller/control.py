@@ -1,18 +1,9 @@
 """The poller's end of the control socket: a DEALER to the gateway's ROUTER.
 
-The poller's routing id is its PLC code, so the gateway addresses a poller
-by the PLC it polls. It says hello once a second so the gateway knows it is
-there. Every command is answered, with the command's id::
-
-    gateway: {"v": 1, "t": "command", "id": 12, "op": "trigger", "group": "BATCH_HS"}
-    poller:  {"v": 1, "t": "reply", "id": 12, "ok": true,
-              "result": {"group": "BATCH_HS", "sequence": 7, "values": 100, "duration_ms": 8.1}}
-    poller:  {"v": 1, "t": "reply", "id": 13, "ok": false, "code": "unknown_group",
-              "error": "no group NOPE on KRCWO12ELOA101"}
-    poller:  {"v": 1, "t": "hello", "plc": "KRCWO12ELOA101", "groups": ["FAST_1S", ...]}
-
-``op`` is one of start, stop, trigger (with ``group``), start_all, stop_all.
-Error codes: unknown_group, not_handshake, read_failed, bad_command.
+The messages (commands, replies, the once-a-second hello) are in
+common/wire/control.py; the answer to each command is in commands.py. A
+command is answered in a task of its own, so a slow trigger never holds up a
+start or a stop.
 """
 
 from __future__ import annotations
@@ -26,18 +17,14 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from common import bus, curve, messages
-from common.messages import MessageError
+from common import bus, curve
+from common.wire.control import BadCommand, Command, CommandError, CommandRequest, Hello, Reply
+from common.wire.envelope import MessageError, decode, encode
 
 log = logging.getLogger("poller.control")
 
-Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-class CommandError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(message)
+Handler = Callable[[Command], Awaitable[dict[str, Any]]]
+HELLO_EVERY_S = 1.0
 
 
 class ControlLink:
@@ -57,11 +44,11 @@ class ControlLink:
         self._answering: set[asyncio.Task[None]] = set()
 
     async def _hello(self) -> None:
-        hello = messages.pack({"v": 1, "t": "hello", "plc": self.plc_code, "groups": self.groups})
+        hello = encode(Hello(self.plc_code, self.groups))
         while True:
             with contextlib.suppress(zmq.Again):  # no gateway yet
                 await self.sock.send(hello, zmq.NOBLOCK)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(HELLO_EVERY_S)
 
     async def run(self) -> None:
         hello = asyncio.create_task(self._hello())
@@ -69,29 +56,33 @@ class ControlLink:
             while True:
                 frame = await self.sock.recv()
                 try:
-                    command = messages.unpack(frame, "command")
-                    command_id = command["id"]
-                except (MessageError, KeyError) as error:
+                    request = decode(frame, CommandRequest)
+                except BadCommand as error:
+                    await self._send(Reply.failure(error.request_id, error), "?")
+                    continue
+                except MessageError as error:
                     self.bad_frames += 1
                     log.warning("dropped a bad control frame (%d so far): %s", self.bad_frames, error)
                     continue
-                task = asyncio.create_task(self._answer(command_id, command))
+                task = asyncio.create_task(self._answer(request))
                 self._answering.add(task)
                 task.add_done_callback(self._answering.discard)
         finally:
             hello.cancel()
 
-    async def _answer(self, command_id: Any, command: dict[str, Any]) -> None:
+    async def _answer(self, request: CommandRequest) -> None:
         try:
-            result = await self.handler(command)
-            reply = {"v": 1, "t": "reply", "id": command_id, "ok": True, "result": result}
+            reply = Reply.success(request.id, await self.handler(request.command))
         except CommandError as error:
-            reply = {"v": 1, "t": "reply", "id": command_id, "ok": False, "code": error.code, "error": str(error)}
-        log.info("%s %s -> %s", command.get("op"), command.get("group", ""), "ok" if reply["ok"] else reply["error"])
+            reply = Reply.failure(request.id, error)
+        await self._send(reply, f"{request.command}")
+
+    async def _send(self, reply: Reply, what: str) -> None:
+        log.info("%s -> %s", what, "ok" if reply.ok else reply.error)
         try:
-            await self.sock.send(messages.pack(reply), zmq.NOBLOCK)
+            await self.sock.send(encode(reply), zmq.NOBLOCK)
         except zmq.Again:
-            log.warning("reply to command %s not sent: the gateway is gone", command_id)
+            log.warning("reply to command %s not sent: the gateway is gone", reply.id)
 
     def close(self) -> None:
         self.sock.close(linger=0)

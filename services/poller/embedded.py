@@ -13,7 +13,7 @@ from services.poller.service import PollerService
 
 class EmbeddedPoller:
     def __init__(self, settings: Settings, plc_code: str) -> None:
-        self.service = PollerService(settings, plc_code)
+        self.service = PollerService.from_store(settings, plc_code)
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"poller-{plc_code}")
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -7,7 +7,7 @@ from ``poller_<PLC>.epoch`` at start, incremented, and written back before
 the first cycle -- temporary file, fsync, rename, fsync of the folder -- so a
 poller killed at any instant finds either the old number or the new one,
 never a torn one, and the next start takes a number no run had. Cycle
-numbers are then ``epoch << 32 | seq`` (``common.messages.make_cycle``): one
+numbers are then ``epoch << 32 | seq`` (``common/wire/cycle.py``): one
 small write per start rather than a write per cycle, and strictly increasing
 within a group, whatever the wall clock says.
 
@@ -25,7 +25,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from common.messages import CYCLE_SEQ_BITS
+from common.wire.cycle import CYCLE_SEQ_BITS
 
 log = logging.getLogger("poller.epoch")
 

@@ -17,17 +17,25 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from common.config_store.model import PollingGroup, Tag
 from common.mc.client import PlcClient
 from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
 from common.mc.planner import ReadPlan, TagRead, plan_reads
-from common.messages import GOOD, PollingData, TagValue, make_cycle, now_ms
+from common.times import now_ms
+from common.wire.cycle import make_cycle
+from common.wire.ingest import GOOD, PollingData, TagValue
 
 log = logging.getLogger("poller.group")
 
 LATENESS_WINDOW = 1000
+
+
+class GroupState(StrEnum):
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
 
 
 def quality_of(error: BaseException) -> str:
@@ -80,7 +88,7 @@ def percentile(values: Iterable[float], pct: int) -> float:
     return data[j] if delta == 0 else (data[j] * (100 - delta) + data[j + 1] * delta) / 100
 
 
-class GroupRunner:
+class GroupReader:
     def __init__(self, group: PollingGroup, tags: list[Tag], multi_block_read: bool = False) -> None:
         self.group = group
         self.tags = tags
@@ -90,7 +98,7 @@ class GroupRunner:
         self.seq = 0
         self.epoch = 0  # this poller's start count, set before the first cycle (PollerService.run)
         self.stats = GroupStats()
-        self.state = "RUNNING" if group.is_active else "STOPPED"
+        self.state = GroupState.RUNNING if group.is_active else GroupState.STOPPED
         self.lock = asyncio.Lock()  # one cycle of a group at a time, scheduled or triggered
 
     @property
@@ -151,7 +159,7 @@ class GroupRunner:
         st = self.stats
         return {
             "name": self.name, "plc_code": self.group.plc_code, "mode": self.group.mode,
-            "interval_ms": self.group.interval_ms, "state": self.state, "tag_count": len(self.tags),
+            "interval_ms": self.group.interval_ms, "state": self.state.value, "tag_count": len(self.tags),
             "requests_per_cycle": len(self.plan.requests), "commands": self.plan.commands,
             "points_per_cycle": self.plan.points, "cycles": st.cycles, "errors": st.errors,
             "overruns": st.overruns, "deadlines_missed": st.deadlines_missed,

@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 
-from common import messages
-from common.messages import MessageError
+from common.wire.envelope import MessageError
+from common.wire.ingest import cycle_head
 
 Key = tuple[str, int]  # a cycle of this PLC: (group, cycle identity)
 HARD_LIMIT = 2
@@ -45,9 +45,9 @@ class Entry:
         if self.ts_ms is not None:
             return self.ts_ms, self.values
         try:  # a cycle reloaded from the journal: read its frame once, when it is dropped
-            m = messages.unpack(self.frame, "polling_data")
-            return int(m["ts"]), len(m["values"])
-        except (MessageError, KeyError, TypeError, ValueError):
+            head = cycle_head(self.frame)
+            return head.ts_ms, head.value_count
+        except MessageError:
             return 0, 0
 
     def count(self) -> int:

@@ -26,7 +26,7 @@ cycles of a group never share a key, whatever the wall clock did.
 Journal records: ``[1, group, cycle, frame]`` queued, ``[2, [[group, cycle], ...]]`` forgotten.
 A journal of the previous release named cycles (group, ts); its frames carry
 no cycle number, and are keyed, sent and confirmed as (group, -ts)
-(``messages.legacy_cycle``) from the first load on.
+(``legacy_cycle``) from the first load on.
 """
 
 from __future__ import annotations
@@ -40,11 +40,12 @@ from typing import Any
 
 import zmq
 
-from common import bus, curve, messages
+from common import bus, curve
 from common.disk import DiskState
 from common.journal import Journal, fsync_and_close
 from common.ledger import Ledger
-from common.messages import MessageError
+from common.wire.envelope import MessageError, decode, encode
+from common.wire.ingest import Ingested, PollingData, cycle_head
 from services.poller.outbox import Key, Outbox
 
 log = logging.getLogger("poller.sender")
@@ -72,7 +73,8 @@ def waiting(journal: Journal, repair: bool = True) -> dict[Key, bytes]:
     keyed: dict[Key, bytes] = {}
     for key, frame in frames.items():
         try:
-            keyed[messages.cycle_of_frame(frame)] = frame
+            head = cycle_head(frame)
+            keyed[(head.group, head.cycle)] = frame
         except MessageError as error:
             log.error("%s: a queued PollingData that does not decode (%s); kept under %s", journal.path, error, key)
             keyed[key] = frame
@@ -156,9 +158,9 @@ class SendQueue:
         self.disk.written(self.journal.rewrite_path)
 
     # -- queue -----------------------------------------------------------------
-    def put(self, data: messages.PollingData) -> None:
+    def put(self, data: PollingData) -> None:
         key = (data.group, data.identity)
-        frame = messages.encode_polling_data(data)
+        frame = encode(data)
         n = len(data.values)
         # The ledger first: a cycle is counted as polled before anything can lose it.
         self.ledger.record(["polled", self.plc_code, data.group, data.seq, data.ts_ms, n, key[1]])
@@ -177,9 +179,8 @@ class SendQueue:
     def confirm(self, frame: bytes) -> int:
         """The buffer journaled these cycles: forget them. Returns how many were ours."""
         try:
-            message = messages.unpack(frame, "ingested")
-            keys = [(str(g), int(cycle)) for g, cycle in message["keys"]]
-        except (MessageError, KeyError, TypeError, ValueError) as error:
+            keys = decode(frame, Ingested).keys
+        except MessageError as error:
             self.bad_acks += 1
             log.warning("dropped a bad confirmation (%d so far): %s", self.bad_acks, error)
             return 0
@@ -223,14 +224,13 @@ class SendQueue:
             parts = await sock.recv_multipart()
             self.confirm(parts[-1])
 
-    async def housekeeping(self) -> None:
-        """Once a second: resend the overdue, rewrite a journal that failed, write the ledger's pending
-        records, fsync the journal and ledger, compact.
+    async def sync_to_disk(self) -> None:
+        """Rewrite a journal that failed, write the ledger's pending records, fsync the journal and the
+        ledger, compact (services/poller/housekeeping.py runs it once a second).
 
         The fsyncs run in a worker thread: on a slow disk they take tens of
         milliseconds, which must not delay the polling schedules on this loop.
         """
-        self.resend_unconfirmed()
         self.restore()
         self.ledger.flush()
         handles = [h for h in (self.journal.sync_handle(), self.ledger.sync_handle()) if h is not None]

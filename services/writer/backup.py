@@ -10,7 +10,7 @@ temporary name, synced, then renamed, so a file that exists is whole::
 The first five columns are the seeds'; ``group_name`` and ``cycle`` say which
 PollingData a value came from (a file of the previous release, whose last
 column is ``seq``, or a file of the seeds' five columns, reads back with the
-cycle ``-ts``, ``messages.legacy_cycle``). ``tag_value`` is JSON: numbers as they are,
+cycle ``-ts``, ``legacy_cycle``). ``tag_value`` is JSON: numbers as they are,
 strings in quotes, empty for no value. Once the database answers again the
 files are replayed oldest first and moved to ``replayed/``; rows the database
 refuses for what they are go to ``rejected/rejected_*.csv`` with the reason.
@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common.historian.rows import Row
-from common.messages import legacy_cycle, ms_of_iso
+from common.times import ms_of_iso
+from common.wire.cycle import legacy_cycle
 
 HEADER = ["timestamp", "plc_code", "tag_address", "tag_value", "quality", "group_name", "cycle"]
 

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from common.messages import now_ms
+from common.times import now_ms
 
 
 def mount_of(path: os.PathLike[str] | str) -> str:

@@ -28,20 +28,25 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import zmq
 
-from common import bus, curve, messages
+from common import bus, curve
 from common.historian.rows import Row
 from common.historian.sink import Sink, SinkUnavailable
-from common.messages import Block, MessageError
 from common.settings import Settings
+from common.times import iso_ms, now_ms
+from common.wire.block import Block
+from common.wire.envelope import MessageError, decode, encode
+from common.wire.lease import Acked, Batch, LeaseAck, LeaseRequest
 from services.writer.backup import BackupError, BackupStore
 from services.writer.disk import DiskState
 from services.writer.metrics import WriterMetrics
 
 log = logging.getLogger("writer")
+
+Reply = TypeVar("Reply", Batch, Acked)
 
 REPLY_TIMEOUT_MS = 2000
 RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 16.0)
@@ -86,7 +91,7 @@ class WriterService:
     def _write_once(self, rows: list[Row], oldest_ms: int | None = None) -> None:
         started = time.monotonic()
         result = self.sink.write(rows)
-        age = float(messages.now_ms() - oldest_ms) if oldest_ms is not None else 0.0
+        age = float(now_ms() - oldest_ms) if oldest_ms is not None else 0.0
         self.metrics.success(result.inserted, 1000 * (time.monotonic() - started), age)
         self.metrics.duplicates += result.duplicates
         if result.rejected:
@@ -213,13 +218,11 @@ class WriterService:
                 self._replay_paused_until = now + REPLAY_EVERY_S
 
     # -- the lease protocol ----------------------------------------------------
-    def _call(self, message: dict[str, Any], expected: str, stop: threading.Event) -> dict[str, Any] | None:
+    def _call(self, request: LeaseRequest | LeaseAck, reply_kind: type[Reply], stop: threading.Event) -> Reply | None:
         """Send a request and wait for the reply with its id; None on timeout or stop."""
         assert self.sock is not None
-        request_id = next(self._ids)
-        message["id"] = request_id
         try:
-            self.sock.send(messages.pack(message), zmq.NOBLOCK)
+            self.sock.send(encode(request), zmq.NOBLOCK)
         except zmq.Again:
             return None  # the buffer is not there
         deadline = time.monotonic() + REPLY_TIMEOUT_MS / 1000
@@ -230,19 +233,19 @@ class WriterService:
             if not self.sock.poll(int(min(remaining, 0.2) * 1000)):
                 continue
             try:
-                reply = messages.unpack(self.sock.recv(), expected)
+                reply = decode(self.sock.recv(), reply_kind)
             except MessageError as error:
                 self.bad_frames += 1
-                log.warning("dropped a bad reply from the buffer: %s", error)
+                log.error("dropped a bad reply from the buffer: %s", error)
                 continue
-            if reply.get("id") == request_id:
+            if reply.id == request.id:
                 return reply
             # a late reply to an earlier request: its lease expires and is handed out again
         return None
 
     def _acknowledge(self, lease_id: int) -> None:
         """A standalone ack, when stopping; one try: an unacknowledged batch is leased again and stored once."""
-        if self._call({"v": 1, "t": "ack", "lease": lease_id}, "acked", threading.Event()) is not None:
+        if self._call(LeaseAck(next(self._ids), lease_id), Acked, threading.Event()) is not None:
             return
         log.warning("ack of lease %d not confirmed; the batch may be written again (idempotent)", lease_id)
 
@@ -252,7 +255,7 @@ class WriterService:
         refused: list[tuple[Row, str]] = []
         for b in blocks:
             try:
-                ts = messages.iso_ms(b.ts_ms)
+                ts = iso_ms(b.ts_ms)
             except (ValueError, OverflowError, OSError) as error:  # a time no calendar holds
                 refused.extend((Row(str(b.ts_ms), b.plc_code, a, v, q, b.group, b.identity), f"ts: {error}")
                                for a, v, q in b.values())
@@ -284,25 +287,16 @@ class WriterService:
             while not stop.is_set():
                 self._publish_status()
                 self._maybe_replay(stop)
-                request: dict[str, Any] = {"v": 1, "t": "lease", "max": wanted}
-                if self._unacked is not None:
-                    request["ack"] = self._unacked
-                reply = self._call(request, "batch", stop)
+                reply = self._call(LeaseRequest(next(self._ids), wanted, self._unacked), Batch, stop)
                 if reply is None:
                     stop.wait(s.buffer_write_interval)
                     continue
                 self._unacked = None
-                try:
-                    blocks = [Block.from_wire(b) for b in reply.get("blocks", [])]
-                except MessageError as error:
-                    self.bad_frames += 1
-                    log.error("buffer sent a malformed batch (lease %s): %s", reply.get("lease"), error)
-                    continue
+                blocks = reply.blocks
                 count = sum(b.count for b in blocks)
                 # Behind (the buffer holds more than a batch): take up to BUFFER_CATCHUP_SIZE at once,
                 # so the cost of a batch (lease, commit) is shared by more values; back to normal after.
-                backlog = int(reply.get("backlog") or 0)
-                wanted = max(s.buffer_batch_size, min(backlog, s.buffer_catchup_size))
+                wanted = max(s.buffer_batch_size, min(reply.backlog, s.buffer_catchup_size))
                 if blocks:
                     # Even when stopping, the batch we hold is committed or backed up, then acknowledged;
                     # kept (no disk takes it) it is tried again, never acknowledged: the buffer holds it.
@@ -310,7 +304,7 @@ class WriterService:
                     while outcome == "kept" and not self._pause(HELD_RETRY_S, stop):
                         outcome = self.write_batch(blocks, stop)
                     if outcome != "kept":
-                        self._unacked = reply["lease"]
+                        self._unacked = reply.lease
                 if count < s.buffer_batch_size:
                     stop.wait(s.buffer_write_interval)
             if self._unacked is not None:

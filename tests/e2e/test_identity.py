@@ -32,8 +32,9 @@ from typing import Any
 import pytest
 import zmq
 
-from common import messages
-from common.messages import PollingData, iso_ms, now_ms
+from common.times import iso_ms, now_ms
+from common.wire.envelope import decode
+from common.wire.ingest import PollingData
 from tests.helpers import ROOT, sample_on_free_ports, scada, scada_env, short_tmp, wait_for
 from tests.supervisor_run import Supervisor
 
@@ -91,7 +92,7 @@ class Tap:
         try:
             while not self._stop.is_set():
                 if sock.poll(100):
-                    data = messages.decode_polling_data(sock.recv_multipart()[-1])
+                    data = decode(sock.recv_multipart()[-1], PollingData)
                     self.cycles[(data.plc_code, data.group, data.identity)] = data
         finally:
             sock.close()

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from common import stage_lock
-from common.messages import iso_ms, now_ms
+from common.times import iso_ms, now_ms
 from tests.helpers import ROOT, sample_on_free_ports, scada, scada_env, short_tmp, wait_for
 from tests.supervisor_run import Supervisor
 

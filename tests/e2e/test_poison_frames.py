@@ -19,10 +19,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import zmq
 
-from common.messages import iso_ms, now_ms
+from common.times import iso_ms, now_ms
+from common.wire.envelope import envelope, pack
 from tests.helpers import ROOT, scada, wait_for
 from tests.supervisor_run import running_plant
 
@@ -31,9 +31,8 @@ PLC = "KRCWO12ELOA101"
 
 def poison(seq: int, values: list[list[Any]], ts: Any = None, plc: str = PLC) -> bytes:
     # a cycle number of its own per cycle (the historian's key is the cycle's identity); a read time too
-    body = {"v": 1, "t": "polling_data", "plc": plc, "group": "POISON", "seq": seq, "cycle": seq,
-            "ts": now_ms() // 1000 * 1000 + seq if ts is None else ts, "dur": 1.0, "err": None, "values": values}
-    return bytes(msgpack.packb(body, use_bin_type=True))
+    return pack(envelope("polling_data", plc=plc, group="POISON", seq=seq, cycle=seq,
+                         ts=now_ms() // 1000 * 1000 + seq if ts is None else ts, dur=1.0, err=None, values=values))
 
 
 def poison_frames() -> list[bytes]:

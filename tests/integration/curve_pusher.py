@@ -16,9 +16,11 @@ import time
 
 import zmq
 
-from common import bus, curve, messages
-from common.messages import PollingData, TagValue
+from common import bus, curve
 from common.settings import Settings
+from common.times import now_ms
+from common.wire.envelope import encode
+from common.wire.ingest import PollingData, TagValue
 
 VALUES_PER_CYCLE = 10
 
@@ -30,13 +32,13 @@ def main() -> int:
     ctx = zmq.Context()
     sock = bus.make_socket(ctx, zmq.PUSH, connect=settings.ingest_endpoint, linger=3000, security=security,
                            name="ingest")
-    t0 = messages.now_ms() // 1000 * 1000 - 60_000
+    t0 = now_ms() // 1000 * 1000 - 60_000
     for seq in range(1, cycles + 1):
         data = PollingData(plc, "FAST_1S", seq, t0 + seq * 100, 1.0,
                            [TagValue(f"D{i}", seq * 100 + i, "GOOD") for i in range(VALUES_PER_CYCLE)], cycle=seq)
         # Not connected (refused): nothing leaves, as for a poller whose queue holds it.
         with contextlib.suppress(zmq.Again):
-            sock.send(messages.encode_polling_data(data), zmq.NOBLOCK)
+            sock.send(encode(data), zmq.NOBLOCK)
         time.sleep(0.05)
     sock.close()  # linger: what is queued on an accepted connection goes out first
     ctx.term()

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import zmq
 
-from common import bus, messages
+from common import bus
 from common.config_store import open_store
 from common.config_store.csv_import import import_csv
-from common.messages import PollingData
 from common.settings import Settings
+from common.wire.envelope import decode, encode
+from common.wire.ingest import Ingested, PollingData
 from services.poller.embedded import EmbeddedPoller
 
 PLC = "KRTEST00PLC001"
@@ -80,7 +81,7 @@ class Ingest:
                     self._confirm(live, self.received[-50:])
                 if not pull.poll(50):
                     continue
-                data = messages.decode_polling_data(pull.recv())
+                data = decode(pull.recv(), PollingData)
                 self.received.append(data)
                 if self.confirm:
                     self._confirm(live, [data])
@@ -91,8 +92,7 @@ class Ingest:
     @staticmethod
     def _confirm(live: zmq.Socket[bytes], cycles: list[PollingData]) -> None:
         plc = cycles[0].plc_code
-        live.send_multipart([bus.ack_topic(plc), messages.pack(messages.ingested(plc, [[d.group, d.identity]
-                                                                                       for d in cycles]))])
+        live.send_multipart([bus.ack_topic(plc), encode(Ingested(plc, [(d.group, d.identity) for d in cycles]))])
 
     def drain(self, seconds: float = 0.0) -> list[PollingData]:
         """Everything received so far, after waiting ``seconds``."""

@@ -9,13 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import pytest
 import zmq
 
-from common import ledger, messages
-from common.messages import PollingData, TagValue, make_cycle
+from common import ledger
 from common.settings import Settings
+from common.times import now_ms
+from common.wire.cycle import make_cycle
+from common.wire.envelope import decode, encode, envelope, pack
+from common.wire.ingest import PollingData, TagValue
+from common.wire.lease import Batch, LeaseRequest
 from services.buffer.service import BufferService
 from services.writer.service import WriterService
 from tests.helpers import short_tmp, wait_for
@@ -58,11 +61,11 @@ def push(settings: Settings, frames: list[bytes]) -> None:
     sock.close(linger=2000)
 
 
-T0 = messages.now_ms() // 1000 * 1000 - 3_600_000  # an hour ago: within the window the buffer lets in
+T0 = now_ms() // 1000 * 1000 - 3_600_000  # an hour ago: within the window the buffer lets in
 
 
 def cycle(seq: int, n: int = 50, plc: str = "KRCWO12ELOA101") -> bytes:
-    return messages.encode_polling_data(PollingData(plc, "FAST_1S", seq, T0 + 1000 * seq, 1.0,
+    return encode(PollingData(plc, "FAST_1S", seq, T0 + 1000 * seq, 1.0,
                                                     [TagValue(f"D{i}", seq * 1000 + i, "GOOD") for i in range(n)],
                                                     cycle=make_cycle(1, seq)))
 
@@ -78,7 +81,7 @@ def stored(settings: Settings) -> list[tuple[Any, ...]]:
 
 
 def test_values_pass_through_and_bad_frames_are_counted(settings: Settings, buffer: BufferService) -> None:
-    push(settings, [cycle(1), b"\x00garbage", msgpack.packb({"v": 1, "t": "polling_data"}), cycle(2)])
+    push(settings, [cycle(1), b"\x00garbage", pack(envelope("polling_data")), cycle(2)])
     wait_for(lambda: buffer.ring.received == 100, 5, what="two cycles in the ring")
     assert buffer.bad_frames == 2
     writer = WriterService(settings, ctx=zmq.Context())
@@ -99,10 +102,10 @@ def test_unacknowledged_lease_is_handed_out_again_and_stored_once(settings: Sett
     ctx = zmq.Context.instance()
     ghost = ctx.socket(zmq.DEALER)
     ghost.connect(settings.lease_endpoint)
-    ghost.send(messages.pack({"v": 1, "t": "lease", "id": 1, "max": 120}))
+    ghost.send(encode(LeaseRequest(1, 120)))
     assert ghost.poll(3000)
-    batch = messages.unpack(ghost.recv(), "batch")
-    assert sum(b[4] for b in batch["blocks"]) == 100  # whole cycles of 50, up to 120
+    batch = decode(ghost.recv(), Batch)
+    assert batch.count == 100  # whole cycles of 50, up to 120
     ghost.close(linger=0)
     assert buffer.ring.size == 100
     wait_for(lambda: buffer.expired_leases == 1, 5, what="the lease to expire")
@@ -120,7 +123,7 @@ def test_unacknowledged_lease_is_handed_out_again_and_stored_once(settings: Sett
 
 def test_writing_a_batch_twice_stores_it_once(settings: Settings) -> None:
     writer = WriterService(settings, ctx=zmq.Context())
-    block = messages.decode_polling_data(cycle(9)).block()
+    block = decode(cycle(9), PollingData).block()
     assert writer.write_batch([block]) == "committed"
     assert writer.write_batch([block]) == "committed"
     assert writer.metrics.values_written == 50 and writer.metrics.duplicates == 50
@@ -152,10 +155,10 @@ def test_a_killed_buffer_keeps_its_ring_and_unacknowledged_leases_and_forgets_co
     first.load_state()
     for s in range(1, 5):  # 200 values into a ring of 180: cycle 1 overflows, whole
         first.on_ingest(cycle(s), _nowhere())
-    committed = first.on_lease_request(b"w1", messages.pack({"v": 1, "t": "lease", "id": 1, "max": 70}))
-    kept = first.on_lease_request(b"w1", messages.pack({"v": 1, "t": "lease", "id": 2, "max": 40,
-                                                        "ack": committed["lease"]}))  # type: ignore[index]
-    assert kept is not None and kept["lease"] is not None
+    committed = first.on_lease_request(b"w1", encode(LeaseRequest(1, 70)))
+    assert isinstance(committed, Batch) and committed.lease is not None
+    kept = first.on_lease_request(b"w1", encode(LeaseRequest(2, 40, ack=committed.lease)))
+    assert isinstance(kept, Batch) and kept.lease is not None
     first.journal.commit()  # the end of a loop turn; then the process dies without closing anything
     second = BufferService(settings, zmq.Context())
     second.load_state()
@@ -168,7 +171,7 @@ def test_a_killed_buffer_keeps_its_ring_and_unacknowledged_leases_and_forgets_co
     assert overflow == [("overflow", "KRCWO12ELOA101", "FAST_1S", make_cycle(1, 1), T0 + 1000, 50)]
     # the next start numbers new cycles after the old ones, and compacts the file to what is live
     second.on_ingest(cycle(5), _nowhere())
-    assert second.ring.blocks[-1].number == 5
+    assert second.ring.blocks[-1].journal_number == 5
 
 
 def _nowhere() -> zmq.Socket[Any]:

@@ -22,8 +22,10 @@ import pytest
 import zmq
 from websockets.sync.client import connect
 
-from common import bus, messages
-from common.messages import PollingData, TagValue
+from common import bus
+from common.times import now_ms
+from common.wire.envelope import encode
+from common.wire.ingest import PollingData, TagValue
 from tests.gateway_run import GatewayProcess, gateway_settings
 from tests.helpers import short_tmp, wait_for
 
@@ -49,8 +51,8 @@ class Publisher:
         while not self.stop.is_set():
             seq += 1
             values = [TagValue(f"D{i}", seq * 1000 + i, "GOOD") for i in range(TAGS)]
-            data = PollingData(PLC, "BIG", seq, messages.now_ms(), 1.0, values)
-            pub.send_multipart([bus.data_topic(PLC, "BIG"), messages.encode_polling_data(data)])
+            data = PollingData(PLC, "BIG", seq, now_ms(), 1.0, values)
+            pub.send_multipart([bus.data_topic(PLC, "BIG"), encode(data)])
             self.stop.wait(0.5)
         pub.close(linger=0)
 

@@ -13,7 +13,7 @@ import pytest
 
 from common.historian.oracle_sink import OracleSink
 from common.historian.rows import Row
-from common.messages import ms_of_iso
+from common.times import ms_of_iso
 
 DSN = os.environ.get("ORACLE_DSN")
 pytestmark = pytest.mark.skipif(

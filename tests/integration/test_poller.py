@@ -9,6 +9,7 @@ import pytest
 from pymcprotocol import Type3E
 from virtual_plc import Memory, Server
 
+from common.wire.control import Command, CommandError, ErrorCode, StartAll, StopGroup, TriggerGroup
 from tests.helpers import free_port, short_tmp, wait_for
 from tests.integration.poller_harness import PLC, Ingest, Poller, make_store
 
@@ -65,25 +66,28 @@ def test_trigger_command_and_control_answers() -> None:
         ingest = Ingest(settings)
         poller = Poller(settings, PLC).start()
         try:
-            on_command = poller.service.on_command
+            answer = poller.service.commands.answer
 
-            def call(**command: object) -> dict[str, object]:
+            def call(command: Command) -> dict[str, object]:
                 assert poller.loop is not None
-                return asyncio.run_coroutine_threadsafe(on_command(command), poller.loop).result(5)
+                return asyncio.run_coroutine_threadsafe(answer(command), poller.loop).result(5)
 
-            result = call(op="trigger", group="HS")
+            result = call(TriggerGroup("HS"))
             assert result["sequence"] == 1 and result["values"] == 2 and float(str(result["duration_ms"])) > 0
-            from services.poller.control import CommandError
-
-            with pytest.raises(CommandError, match="FIXED"):
-                call(op="trigger", group="FIX")
-            with pytest.raises(CommandError, match="no group NOPE"):
-                call(op="stop", group="NOPE")
-            assert call(op="stop", group="FIX") == {"group": "FIX", "state": "STOPPED"}
+            with pytest.raises(CommandError, match="FIXED") as refused:
+                call(TriggerGroup("FIX"))
+            assert refused.value.code is ErrorCode.NOT_HANDSHAKE
+            with pytest.raises(CommandError, match="no group NOPE") as refused:
+                call(StopGroup("NOPE"))
+            assert refused.value.code is ErrorCode.UNKNOWN_GROUP
+            assert call(StopGroup("FIX")) == {"group": "FIX", "state": "STOPPED"}
             before = poller.figures("FIX")["cycles"]
-            time.sleep(0.6)
+            # a stopped group's schedule goes on: three of its deadlines pass, and none of them reads
+            deadlines = poller.service.groups["FIX"].stats.lateness_ms
+            passed = len(deadlines)
+            wait_for(lambda: len(deadlines) >= passed + 3, 3, what="three deadlines of the stopped group")
             assert poller.figures("FIX")["cycles"] == before
-            call(op="start_all")
+            call(StartAll())
             wait_for(lambda: poller.figures("FIX")["cycles"] > before, 3, what="FIX running again")
             assert all(g["state"] == "RUNNING" for g in [poller.figures("HS"), poller.figures("FIX")])
         finally:
@@ -247,8 +251,8 @@ def test_a_group_task_that_raises_is_logged_and_started_again(caplog: pytest.Log
                               tags("FIX", ["D0"]))
         ingest = Ingest(settings)
         poller = Poller(settings, PLC)
-        runner = poller.service.groups["FIX"]
-        real_cycle = runner.cycle
+        reader = poller.service.groups["FIX"]
+        real_cycle = reader.cycle
         calls = 0
 
         async def cycle_failing_once(client: object) -> object:
@@ -258,7 +262,7 @@ def test_a_group_task_that_raises_is_logged_and_started_again(caplog: pytest.Log
                 raise RuntimeError("a bug in a cycle")
             return await real_cycle(client)  # type: ignore[arg-type]
 
-        runner.cycle = cycle_failing_once  # type: ignore[method-assign,assignment]
+        reader.cycle = cycle_failing_once  # type: ignore[method-assign,assignment]
         poller.start()
         try:
             wait_for(lambda: calls > 8 and len(ingest.drain(0.1)) >= 6, 10, what="cycles after the failure")

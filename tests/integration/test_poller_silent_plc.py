@@ -17,7 +17,7 @@ import httpx
 import pytest
 from virtual_plc import FaultPlan, Memory, Server
 
-from common.messages import PollingData
+from common.wire.ingest import PollingData
 from services.poller.embedded import EmbeddedPoller
 from tests.gateway_run import GatewayThread
 from tests.helpers import short_tmp, wait_for

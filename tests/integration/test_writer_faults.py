@@ -20,6 +20,7 @@ from common.historian.rows import Row
 from common.historian.sink import WriteResult
 from common.historian.sqlite_sink import SqliteSink
 from common.settings import Settings
+from common.wire.block import Block
 from services.buffer.service import BufferService
 from services.gateway.routes import buffer as buffer_routes
 from services.gateway.telemetry import StageStatus
@@ -77,7 +78,6 @@ def test_a_batch_the_database_refuses_goes_to_rejected_row_by_row_and_the_writer
 
 
 def test_a_cycle_time_no_calendar_holds_is_rejected_not_a_crash(settings: Settings) -> None:
-    from common.messages import Block
 
     writer = WriterService(settings, ctx=zmq.Context())
     blocks = [Block.of_values(PLC, "G", 1, 10**15, [["D0", 1, "GOOD"]]),

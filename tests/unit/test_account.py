@@ -9,7 +9,11 @@ from common.historian.sink import CycleKey
 from common.historian.sqlite_sink import SqliteSink
 from common.journal import Journal
 from common.ledger import Ledger
-from common.messages import Block, PollingData, TagValue, encode_polling_data, iso_ms, make_cycle
+from common.times import iso_ms
+from common.wire.block import Block
+from common.wire.cycle import make_cycle
+from common.wire.envelope import encode
+from common.wire.ingest import PollingData, TagValue
 from services.buffer.journal import RingJournal
 from services.cli.account import account
 from services.writer.backup import BackupStore
@@ -31,7 +35,7 @@ def polled(seq: int, ts: int, n: int, group: str = "G", epoch: int = 1) -> list[
 
 
 def frame(seq: int, ts: int, n: int, cycle: int | None) -> bytes:
-    return encode_polling_data(PollingData(PLC, "G", seq, ts, 1.0, [TagValue("D0", 1, "GOOD")] * n, cycle=cycle))
+    return encode(PollingData(PLC, "G", seq, ts, 1.0, [TagValue("D0", 1, "GOOD")] * n, cycle=cycle))
 
 
 def test_every_value_is_in_one_place_or_lost(tmp_path: Path) -> None:

@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 import zmq
 
-from common import messages
 from common.historian.rows import Row, rows_of
 from common.historian.sqlite_sink import SqliteSink
 from common.journal import Journal
 from common.ledger import Ledger
-from common.messages import Block, PollingData, TagValue, iso_ms, make_cycle
+from common.times import iso_ms
+from common.wire.block import Block
+from common.wire.cycle import make_cycle
+from common.wire.envelope import decode, encode, envelope, pack, unpack
+from common.wire.ingest import Ingested, PollingData, TagValue, block_from_frame, cycle_head
 from services.buffer.journal import RingJournal
 from services.poller.clock import ClockWatch
 from services.poller.epoch import EpochError, next_epoch, read_epoch
@@ -86,11 +89,11 @@ def test_cycle_numbers_put_the_epoch_above_the_sequence() -> None:
 # -- the wire --------------------------------------------------------------------------------------------
 
 def test_the_cycle_travels_from_the_poller_to_the_writer() -> None:
-    frame = messages.encode_polling_data(data(5, T0, make_cycle(3, 5)))
-    assert messages.decode_polling_data(frame).cycle == make_cycle(3, 5)
-    block = messages.block_from_frame(frame)
+    frame = encode(data(5, T0, make_cycle(3, 5)))
+    assert decode(frame, PollingData).cycle == make_cycle(3, 5)
+    block = block_from_frame(frame)
     assert block.identity == make_cycle(3, 5)
-    again = Block.from_wire(messages.unpack(messages.pack({"v": 1, "t": "x", "b": block.to_wire()}))["b"])
+    again = Block.from_wire(unpack(pack(envelope("x", b=block.to_wire())))["b"])
     assert again.identity == make_cycle(3, 5)
     head, tail = again.split(1)
     assert head.identity == tail.identity == make_cycle(3, 5)
@@ -99,10 +102,10 @@ def test_the_cycle_travels_from_the_poller_to_the_writer() -> None:
 
 def test_a_frame_of_the_previous_release_has_the_cycle_minus_ts() -> None:
     """An outbox or buffer journal written before the upgrade holds frames without ``cycle``."""
-    old = messages.pack({k: v for k, v in data(5, T0, None).to_wire().items() if k != "cycle"})
-    assert messages.decode_polling_data(old).identity == -T0
-    assert messages.block_from_frame(old).identity == -T0
-    assert messages.cycle_of_frame(old) == ("G", -T0)
+    old = pack({k: v for k, v in data(5, T0, None).to_wire().items() if k != "cycle"})
+    assert decode(old, PollingData).identity == -T0
+    assert block_from_frame(old).identity == -T0
+    assert cycle_head(old)[1::3] == ("G", -T0)
     six = Block.of_values(PLC, "G", 5, T0, [["D0", 1, "GOOD"]]).to_wire()[:6]
     assert Block.from_wire(six).identity == -T0
 
@@ -157,7 +160,7 @@ def test_two_cycles_read_at_one_wall_clock_time_are_two_entries(queue: SendQueue
     assert len(queue.outbox.entries) == 2
     assert set(waiting(Journal(tmp_path / "outbox"), repair=False)) == {("G", make_cycle(1, 1)),
                                                                        ("G", make_cycle(1, 2))}
-    ingested = messages.pack(messages.ingested(PLC, [["G", make_cycle(1, 1)]]))
+    ingested = encode(Ingested(PLC, [("G", make_cycle(1, 1))]))
     assert queue.confirm(ingested) == 1 and list(queue.outbox.entries) == [("G", make_cycle(1, 2))]
 
 
@@ -166,7 +169,7 @@ def test_an_outbox_of_the_previous_release_is_sent_as_cycle_minus_ts(tmp_path: P
     cycles are keyed (group, -ts), and the buffer's confirmation of -ts forgets them."""
     old = Journal(tmp_path / "outbox")
     old.open()
-    frames = {ts: messages.pack({k: v for k, v in data(i, ts, None).to_wire().items() if k != "cycle"})
+    frames = {ts: pack({k: v for k, v in data(i, ts, None).to_wire().items() if k != "cycle"})
               for i, ts in enumerate((T0, T0 + 1000, T0 + 2000))}
     old.append([[1, "G", ts, f] for ts, f in frames.items()] + [[2, [["G", T0 + 1000]]]])
     old.close()
@@ -176,7 +179,7 @@ def test_an_outbox_of_the_previous_release_is_sent_as_cycle_minus_ts(tmp_path: P
     try:
         assert q.load() == 2
         assert list(q.outbox.entries) == [("G", -T0), ("G", -T0 - 2000)]
-        assert q.confirm(messages.pack(messages.ingested(PLC, [["G", -T0], ["G", -T0 - 2000]]))) == 2
+        assert q.confirm(encode(Ingested(PLC, [("G", -T0), ("G", -T0 - 2000)]))) == 2
     finally:
         q.close()
         ctx.term()

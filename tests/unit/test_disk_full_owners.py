@@ -19,8 +19,11 @@ from common import journal as journal_module
 from common import ledger
 from common.journal import HEADER, Journal
 from common.ledger import Ledger
-from common.messages import Block, PollingData, TagValue, encode_polling_data, now_ms, pack
 from common.settings import Settings
+from common.times import now_ms
+from common.wire.block import Block
+from common.wire.envelope import encode
+from common.wire.ingest import Ingested, PollingData, TagValue
 from services.buffer.journal import RingJournal, unfinished
 from services.buffer.service import BufferService
 from services.poller.sender import SendQueue, waiting
@@ -101,10 +104,10 @@ def test_a_buffer_on_a_full_disk_confirms_nothing_takes_a_resend_once_and_confir
     live = Published()
     t0 = now_ms()  # the buffer's door takes cycles read around now only
     disk.fill()
-    frame = encode_polling_data(data(1, t0))
+    frame = encode(data(1, t0))
     service.on_ingest(frame, live)
     service.on_ingest(frame, live)  # the poller sent it again: not confirmed in time
-    service.on_ingest(encode_polling_data(data(2, t0)), live)
+    service.on_ingest(encode(data(2, t0)), live)
     assert service._confirm(live, force=True) and live.confirmed() == []
     assert service.ring.size == 4 and service.resends_held == 1
     figures = service.figures()
@@ -168,7 +171,7 @@ def test_a_send_queue_on_a_full_disk_keeps_polling_in_memory_and_writes_it_all_o
     disk.fill()
     queue.put(data(2))
     queue.put(data(3))
-    queue.confirm(pack({"v": 1, "t": "ingested", "plc": PLC, "keys": [["G", 1]]}))
+    queue.confirm(encode(Ingested(PLC, [("G", 1)])))
     assert queue.stale and queue.figures()["unjournaled"] == 2 and len(queue.outbox) == 2
     assert queue.figures()["ledger_pending"] == 2 and not queue.disk.ok  # "polled" of 2 and 3 kept in memory
     assert not queue.restore()
@@ -205,7 +208,7 @@ def bare(records: list[Any]) -> bytes:
 
 def test_files_of_the_previous_release_are_read_whole_on_upgrade(tmp_path: Path) -> None:
     old = {seq: data(seq) for seq in (1, 2, 3)}
-    frames = {seq: encode_polling_data(PollingData(d.plc_code, d.group, d.seq, d.ts_ms, d.duration_ms, d.values))
+    frames = {seq: encode(PollingData(d.plc_code, d.group, d.seq, d.ts_ms, d.duration_ms, d.values))
               for seq, d in old.items()}  # the previous release's frames: no cycle number
     outbox = tmp_path / "poller.outbox"
     outbox.write_bytes(bare([[1, "G", 1000, frames[1]], [1, "G", 2000, frames[2]], [2, [["G", 1000]]],

@@ -12,9 +12,11 @@ import pytest
 from common.config_store.schema import open_store
 from common.historian.sqlite_sink import SqliteSink
 from common.ledger import Ledger, read
-from common.messages import MessageError, checked_block, pack
 from common.settings import Settings
 from common.value_checks import CycleRefused, IngestLimits, check_values, value_problem
+from common.wire.block import Block
+from common.wire.envelope import MessageError, envelope, pack
+from common.wire.ingest import checked_block
 from services.buffer.door import IngestDoor
 from services.buffer.ring import Ring
 from services.buffer.service import BufferService
@@ -25,8 +27,7 @@ NOW = 1_800_000_000_000
 
 
 def frame(values: list[object], ts: object = NOW, plc: str = PLC, group: str = "G") -> bytes:
-    return pack({"v": 1, "t": "polling_data", "plc": plc, "group": group, "seq": 1, "ts": ts, "dur": 1.0,
-                 "err": None, "values": values})
+    return pack(envelope("polling_data", plc=plc, group=group, seq=1, ts=ts, dur=1.0, err=None, values=values))
 
 
 LIMITS = IngestLimits(plc_codes={PLC}, max_values=1000)
@@ -74,8 +75,8 @@ def test_unstorable_values_are_stored_bad_with_the_reason_and_the_rest_as_read()
 
 
 def test_a_map_with_bytes_keys_is_stored_bad() -> None:
-    data = msgpack.packb({"v": 1, "t": "polling_data", "plc": PLC, "group": "G", "seq": 1, "ts": NOW, "dur": 1.0,
-                          "values": [["D0", {b"k": 1}, "GOOD"], ["D1", 7, "GOOD"]]}, use_bin_type=True)
+    data = pack(envelope("polling_data", plc=PLC, group="G", seq=1, ts=NOW, dur=1.0,
+                         values=[["D0", {b"k": 1}, "GOOD"], ["D1", 7, "GOOD"]]))
     block, marked = checked_block(data, LIMITS, NOW)
     assert block.values() == [["D0", None, "BAD_TYPE"], ["D1", 7, "GOOD"]] and marked == {"BAD_TYPE": 1}
 
@@ -138,7 +139,6 @@ def test_the_buffer_records_a_refused_cycle_and_confirms_it(tmp_path: Path) -> N
 
 def test_ring_drops_are_counted_in_the_last_minutes() -> None:
     ring = Ring(5, clock=lambda: 1000.0)
-    from common.messages import Block
 
     ring.append(Block.of_values(PLC, "G", 1, NOW, [["D0", 1, "GOOD"]] * 4))
     ring.append(Block.of_values(PLC, "G", 2, NOW, [["D0", 1, "GOOD"]] * 4))

@@ -13,7 +13,7 @@ import pytest
 
 from common import journal as journal_module
 from common.journal import HEADER, Journal, frame, fsync_and_close
-from common.messages import Block
+from common.wire.block import Block
 from services.buffer.journal import RingJournal, _remaining
 
 
@@ -214,8 +214,8 @@ def test_ring_journal_replays_the_unfinished_middle_of_a_cycle(tmp_path: Path) -
     journal.commit()
     again = RingJournal(tmp_path / "buffer.journal", sync=False)
     [left] = again.load()
-    assert (left.number, left.first, left.count) == (1, 3, 4)
+    assert (left.journal_number, left.first_value, left.count) == (1, 3, 4)
     assert [v[1] for v in left.values()] == [3, 4, 5, 6]
     assert again.next_number == 2
     # the file now holds only what is live, and replays to the same
-    assert [(b.first, b.count) for b in RingJournal(tmp_path / "buffer.journal").load()] == [(3, 4)]
+    assert [(b.first_value, b.count) for b in RingJournal(tmp_path / "buffer.journal").load()] == [(3, 4)]

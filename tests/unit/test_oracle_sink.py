@@ -19,6 +19,7 @@ from common.historian.oracle_sink import INSERT, OracleSink, bind
 from common.historian.rows import Row
 from common.historian.sink import SinkUnavailable
 from common.settings import Settings
+from common.times import ms_of_iso
 from services.writer.backup import BackupStore
 from services.writer.service import WriterService
 
@@ -260,7 +261,6 @@ def test_oracle_binds_convert_every_kind_of_value() -> None:
 
 
 def test_the_accounting_queries_bind_naive_utc_timestamps_and_count_by_cycle() -> None:
-    from common.messages import ms_of_iso
 
     pool = FakePool()
     sink = OracleSink(lambda: pool)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from common.messages import PollingData, TagValue, encode_polling_data
+from common.wire.envelope import encode
+from common.wire.ingest import PollingData, TagValue
 from services.poller.outbox import HARD_LIMIT, Outbox
 
 
 def frame(n: int, values: int = 2) -> bytes:
-    return encode_polling_data(PollingData("P", "G", n, 1000 * n, 1.0, [TagValue("D0", n, "GOOD")] * values))
+    return encode(PollingData("P", "G", n, 1000 * n, 1.0, [TagValue("D0", n, "GOOD")] * values))
 
 
 def send_all(outbox: Outbox, now: float) -> list[int]:

@@ -67,6 +67,15 @@ def test_the_cli_refuses_before_touching_anything(tmp_path: Path, monkeypatch: p
     assert not (tmp_path / "data").exists()
 
 
+def test_an_empty_api_token_is_no_token() -> None:
+    from common.settings import Settings
+
+    assert Settings(scada_api_token="", _env_file=None).scada_api_token is None  # type: ignore[call-arg]
+    assert Settings(scada_api_token="  ", _env_file=None).scada_api_token is None  # type: ignore[call-arg]
+    token = Settings(scada_api_token="abc", _env_file=None).scada_api_token  # type: ignore[call-arg]
+    assert token is not None and token.get_secret_value() == "abc" and "abc" not in repr(token)
+
+
 # -- the loader itself (common/settings_loader.py): a class of every field type ------------------------------
 from typing import Literal  # noqa: E402
 

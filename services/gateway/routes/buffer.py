@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 
-from common.messages import iso_ms
+from common.times import iso_ms
 from services.gateway.deps import TelemetryDep
 from services.gateway.telemetry import TelemetryStore
 

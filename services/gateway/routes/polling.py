@@ -13,9 +13,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from common.config_store import model
-from services.gateway.control import ControlRouter, PollerTimeout, PollerUnavailable
+from common.wire.control import (
+    Command,
+    ErrorCode,
+    StartAll,
+    StartGroup,
+    StopAll,
+    StopGroup,
+    TriggerGroup,
+)
 from services.gateway.deps import ControlDep, PlantDep, TelemetryDep, TokenDep
 from services.gateway.plant import PlantIndex
+from services.gateway.poller_link import PollerLink, PollerTimeout, PollerUnavailable
 from services.gateway.telemetry import TelemetryStore
 from services.gateway.trigger_limit import TriggerLimit
 
@@ -68,19 +77,22 @@ async def resolve(plant: PlantIndex, name: str, plc: str | None) -> model.Pollin
     return candidates[0]
 
 
-async def send(control: ControlRouter, plc_code: str, op: str, group: str | None = None) -> dict[str, Any]:
+#: the HTTP status of each refusal a poller can answer; any other is a 400
+REFUSAL_STATUS: dict[str, int] = {ErrorCode.UNKNOWN_GROUP: 404, ErrorCode.NOT_HANDSHAKE: 409,
+                                  ErrorCode.READ_FAILED: 502}
+
+
+async def send(control: PollerLink, plc_code: str, command: Command) -> dict[str, Any]:
     try:
-        reply = await control.command(plc_code, op, group)
+        reply = await control.command(plc_code, command)
     except PollerUnavailable as error:
         raise HTTPException(503, detail=str(error)) from None
     except PollerTimeout as error:
         raise HTTPException(504, detail=str(error)) from None
-    if reply.get("ok"):
-        result: dict[str, Any] = reply.get("result", {})
-        return result
-    code = reply.get("code")
-    status = {"unknown_group": 404, "not_handshake": 409, "read_failed": 502}.get(str(code), 400)
-    raise HTTPException(status, detail=reply.get("error", "the poller refused the command"))
+    if reply.ok:
+        return reply.result or {}
+    status = REFUSAL_STATUS.get(reply.code or "", 400)
+    raise HTTPException(status, detail=reply.error or "the poller refused the command")
 
 
 @router.get("/status", summary="Polling engine status: pollers, groups, queues",
@@ -112,13 +124,13 @@ async def group_status(name: str, telemetry: TelemetryDep, plant: PlantDep, plc:
 @router.post("/groups/{name}/start", summary="Start a group", dependencies=[TokenDep])
 async def start_group(name: str, control: ControlDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
     group = await resolve(plant, name, plc)
-    return {"plc_code": group.plc_code, **await send(control, group.plc_code, "start", name)}
+    return {"plc_code": group.plc_code, **await send(control, group.plc_code, StartGroup(name))}
 
 
 @router.post("/groups/{name}/stop", summary="Stop a group", dependencies=[TokenDep])
 async def stop_group(name: str, control: ControlDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
     group = await resolve(plant, name, plc)
-    return {"plc_code": group.plc_code, **await send(control, group.plc_code, "stop", name)}
+    return {"plc_code": group.plc_code, **await send(control, group.plc_code, StopGroup(name))}
 
 
 @router.post("/groups/{name}/trigger", summary="Read a HANDSHAKE group now", dependencies=[TokenDep],
@@ -132,17 +144,17 @@ async def trigger_group(name: str, request: Request, control: ControlDep, plant:
                                         "are triggered")
     limit: TriggerLimit = request.app.state.trigger_limit
     limit.check(group.plc_code, name)
-    return await send(control, group.plc_code, "trigger", name)
+    return await send(control, group.plc_code, TriggerGroup(name))
 
 
-async def _all(op: str, control: ControlRouter, plant: PlantIndex, plc: str | None) -> dict[str, Any]:
+async def _all(command: Command, control: PollerLink, plant: PlantIndex, plc: str | None) -> dict[str, Any]:
     codes = [code for code in (await plant.current()).active_plcs if plc in (None, code)]
     if not codes:
         raise HTTPException(404, detail=f"no active PLC {plc}" if plc else "no active PLC")
     results = []
     for code in codes:
         try:
-            results.append({"plc_code": code, "ok": True, **await send(control, code, op)})
+            results.append({"plc_code": code, "ok": True, **await send(control, code, command)})
         except HTTPException as error:
             if len(codes) == 1:
                 raise
@@ -152,9 +164,9 @@ async def _all(op: str, control: ControlRouter, plant: PlantIndex, plc: str | No
 
 @router.post("/start-all", summary="Start every group (of one PLC with ?plc=)", dependencies=[TokenDep])
 async def start_all(control: ControlDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
-    return await _all("start_all", control, plant, plc)
+    return await _all(StartAll(), control, plant, plc)
 
 
 @router.post("/stop-all", summary="Stop every group (of one PLC with ?plc=)", dependencies=[TokenDep])
 async def stop_all(control: ControlDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
-    return await _all("stop_all", control, plant, plc)
+    return await _all(StopAll(), control, plant, plc)
