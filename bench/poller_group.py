@@ -28,7 +28,7 @@ async def run_all(settings: Settings, codes: list[str]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     security = curve.for_stage_or_exit(settings, "poller")
-    services = [PollerService(settings, code, security) for code in codes]
+    services = [PollerService.from_store(settings, code, security) for code in codes]
     await asyncio.gather(*(service.run(stop) for service in services))
 
 

@@ -14,10 +14,11 @@ from typing import Any
 import zmq
 from virtual_plc import Memory, Server
 
-from common import bus, messages
+from common import bus
 from common.config_store import open_store
 from common.config_store.csv_import import import_csv
 from common.settings import Settings
+from common.wire.envelope import unpack
 from tests.helpers import ROOT, sample_on_free_ports, scada_env, short_tmp, wait_for
 from tests.integration.poller_harness import Ingest
 from tests.unit.services.poller.test_main import POLLER_RSS_LIMIT
@@ -45,7 +46,7 @@ def test_a_running_poller_reports_what_it_costs() -> None:
 
     def polled_a_while() -> bool:
         while telemetry.poll(100):
-            latest.update(messages.unpack(telemetry.recv_multipart()[1]))
+            latest.update(unpack(telemetry.recv_multipart()[1]))
         fast = [g for g in latest.get("groups", []) if g["interval_ms"] == 1000]
         return bool(fast) and all(g["cycles"] >= 3 for g in fast)
 
