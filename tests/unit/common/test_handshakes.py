@@ -12,14 +12,13 @@ from tests.helpers import free_port, short_tmp, wait_for
 
 def test_a_keyless_client_is_refused_and_counted_apart_from_an_unlisted_key() -> None:
     base = short_tmp()
-    keys = base / "keys"
-    for name in ("buffer", "poller", "stranger"):
-        zmq_keys.create_pair(keys, name)
-    zmq_keys.allow(keys, keys / "poller.key")
+    pairs = {name: zmq_keys.create_pair(base / "keys", name)[0] for name in ("buffer", "poller", "stranger")}
+    zmq_keys.allow(base / "keys", pairs["poller"])
     endpoint = f"tcp://127.0.0.1:{free_port()}"
 
     def settings(key: str, insecure: bool = False) -> Settings:
-        return Settings(scada_data_dir=base, scada_run_dir=base / "run", scada_keys_dir=keys,
+        """The buffer's (key "buffer") or a pusher's; "keyless" runs tcp:// without CURVE."""
+        return Settings(scada_data_dir=base, scada_run_dir=base / "run", scada_keys_dir=base / "keys",
                         scada_ingest_endpoint=endpoint, zmq_key_name=key, zmq_allow_insecure_tcp=insecure,
                         _env_file=None)  # type: ignore[call-arg]
 
