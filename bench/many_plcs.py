@@ -51,10 +51,14 @@ def plc_codes(count: int) -> list[str]:
 def write_plant(folder: Path, count: int) -> None:
     folder.mkdir(parents=True)
     codes = plc_codes(count)
+    ports: list[int] = []
+    while len(ports) < count:  # free_port() may hand the same free port out twice
+        if (port := free_port()) not in ports:
+            ports.append(port)
     write_csv(folder, "lines", [["S1", "scale bench"]])
     write_csv(folder, "processes", [["SP", "S1", "scale bench"]])
-    write_csv(folder, "plcs", [[c, "SP", "127.0.0.1", free_port(), "MC3E_BINARY", 1, "", 3000, 1, "", "TCP", 0, ""]
-                               for c in codes])
+    write_csv(folder, "plcs", [[c, "SP", "127.0.0.1", port, "MC3E_BINARY", 1, "", 3000, 1, "", "TCP", 0, ""]
+                               for c, port in zip(codes, ports, strict=True)])
     write_csv(folder, "polling_groups", [["G1S", c, "FIXED", INTERVAL_MS, "", "", 1] for c in codes])
     write_csv(folder, "tags", [[c, "G1S", f"T{i:03d}", f"D{i}", "INT16", "", "", "", ""]
                                for c in codes for i in range(TAGS)])
