@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from services.cli.main import main as scada
 @pytest.fixture(autouse=True)
 def _no_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # no .env of the developer's checkout
+    for name in [n for n in os.environ if n.startswith(("SCADA_", "ORACLE_", "BUFFER_", "ZMQ_"))]:
+        monkeypatch.delenv(name)  # nor the locations `make test` exports (Makefile: SCADA_RUN_DIR, ...)
 
 
 @pytest.mark.parametrize(("variable", "value", "reason"), [
