@@ -47,7 +47,7 @@ def bench_ingest(journal: str, cycles: int = 2000) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         settings = Settings(scada_data_dir=Path(tmp) / "d", scada_run_dir=Path(tmp) / "r",
                             scada_log_dir=Path(tmp) / "l", buffer_max_size=10_000_000,
-                            buffer_journal_sync=journal == "sync", _env_file=None)  # type: ignore[call-arg]
+                            buffer_journal_sync=journal == "sync", _env_file=None)
         settings.make_dirs()
         service = BufferService(settings, zmq.Context())
         if journal == "none":
@@ -56,9 +56,9 @@ def bench_ingest(journal: str, cycles: int = 2000) -> tuple[float, float]:
         thread = threading.Thread(target=service.run, args=(stop,))
         thread.start()
         frames = [encode(cycle(s)) for s in range(cycles)]
-        push = zmq.Context.instance().socket(zmq.PUSH)
+        push: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUSH)
         push.connect(settings.ingest_endpoint)
-        acks = zmq.Context.instance().socket(zmq.SUB)
+        acks: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
         acks.setsockopt(zmq.SUBSCRIBE, b"ack.")
         acks.connect(settings.live_endpoint)
         time.sleep(0.3)

@@ -36,6 +36,7 @@ for them, and only of their kind.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -143,7 +144,7 @@ def run_scenarios(sup: Supervisor, env: dict[str, str], rounds: int, pause: floa
         prefix = f"round {n}: " if rounds > 1 else ""
         for program in (poller, "buffer", "writer", "gateway"):
             for sig in (signal.SIGKILL, signal.SIGTERM):
-                scenario(f"{prefix}{program} {sig.name}", lambda p=program, g=sig: restart_by_signal(sup, p, g))
+                scenario(f"{prefix}{program} {sig.name}", functools.partial(restart_by_signal, sup, program, sig))
         scenario(f"{prefix}historian locked {outage:.0f} s", lambda: lock_historian(env, outage))
 
         def plc_away() -> None:

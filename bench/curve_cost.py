@@ -42,7 +42,7 @@ def cpu_seconds(pid: int) -> float:
 def push(endpoint: str, keys: str, secure: bool, seconds: float, rate: float, values: int) -> None:
     """The pusher's side (run as a process of its own)."""
     settings = Settings(scada_ingest_endpoint=endpoint, scada_keys_dir=Path(keys), zmq_key_name="poller",
-                        zmq_allow_insecure_tcp=not secure, _env_file=None)  # type: ignore[call-arg]
+                        zmq_allow_insecure_tcp=not secure, _env_file=None)
     security = curve.for_stage(settings, "poller")
     ctx = zmq.Context()
     sock = bus.make_socket(ctx, zmq.PUSH, connect=endpoint, hwm=1000, linger=5000, security=security, name="ingest")
@@ -70,7 +70,7 @@ def run(secure: bool, seconds: float, rate: float, values: int, keys: Path) -> d
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     settings = Settings(scada_data_dir=base / "data", scada_run_dir=base / "run", scada_log_dir=base / "logs",
                         scada_keys_dir=keys, scada_ingest_endpoint=endpoint, zmq_allow_insecure_tcp=not secure,
-                        buffer_max_size=1_000_000, _env_file=None)  # type: ignore[call-arg]
+                        buffer_max_size=1_000_000, _env_file=None)
     settings.make_dirs()
     buffer = BufferService(settings, zmq.Context())
     stop = threading.Event()
@@ -103,8 +103,8 @@ def run(secure: bool, seconds: float, rate: float, values: int, keys: Path) -> d
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--push":
-        endpoint, keys, secure, seconds, rate, values = sys.argv[2:8]
-        push(endpoint, keys, secure == "1", float(seconds), float(rate), int(values))
+        endpoint, key_dir, secure, seconds, rate, values = sys.argv[2:8]
+        push(endpoint, key_dir, secure == "1", float(seconds), float(rate), int(values))
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -116,10 +116,10 @@ def main() -> None:
         zmq_keys.create_pair(keys, name)
     zmq_keys.allow(keys, keys / "poller.key")
     results = []
-    for rate in (args.rate, 0.0):
-        for secure in (False, True):
-            figures = run(secure, args.seconds, rate, args.values, keys)
-            row = {"curve": secure, "offered": rate or "max", **figures}
+    for offered in (args.rate, 0.0):
+        for curve_on in (False, True):
+            figures = run(curve_on, args.seconds, offered, args.values, keys)
+            row = {"curve": curve_on, "offered": offered or "max", **figures}
             print(json.dumps(row), flush=True)
             results.append(row)
 

@@ -48,7 +48,7 @@ def plant(base: Path, port: int, interval_ms: int) -> Settings:
 
 def collect(settings: Settings, out: list[tuple[str, int, int]], stop: threading.Event) -> None:
     """Play the buffer; keep (group, seq, ts) only, so the benchmark adds no garbage to the poller's process."""
-    sock = zmq.Context.instance().socket(zmq.PULL)
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PULL)
     sock.bind(settings.ingest_endpoint)
     while not stop.is_set() or sock.poll(200):
         if sock.poll(200):

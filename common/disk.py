@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from common.wire.status import JournalDisk
 
 log = logging.getLogger("disk")
 
@@ -75,7 +76,7 @@ class DiskState:
             log.warning("%s written again after %.0f s and %d failed writes", path,
                         self.clock() - problem.since_ms / 1000, problem.failures)
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> JournalDisk:
         return {"ok": self.ok, "failures": self.failures,
                 "problems": [{"path": str(p.path), "error": p.error, "since_ms": p.since_ms,
                               "free_bytes": free_bytes(p.path)} for p in self.problems.values()]}

@@ -43,7 +43,7 @@ RETRY_S = 1.0
 _FIELDS = {"polled": 6, "queue_dropped": 5, "overflow": 5, "rejected_at_ingest": 5}
 
 
-class Entry(NamedTuple):
+class LedgerRecord(NamedTuple):
     """A ledger record, read back."""
 
     kind: str
@@ -54,8 +54,8 @@ class Entry(NamedTuple):
     values: int
 
 
-def parse(record: Any) -> Entry | None:
-    """A record as an Entry (of this release or the previous one), None for anything else."""
+def parse(record: Any) -> LedgerRecord | None:
+    """A record as an LedgerRecord (of this release or the previous one), None for anything else."""
     if not (isinstance(record, list) and record and record[0] in KINDS):
         return None
     fields = _FIELDS[record[0]]
@@ -67,7 +67,7 @@ def parse(record: Any) -> Entry | None:
             cycle = legacy_cycle(int(ts))
         else:
             return None
-        return Entry(record[0], str(record[1]), str(record[2]), int(cycle), int(ts), int(n))
+        return LedgerRecord(record[0], str(record[1]), str(record[2]), int(cycle), int(ts), int(n))
     except (TypeError, ValueError):
         return None
 
@@ -155,7 +155,7 @@ class Ledger:
             self._day = ""
 
 
-def read(folder: Path, since_ms: int, until_ms: int, kinds: tuple[str, ...] = KINDS) -> Iterator[Entry]:
+def read(folder: Path, since_ms: int, until_ms: int, kinds: tuple[str, ...] = KINDS) -> Iterator[LedgerRecord]:
     """Every ledger record of ``kinds`` of a cycle read in [since_ms, until_ms), from every stage's files.
 
     Every file is read: a file is named for the day a record was written, and

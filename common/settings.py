@@ -79,6 +79,11 @@ class Settings(EnvSettings):
     buffer_journal_sync_ms: float = Field(
         default=20.0, ge=0, description="the longest a confirmation waits for the journal's next fsync (one fsync for "
         "every cycle taken in meanwhile)")
+    buffer_ingest_burst: int = Field(
+        default=1000, gt=0, description="frames the buffer takes in at most in one turn of its loop before it "
+        "answers the writers' lease requests")
+    buffer_lease_burst: int = Field(
+        default=100, gt=0, description="lease requests the buffer answers at most in one turn of its loop")
     data_queue_size: int = Field(default=10_000, gt=0)
     poller_ack_timeout: float = Field(
         default=5.0, gt=0, description="a PollingData the buffer has not confirmed in this many seconds is sent again")
@@ -86,6 +91,9 @@ class Settings(EnvSettings):
     poller_clock_step_ms: int = Field(
         default=2000, ge=100, le=3_600_000, description="the wall clock moving back, or forward by more than this "
         "against the monotonic clock, is a clock step: logged at WARNING, counted in the poller's status")
+    api_poller_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="a command a poller does not answer in this many seconds answers 504; "
+        "a poller (or any stage) not heard from for this long is down")
     api_trigger_min_interval_ms: int = Field(
         default=200, ge=0, le=60_000, description="the shortest time between two POST .../trigger of one group; a "
         "faster one answers 429 with Retry-After (0: no limit)")
@@ -99,7 +107,9 @@ class Settings(EnvSettings):
     ingest_max_string_bytes: int = Field(
         default=960, ge=1, le=32_767,
         description="a string value longer than this (UTF-8 bytes; Oracle's tag_text holds 960) is stored BAD")
-    oracle_retry_max: int = Field(default=3, ge=0)
+    oracle_retry_max: int = Field(
+        default=3, ge=0, le=10, description="a batch the database will not take is tried again this many times, "
+        "after 1, 2, 4 ... s (doubling), then written to a backup file")
     backup_file_path: Path | None = None
 
     # Oracle (used when ORACLE_HOST is set)

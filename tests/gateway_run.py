@@ -22,7 +22,7 @@ from tests.helpers import ROOT
 
 def gateway_settings(base: Path, **extra: Any) -> Settings:
     settings = Settings(scada_data_dir=base / "data", scada_run_dir=base / "run", scada_log_dir=base / "logs",
-                        _env_file=None, **extra)  # type: ignore[call-arg]
+                        _env_file=None, **extra)
     settings.make_dirs()
     return settings
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import subprocess
 import sys
 import time
@@ -78,6 +79,10 @@ class Supervisor:
         time.sleep(0.2)
 
 
+def _gone(pid: int) -> bool:
+    return not _alive(pid)
+
+
 def _alive(pid: int) -> bool:
     import os
 
@@ -113,4 +118,4 @@ def running_plant(data_tmpfs_mb: int | None = None, **extra_env: str) -> Iterato
                 pids = sup.pids()
             sup.stop()
             for pid in pids:  # every process supervisord started has ended
-                wait_for(lambda pid=pid: not _alive(pid), 15, what=f"pid {pid} to exit")
+                wait_for(functools.partial(_gone, pid), 15, what=f"pid {pid} to exit")

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.config_store.csv_rules import TABLES, FieldError, Table
+from common.config_store.csv_fields import FieldError
+from common.config_store.csv_rules import TABLES, Table
 from common.config_store.csv_stage import Stage
 
 

@@ -31,10 +31,11 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from common.mc.commands import BatchRead, Codec, Echo, RandomRead, ReplyValues, Request
+from common.mc.commands import Codec, Echo, ReplyValues, Request
 from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
 from common.mc.frames import MAX_SERIAL, ReplySplitter
 from common.mc.planner import ReadPlan
+from common.wire.status import ConnectionFigures
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class Connection:
             return "CONNECTED"
         return "BACKOFF" if time.monotonic() < self._retry_at else "DISCONNECTED"
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> ConnectionFigures:
         return {"index": self.index, "port": self.port, "state": self.state, "requests": self.requests,
                 "failures": self.failures, "connects": self.connects, "last_error": self.last_error}
 
@@ -133,7 +134,7 @@ class Connection:
         try:
             return await self._exchange(request, frame, deadline)
         except _StaleConnection:
-            if not isinstance(request, BatchRead | RandomRead | Echo):
+            if not request.rereadable:
                 self._drop(f"connection closed by the PLC before {request}")
                 raise PlcConnectionError(f"{self.plc_code}: {self.last_error}") from None
             self.close()
@@ -290,7 +291,7 @@ class PlcClient:
     def connected(self) -> int:
         return sum(1 for c in self.connections if c.state == "CONNECTED")
 
-    def describe(self) -> list[dict[str, object]]:
+    def describe(self) -> list[ConnectionFigures]:
         return [c.describe() for c in self.connections]
 
     def close(self) -> None:

@@ -1,12 +1,13 @@
 """MC commands: requests as frozen dataclasses, their data fields, their replies.
 
-Strategy: a request knows how to write its own data field and how many data
-bytes its reply must carry; ``Codec`` (below) adds the 3E or 4E frame around
-it and checks the reply against the request -- subheader, serial number (4E),
-route, length, end code -- before the request decodes the values. The 0406
-multi-block read carries all of that itself (multiblock.py), the model for
-new commands. Nothing here touches a socket or a
-clock.
+Strategy: one class per command (pymodbus's one class per function code,
+without futures or retries on it): a request carries its command and
+subcommand, writes its own data field and reads the values in its reply
+(``McRequest``); ``Codec`` (below) adds the 3E or 4E frame around the data
+field and checks the reply against the request -- subheader, serial number
+(4E), route, length, end code -- before the request decodes the values. The
+0406 multi-block read is such a class in multiblock.py. Nothing here touches
+a socket or a clock.
 
 Device descriptor in the data field::
 
@@ -23,9 +24,10 @@ which it sends low word first in ASCII where the manual says high word first.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from common.mc.data_field import pack_bits, unpack_bits, unpack_numbers
 from common.mc.devices import DevicePoint, Unit
 from common.mc.errors import (
     FrameError,
@@ -35,7 +37,6 @@ from common.mc.errors import (
     end_code_error,
 )
 from common.mc.frames import Encoding, Frame, Route, decode_reply_frame, encode_frame
-from common.mc.multiblock import MultiBlockRead
 
 #: Points per request, from the reference manual (QnA-compatible 3E frame, Q series).
 MAX_WORD_POINTS = 960
@@ -48,6 +49,48 @@ DEFAULT_ROUTE = Route()
 SUB_BIT = 0x0001
 
 
+class FieldCodec(Protocol):
+    """What a request needs of the codec to write and read its data field."""
+
+    @property
+    def encoding(self) -> Encoding: ...
+
+    @property
+    def ascii_dwords_low_first(self) -> bool: ...
+
+    def descriptor(self, point: DevicePoint) -> bytes: ...
+
+
+class McRequest(Protocol):
+    """One MC command: its command and subcommand, its data field, and the values in its reply.
+
+    A new command is one class with these (multiblock.py's 0406 is one); the
+    codec adds the frame around the data field and checks the reply's header
+    and end code before the request reads its data. ``rereadable``: sending it
+    again changes nothing in the PLC, so the client may resend it once on a
+    fresh connection when the PLC had closed the idle one.
+    """
+
+    @property
+    def command(self) -> int: ...
+
+    @property
+    def subcommand(self) -> int: ...
+
+    @property
+    def rereadable(self) -> bool: ...
+
+    def encode_body(self, codec: FieldCodec) -> bytes: ...
+
+    def decode_reply(self, data: bytes, codec: FieldCodec) -> ReplyValues: ...
+
+
+def _check_points(count: int, unit: Unit, encoding: Encoding, what: str) -> None:
+    limit = MAX_BIT_POINTS[encoding] if unit is Unit.BIT else MAX_WORD_POINTS
+    if not 1 <= count <= limit:
+        raise RequestTooLargeError(f"{what}: {count} points, one request takes 1 to {limit}")
+
+
 @dataclass(frozen=True)
 class BatchRead:
     """0401: ``points`` consecutive words (or bits) from ``head``."""
@@ -56,9 +99,23 @@ class BatchRead:
     points: int
     unit: Unit = Unit.WORD
     command: int = field(default=0x0401, init=False)
+    rereadable: bool = field(default=True, init=False)
 
     def __str__(self) -> str:
         return f"batch read {self.head} x{self.points} {self.unit.value}s"
+
+    @property
+    def subcommand(self) -> int:
+        return SUB_BIT if self.unit is Unit.BIT else SUB_WORD
+
+    def encode_body(self, codec: FieldCodec) -> bytes:
+        _check_points(self.points, self.unit, codec.encoding, str(self))
+        return codec.descriptor(self.head) + codec.encoding.number(self.points, 2)
+
+    def decode_reply(self, data: bytes, codec: FieldCodec) -> ReplyValues:
+        if self.unit is Unit.BIT:
+            return unpack_bits(data, self.points, codec.encoding)
+        return unpack_numbers(data, [2] * self.points, codec.encoding, str(self))
 
 
 @dataclass(frozen=True)
@@ -69,9 +126,31 @@ class BatchWrite:
     values: tuple[int, ...]
     unit: Unit = Unit.WORD
     command: int = field(default=0x1401, init=False)
+    rereadable: bool = field(default=False, init=False)
 
     def __str__(self) -> str:
         return f"batch write {self.head} x{len(self.values)} {self.unit.value}s"
+
+    @property
+    def subcommand(self) -> int:
+        return SUB_BIT if self.unit is Unit.BIT else SUB_WORD
+
+    def encode_body(self, codec: FieldCodec) -> bytes:
+        n, count = codec.encoding.number, len(self.values)
+        _check_points(count, self.unit, codec.encoding, str(self))
+        out = codec.descriptor(self.head) + n(count, 2)
+        if self.unit is Unit.BIT:
+            if any(v not in (0, 1) for v in self.values):
+                raise McLocalError(f"{self}: bit values must be 0 or 1")
+            return out + pack_bits(self.values, codec.encoding)
+        if any(not 0 <= v <= 0xFFFF for v in self.values):
+            raise McLocalError(f"{self}: word values must be 0..65535 (unsigned)")
+        return out + b"".join(n(v, 2) for v in self.values)
+
+    def decode_reply(self, data: bytes, codec: FieldCodec) -> ReplyValues:
+        if data:
+            raise FrameError(f"{self}: reply carries {len(data)} unexpected bytes")
+        return None
 
 
 @dataclass(frozen=True)
@@ -81,9 +160,27 @@ class RandomRead:
     words: tuple[DevicePoint, ...]
     dwords: tuple[DevicePoint, ...] = ()
     command: int = field(default=0x0403, init=False)
+    subcommand: int = field(default=0x0000, init=False)
+    rereadable: bool = field(default=True, init=False)
 
     def __str__(self) -> str:
         return f"random read {len(self.words)} words + {len(self.dwords)} dwords"
+
+    def encode_body(self, codec: FieldCodec) -> bytes:
+        total = len(self.words) + len(self.dwords)
+        if not 1 <= total <= MAX_RANDOM_POINTS:
+            raise RequestTooLargeError(f"{self}: one random read takes 1 to {MAX_RANDOM_POINTS} points")
+        n = codec.encoding.number
+        return n(len(self.words), 1) + n(len(self.dwords), 1) + b"".join(
+            codec.descriptor(p) for p in (*self.words, *self.dwords))
+
+    def decode_reply(self, data: bytes, codec: FieldCodec) -> ReplyValues:
+        sizes = [2] * len(self.words) + [4] * len(self.dwords)
+        values = unpack_numbers(data, sizes, codec.encoding, str(self))
+        if codec.ascii_dwords_low_first and codec.encoding is Encoding.ASCII:
+            n = len(self.words)
+            values[n:] = [(v & 0xFFFF) << 16 | v >> 16 for v in values[n:]]
+        return values
 
 
 #: Loopback data may only hold these characters (the manual: "0" to "9", "A" to "F").
@@ -96,22 +193,30 @@ class Echo:
 
     data: bytes = b"0123456789ABCDEF"
     command: int = field(default=0x0619, init=False)
+    subcommand: int = field(default=0x0000, init=False)
+    rereadable: bool = field(default=True, init=False)
 
     def __str__(self) -> str:
         return "echo"
 
+    def encode_body(self, codec: FieldCodec) -> bytes:
+        if not (0 < len(self.data) <= ECHO_MAX_BYTES and set(self.data) <= ECHO_CHARACTERS):
+            raise McLocalError("echo data must be 1 to 960 characters of 0-9 and A-F")
+        return codec.encoding.number(len(self.data), 2) + self.data
 
-Request = BatchRead | BatchWrite | RandomRead | Echo | MultiBlockRead
+    def decode_reply(self, data: bytes, codec: FieldCodec) -> ReplyValues:
+        enc = codec.encoding
+        length = enc.read_number(data, 0, 2) if data else -1
+        echoed = data[2 * enc.scale :]
+        if length != len(self.data) or echoed != self.data:
+            raise FrameError("echo reply does not return the data sent")
+        return bytes(echoed)
+
+
+#: Every request this codec speaks; a new command is a class of the McRequest protocol.
+Request = McRequest
 #: Reply values: words or bits for reads (random read: words then dwords), None for writes, bytes for echo.
 ReplyValues = list[int] | None | bytes
-
-
-def _subcommand(request: Request) -> int:
-    if isinstance(request, BatchRead | BatchWrite):
-        return SUB_BIT if request.unit is Unit.BIT else SUB_WORD
-    if isinstance(request, MultiBlockRead):
-        return request.subcommand
-    return 0x0000
 
 
 @dataclass(frozen=True)
@@ -127,17 +232,16 @@ class Codec:
     frame: Frame = Frame.E3
 
     # -- requests ------------------------------------------------------------
-    def encode(self, request: Request, serial: int = 0) -> bytes:
+    def encode(self, request: McRequest, serial: int = 0) -> bytes:
         """The whole request frame; raises McLocalError if the protocol can't say it.
 
         ``serial`` goes into a 4E frame (3E has no field for it).
         """
-        return encode_frame(
-            self.encoding, self.route, self.timer, request.command, _subcommand(request), self._data(request),
-            self.frame, serial,
-        )
+        return encode_frame(self.encoding, self.route, self.timer, request.command, request.subcommand,
+                            request.encode_body(self), self.frame, serial)
 
-    def _descriptor(self, point: DevicePoint) -> bytes:
+    def descriptor(self, point: DevicePoint) -> bytes:
+        """A device point in the data field (see the module's docstring)."""
         device, number = point.device, point.number
         if not 0 <= number <= device.maximum:
             raise McLocalError(f"{point}: out of the device's range")
@@ -148,44 +252,8 @@ class Codec:
             raise McLocalError(f"{point}: number does not fit the 6-character ASCII field")
         return device.ascii_code + text.encode("ascii")
 
-    def _check_points(self, count: int, unit: Unit, what: str) -> None:
-        limit = MAX_BIT_POINTS[self.encoding] if unit is Unit.BIT else MAX_WORD_POINTS
-        if not 1 <= count <= limit:
-            raise RequestTooLargeError(f"{what}: {count} points, one request takes 1 to {limit}")
-
-    def _data(self, request: Request) -> bytes:
-        n = self.encoding.number
-        if isinstance(request, BatchRead):
-            self._check_points(request.points, request.unit, str(request))
-            return self._descriptor(request.head) + n(request.points, 2)
-        if isinstance(request, BatchWrite):
-            count = len(request.values)
-            self._check_points(count, request.unit, str(request))
-            out = self._descriptor(request.head) + n(count, 2)
-            if request.unit is Unit.BIT:
-                if any(v not in (0, 1) for v in request.values):
-                    raise McLocalError(f"{request}: bit values must be 0 or 1")
-                return out + _pack_bits(request.values, self.encoding)
-            if any(not 0 <= v <= 0xFFFF for v in request.values):
-                raise McLocalError(f"{request}: word values must be 0..65535 (unsigned)")
-            return out + b"".join(n(v, 2) for v in request.values)
-        if isinstance(request, RandomRead):
-            total = len(request.words) + len(request.dwords)
-            if not 1 <= total <= MAX_RANDOM_POINTS:
-                raise RequestTooLargeError(f"{request}: one random read takes 1 to {MAX_RANDOM_POINTS} points")
-            return (
-                n(len(request.words), 1)
-                + n(len(request.dwords), 1)
-                + b"".join(self._descriptor(p) for p in (*request.words, *request.dwords))
-            )
-        if isinstance(request, MultiBlockRead):
-            return request.encode_body(self.encoding, self._descriptor)
-        if not (0 < len(request.data) <= ECHO_MAX_BYTES and set(request.data) <= ECHO_CHARACTERS):
-            raise McLocalError("echo data must be 1 to 960 characters of 0-9 and A-F")
-        return n(len(request.data), 2) + request.data
-
     # -- replies -------------------------------------------------------------
-    def decode(self, request: Request, frame: bytes, serial: int = 0) -> ReplyValues:
+    def decode(self, request: McRequest, frame: bytes, serial: int = 0) -> ReplyValues:
         """Check a whole reply frame against ``request`` and return its values.
 
         Raises FrameError for a reply that is not the answer to this request
@@ -199,67 +267,4 @@ class Codec:
             raise FrameError(f"reply route {reply.route} does not match the request's {self.route}")
         if reply.end_code != 0:
             raise end_code_error(reply.end_code, str(request))
-        data = reply.data
-        enc = self.encoding
-        if isinstance(request, BatchRead):
-            if request.unit is Unit.BIT:
-                return _unpack_bits(data, request.points, enc)
-            return _unpack_numbers(data, [2] * request.points, enc, str(request))
-        if isinstance(request, BatchWrite):
-            if data:
-                raise FrameError(f"{request}: reply carries {len(data)} unexpected bytes")
-            return None
-        if isinstance(request, RandomRead):
-            sizes = [2] * len(request.words) + [4] * len(request.dwords)
-            values = _unpack_numbers(data, sizes, enc, str(request))
-            if self.ascii_dwords_low_first and enc is Encoding.ASCII:
-                n = len(request.words)
-                values[n:] = [(v & 0xFFFF) << 16 | v >> 16 for v in values[n:]]
-            return values
-        if isinstance(request, MultiBlockRead):
-            return request.decode_reply(data, enc)
-        length = enc.read_number(data, 0, 2) if data else -1
-        echoed = data[2 * enc.scale :]
-        if length != len(request.data) or echoed != request.data:
-            raise FrameError("echo reply does not return the data sent")
-        return bytes(echoed)
-
-
-def _pack_bits(values: tuple[int, ...], encoding: Encoding) -> bytes:
-    if encoding is Encoding.ASCII:
-        return bytes(48 + v for v in values)
-    padded = list(values) + [0] * (len(values) % 2)
-    return bytes(hi << 4 | lo for hi, lo in zip(padded[::2], padded[1::2], strict=True))
-
-
-def _unpack_bits(data: bytes, count: int, encoding: Encoding) -> list[int]:
-    if encoding is Encoding.ASCII:
-        if len(data) != count or data.strip(b"01"):
-            raise FrameError(f"bit reply: expected {count} characters of 0/1, got {data[:16]!r}")
-        return [c - 48 for c in data]
-    if len(data) != (count + 1) // 2:
-        raise FrameError(f"bit reply: expected {(count + 1) // 2} bytes, got {len(data)}")
-    bits = [nibble for byte in data for nibble in (byte >> 4, byte & 0x0F)][:count]
-    if any(b > 1 for b in bits):
-        raise FrameError("bit reply: a nibble other than 0 or 1")
-    return bits
-
-
-def _unpack_numbers(data: bytes, sizes: list[int], encoding: Encoding, what: str) -> list[int]:
-    expected = sum(sizes) * encoding.scale
-    if len(data) != expected:
-        raise FrameError(f"{what}: reply carries {len(data)} data bytes, expected {expected}")
-    if all(s == 2 for s in sizes):
-        # The hot path of every poll cycle: one struct call, not a loop.
-        if encoding is Encoding.BINARY:
-            return list(struct.unpack(f"<{len(sizes)}H", data))
-        try:
-            return list(struct.unpack(f">{len(sizes)}H", bytes.fromhex(data.decode("ascii"))))
-        except ValueError:
-            raise FrameError(f"{what}: reply data is not hexadecimal") from None
-    out: list[int] = []
-    offset = 0
-    for size in sizes:
-        out.append(encoding.read_number(data, offset, size))
-        offset += size * encoding.scale
-    return out
+        return request.decode_reply(reply.data, self)

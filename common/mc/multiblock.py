@@ -17,13 +17,16 @@ and at most 960 points in all, a bit block's points counted in words.
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from common.mc.data_field import unpack_numbers
 from common.mc.devices import DevicePoint
-from common.mc.errors import FrameError, McLocalError, RequestTooLargeError
+from common.mc.errors import McLocalError, RequestTooLargeError
 from common.mc.frames import Encoding
+
+if TYPE_CHECKING:
+    from common.mc.commands import FieldCodec
 
 MAX_BLOCKS = 120
 MAX_BLOCK_POINTS = 960
@@ -48,6 +51,7 @@ class MultiBlockRead:
     bit_blocks: tuple[Block, ...] = ()
     command: int = field(default=0x0406, init=False)
     subcommand: int = field(default=0x0000, init=False)
+    rereadable: bool = field(default=True, init=False)
 
     def __str__(self) -> str:
         return (f"multi-block read {len(self.word_blocks)} word + {len(self.bit_blocks)} bit blocks, "
@@ -57,7 +61,7 @@ class MultiBlockRead:
     def points(self) -> int:
         return sum(b.points for b in (*self.word_blocks, *self.bit_blocks))
 
-    def encode_body(self, encoding: Encoding, descriptor: Callable[[DevicePoint], bytes]) -> bytes:
+    def encode_body(self, codec: FieldCodec) -> bytes:
         """The data field; raises McLocalError when the manual's limits or the device kinds forbid it."""
         blocks = len(self.word_blocks) + len(self.bit_blocks)
         if not 1 <= blocks <= MAX_BLOCKS:
@@ -68,21 +72,15 @@ class MultiBlockRead:
         if any(b.head.device.is_bit for b in self.word_blocks) or any(
                 not b.head.device.is_bit for b in self.bit_blocks):
             raise McLocalError(f"{self}: word blocks name word devices, bit blocks bit devices")
-        n = encoding.number
+        n = codec.encoding.number
         out = n(len(self.word_blocks), 1) + n(len(self.bit_blocks), 1)
-        return out + b"".join(descriptor(b.head) + n(b.points, 2) for b in (*self.word_blocks, *self.bit_blocks))
+        return out + b"".join(codec.descriptor(b.head) + n(b.points, 2)
+                              for b in (*self.word_blocks, *self.bit_blocks))
 
     def reply_size(self, encoding: Encoding) -> int:
         """Bytes of reply data after the end code."""
         return 2 * self.points * encoding.scale
 
-    def decode_reply(self, data: bytes, encoding: Encoding) -> list[int]:
+    def decode_reply(self, data: bytes, codec: FieldCodec) -> list[int]:
         """The words of every block, word blocks first."""
-        if len(data) != self.reply_size(encoding):
-            raise FrameError(f"{self}: reply carries {len(data)} data bytes, expected {self.reply_size(encoding)}")
-        if encoding is Encoding.BINARY:
-            return list(struct.unpack(f"<{self.points}H", data))
-        try:
-            return list(struct.unpack(f">{self.points}H", bytes.fromhex(data.decode("ascii"))))
-        except ValueError:
-            raise FrameError(f"{self}: reply data is not hexadecimal") from None
+        return unpack_numbers(data, [2] * self.points, codec.encoding, str(self))

@@ -125,24 +125,31 @@ def _decoder(slot: Slot, tag: TagRead) -> Callable[[list[int], int], Value]:
 
 
 @dataclass
-class _Span:
-    tag: int
+class Span:
+    """The words one tag occupies on its device."""
+
+    tag: int  # the tag's index in the group
     device: Device
     start: int  # word index: the device number for word devices, number // 16 for bit devices
     words: int
     bit: int | None
 
+    @property
+    def end(self) -> int:
+        return self.start + self.words  # exclusive
 
-def _span(index: int, tag: TagRead) -> _Span:
+
+def span_of(index: int, tag: TagRead) -> Span:
     a = tag.address
     if a.device.is_bit:
-        return _Span(index, a.device, a.number // 16, 1, a.number % 16)
+        return Span(index, a.device, a.number // 16, 1, a.number % 16)
     if tag.data_type.kind is Kind.BIT:
-        return _Span(index, a.device, a.number, 1, a.bit if a.bit is not None else 0)
-    return _Span(index, a.device, a.number, tag.data_type.words, None)
+        return Span(index, a.device, a.number, 1, a.bit if a.bit is not None else 0)
+    return Span(index, a.device, a.number, tag.data_type.words, None)
 
 
-def _head(device: Device, word: int) -> DevicePoint:
+def head_of(device: Device, word: int) -> DevicePoint:
+    """The device point of a word index (a bit device's word k starts at point 16 k)."""
     return DevicePoint(device, word * 16 if device.is_bit else word)
 
 
@@ -150,17 +157,33 @@ def _head(device: Device, word: int) -> DevicePoint:
 RANDOM_RUN_WORDS = 8
 
 
-def _random_points(device: Device, first: int, count: int) -> tuple[DevicePoint, ...] | None:
-    """The random-read points that cover a run: one word, or double words (rounded up), or None."""
-    if count == 1:
-        return (_head(device, first),)
-    if count > RANDOM_RUN_WORDS:
-        return None
-    dwords = -(-count // 2)
-    last_word = first + 2 * dwords - 1
-    if (last_word * 16 + 15 if device.is_bit else last_word) > device.maximum:
-        return None  # rounding up would read past the end of the device
-    return tuple(_head(device, first + 2 * k) for k in range(dwords))
+@dataclass
+class Run:
+    """Consecutive words of one device, read together, and the tags' spans in them."""
+
+    device: Device
+    first: int
+    words: int
+    spans: list[Span]
+
+    @cached_property
+    def random_points(self) -> tuple[DevicePoint, ...] | None:
+        """The random-read points that cover the run: one word, or double words (rounded up), or None."""
+        if self.device.name in NOT_IN_RANDOM_READS:
+            return None
+        if self.words == 1:
+            return (head_of(self.device, self.first),)
+        if self.words > RANDOM_RUN_WORDS:
+            return None
+        dwords = -(-self.words // 2)
+        last_word = self.first + 2 * dwords - 1
+        if (last_word * 16 + 15 if self.device.is_bit else last_word) > self.device.maximum:
+            return None  # rounding up would read past the end of the device
+        return tuple(head_of(self.device, self.first + 2 * k) for k in range(dwords))
+
+    def slots(self, request: int, base: int) -> dict[int, Slot]:
+        """Each of the run's tags in ``request``, the run starting at word ``base`` of its reply."""
+        return {s.tag: Slot(request, base + s.start - self.first, s.words, s.bit) for s in self.spans}
 
 
 def plan_reads(tags: Sequence[TagRead], *, max_gap: int = DEFAULT_MAX_GAP,
@@ -177,78 +200,80 @@ def plan_reads(tags: Sequence[TagRead], *, max_gap: int = DEFAULT_MAX_GAP,
     return blocks if len(blocks.requests) < len(plan.requests) else plan
 
 
-def _batch_and_random_plan(tags: Sequence[TagRead], *, max_gap: int, max_words: int,
-                           random_reads: bool) -> ReadPlan:
-    by_device: dict[str, list[_Span]] = defaultdict(list)
+def runs_of(tags: Sequence[TagRead], max_gap: int, max_words: int) -> list[Run]:
+    """Per device, the tags' spans covered greedily by runs of at most ``max_words`` words, reading
+    gaps of up to ``max_gap`` words rather than starting another run."""
+    by_device: dict[str, list[Span]] = defaultdict(list)
     for i, tag in enumerate(tags):
-        span = _span(i, tag)
+        span = span_of(i, tag)
         by_device[span.device.name].append(span)
-
-    runs: list[tuple[Device, int, int, list[_Span]]] = []  # device, first word, word count, spans
+    runs: list[Run] = []
     for spans in by_device.values():
         spans.sort(key=lambda s: (s.start, s.words))
-        current: list[_Span] = []
-        first = end = 0
+        run: Run | None = None
         for s in spans:
-            s_end = s.start + s.words  # exclusive
-            if current and s.start - end <= max_gap and max(end, s_end) - first <= max_words:
-                end = max(end, s_end)
-                current.append(s)
+            if run is not None and s.start - (run.first + run.words) <= max_gap \
+                    and max(run.first + run.words, s.end) - run.first <= max_words:
+                run.words = max(run.first + run.words, s.end) - run.first
+                run.spans.append(s)
                 continue
-            if current:
-                runs.append((current[0].device, first, end - first, current))
-            current, first, end = [s], s.start, s_end
-        if current:
-            runs.append((current[0].device, first, end - first, current))
+            run = Run(s.device, s.start, s.words, [s])
+            runs.append(run)
+    return runs
 
-    # Cost model: every request costs one round trip, which dwarfs the bytes of a few
-    # more points. Short runs (up to RANDOM_RUN_WORDS words) can ride in random reads
-    # as double words; do that only when it means fewer requests than one batch read each.
-    small = [r for r in runs if r[0].name not in NOT_IN_RANDOM_READS
-             and _random_points(r[0], r[1], r[2]) is not None] if random_reads else []
-    points = sum(len(_random_points(*r[:3]) or ()) for r in small)
+
+def _batch_or_random(runs: list[Run], random_reads: bool) -> tuple[list[Run], list[Run]]:
+    """The runs for batch reads, and the short ones to gather into random reads when that means fewer
+    requests than a batch read each (every request costs a round trip, which dwarfs a few more points)."""
+    small = [r for r in runs if r.random_points is not None] if random_reads else []
+    points = sum(len(r.random_points or ()) for r in small)
     if len(small) <= -(-points // MAX_RANDOM_POINTS):
-        small = []
-    small_ids = {id(r) for r in small}
+        return runs, []
+    return [r for r in runs if r.random_points is None], small
 
-    requests: list[PlanRequest] = []
-    slots: dict[int, Slot] = {}
-    for run in runs:
-        if id(run) in small_ids:
-            continue
-        device, first, count, spans = run
-        index = len(requests)
-        requests.append(BatchRead(_head(device, first), count, Unit.WORD))
-        for s in spans:
-            slots[s.tag] = Slot(index, s.start - first, s.words, s.bit)
 
-    # Pack the short runs: a run never straddles two requests, so its words stay contiguous.
-    packs: list[list[tuple[Device, int, int, list[_Span]]]] = [[]]
-    used = 0
+def _packs(small: list[Run]) -> list[list[Run]]:
+    """The short runs in random reads of at most MAX_RANDOM_POINTS; a run never straddles two requests,
+    so its words stay contiguous."""
+    packs: list[list[Run]] = []
+    used = MAX_RANDOM_POINTS
     for run in small:
-        n = len(_random_points(*run[:3]) or ())
+        n = len(run.random_points or ())
         if used + n > MAX_RANDOM_POINTS:
             packs.append([])
             used = 0
         packs[-1].append(run)
         used += n
-    for pack in packs if small else []:
-        index = len(requests)
-        words = [r for r in pack if r[2] == 1]
-        dword_runs = [r for r in pack if r[2] > 1]
-        dwords: list[DevicePoint] = []
-        base: dict[int, int] = {}
-        for position, run in enumerate(words):
-            base[id(run)] = position
-        offset = len(words)
-        for run in dword_runs:
-            base[id(run)] = offset
-            heads = _random_points(*run[:3]) or ()
-            dwords.extend(heads)
-            offset += 2 * len(heads)
-        requests.append(RandomRead(tuple(_head(r[0], r[1]) for r in words), tuple(dwords)))
-        for run in pack:
-            for s in run[3]:
-                slots[s.tag] = Slot(index, base[id(run)] + s.start - run[1], s.words, s.bit)
+    return packs
 
+
+def _random_read(pack: list[Run], index: int) -> tuple[RandomRead, dict[int, Slot]]:
+    """One random read for ``pack``: single words first, then the double words; and its tags' slots."""
+    words = [r for r in pack if r.words == 1]
+    dword_runs = [r for r in pack if r.words > 1]
+    slots: dict[int, Slot] = {}
+    for position, run in enumerate(words):
+        slots |= run.slots(index, position)
+    base = len(words)
+    dwords: list[DevicePoint] = []
+    for run in dword_runs:
+        slots |= run.slots(index, base)
+        heads = run.random_points or ()
+        dwords.extend(heads)
+        base += 2 * len(heads)
+    return RandomRead(tuple(head_of(r.device, r.first) for r in words), tuple(dwords)), slots
+
+
+def _batch_and_random_plan(tags: Sequence[TagRead], *, max_gap: int, max_words: int,
+                           random_reads: bool) -> ReadPlan:
+    batch, small = _batch_or_random(runs_of(tags, max_gap, max_words), random_reads)
+    requests: list[PlanRequest] = []
+    slots: dict[int, Slot] = {}
+    for run in batch:
+        slots |= run.slots(len(requests), 0)
+        requests.append(BatchRead(head_of(run.device, run.first), run.words, Unit.WORD))
+    for pack in _packs(small):
+        request, pack_slots = _random_read(pack, len(requests))
+        requests.append(request)
+        slots |= pack_slots
     return ReadPlan(tuple(requests), tuple(slots[i] for i in range(len(tags))), tuple(tags))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from common.mc.devices import Device
 from common.mc.multiblock import MAX_BLOCK_POINTS, MAX_BLOCKS, Block, MultiBlockRead
-from common.mc.planner import ReadPlan, Slot, TagRead, _head, _Span, _span
+from common.mc.planner import ReadPlan, Slot, Span, TagRead, head_of, span_of
 
 #: Gaps (in words) the packer tries reading through rather than starting another block.
 GAP_LADDER = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -27,8 +27,8 @@ GAP_LADDER = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 @dataclass
 class _Request:
-    word_blocks: list[tuple[Device, int, int, list[_Span]]] = field(default_factory=list)
-    bit_blocks: list[tuple[Device, int, int, list[_Span]]] = field(default_factory=list)
+    word_blocks: list[tuple[Device, int, int, list[Span]]] = field(default_factory=list)
+    bit_blocks: list[tuple[Device, int, int, list[Span]]] = field(default_factory=list)
     points: int = 0
 
     @property
@@ -36,11 +36,11 @@ class _Request:
         return len(self.word_blocks) + len(self.bit_blocks)
 
 
-def _runs(by_device: dict[str, list[_Span]], gap: int) -> list[list[_Span]]:
+def _runs(by_device: dict[str, list[Span]], gap: int) -> list[list[Span]]:
     """Spans of each device merged into runs wherever the gap between them is at most ``gap`` words."""
-    runs: list[list[_Span]] = []
+    runs: list[list[Span]] = []
     for spans in by_device.values():
-        current: list[_Span] = []
+        current: list[Span] = []
         end = 0
         for s in spans:
             if current and s.start - end <= gap:
@@ -55,7 +55,7 @@ def _runs(by_device: dict[str, list[_Span]], gap: int) -> list[list[_Span]]:
     return runs
 
 
-def _pack(runs: list[list[_Span]], max_blocks: int, max_points: int) -> list[_Request]:
+def _pack(runs: list[list[Span]], max_blocks: int, max_points: int) -> list[_Request]:
     requests = [_Request()]
     for run in runs:
         rest = run
@@ -91,8 +91,8 @@ def _plan(tags: Sequence[TagRead], packed: list[_Request]) -> ReadPlan:
                 slots[s.tag] = Slot(index, offset + s.start - first, s.words, s.bit)
             offset += count
         requests.append(MultiBlockRead(
-            tuple(Block(_head(d, first), count) for d, first, count, _ in r.word_blocks),
-            tuple(Block(_head(d, first), count) for d, first, count, _ in r.bit_blocks),
+            tuple(Block(head_of(d, first), count) for d, first, count, _ in r.word_blocks),
+            tuple(Block(head_of(d, first), count) for d, first, count, _ in r.bit_blocks),
         ))
     return ReadPlan(tuple(requests), tuple(slots[i] for i in range(len(tags))), tuple(tags))
 
@@ -100,9 +100,9 @@ def _plan(tags: Sequence[TagRead], packed: list[_Request]) -> ReadPlan:
 def plan_multi_block(tags: Sequence[TagRead], *, max_blocks: int = MAX_BLOCKS,
                      max_points: int = MAX_BLOCK_POINTS) -> ReadPlan:
     """Every tag in 0406 requests: the fewest requests over the gap ladder, then the fewest points."""
-    by_device: dict[str, list[_Span]] = defaultdict(list)
+    by_device: dict[str, list[Span]] = defaultdict(list)
     for i, tag in enumerate(tags):
-        span = _span(i, tag)
+        span = span_of(i, tag)
         by_device[span.device.name].append(span)
     for spans in by_device.values():
         spans.sort(key=lambda s: (s.start, s.words))

@@ -28,6 +28,7 @@ from common.mc.client import Backoff, Connection
 from common.mc.commands import Codec, ReplyValues, Request
 from common.mc.errors import FrameError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
 from common.mc.frames import MAX_SERIAL, Frame, decode_reply_frame
+from common.wire.status import ConnectionFigures
 
 
 class DatagramMatcher:
@@ -85,7 +86,7 @@ class UdpConnection(Connection):
             return "CONNECTED"
         return "BACKOFF" if time.monotonic() < self._retry_at else "DISCONNECTED"
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> ConnectionFigures:
         return {**super().describe(), "transport": "UDP", "timeouts": self.timeouts, "stray": self.stray}
 
     async def _open(self) -> None:

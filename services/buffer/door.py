@@ -16,7 +16,6 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
 from common.config_store import model
 from common.loglimit import RateLimitedLog
@@ -26,6 +25,7 @@ from common.value_checks import CycleRefused, IngestLimits
 from common.wire.block import Block
 from common.wire.envelope import MessageError
 from common.wire.ingest import checked_block, repacked
+from common.wire.status import IngestFigures
 
 log = logging.getLogger("buffer.door")
 
@@ -107,6 +107,6 @@ class IngestDoor:
                               "them as read)", n, block.plc_code, block.group, quality)
         return block, frame
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> IngestFigures:
         return {"ingest_refused_cycles": dict(self.refused_cycles), "ingest_refused_values": dict(self.refused_values),
                 "ingest_marked_bad": dict(self.marked_bad)}

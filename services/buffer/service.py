@@ -4,10 +4,12 @@ Strategy: one thread, one zmq.Poller loop with a short timeout, so ingest,
 leases, lease expiry and the once-a-second status all run without locks. A
 frame that does not decode is counted and logged, never fatal. Every cycle
 taken in, and every slice of one committed or dropped, goes to the journal
-(see journal.py) once per turn of the loop; only then does the poller hear,
-on the live PUB under ``ack.<plc_code>``, that its cycles are in, so a
-buffer killed at any instant loses nothing: what it had journaled comes back
-at the next start, and what it had not is sent again by its poller.
+(ring_journal.py) once per turn of the loop; only then does the poller hear,
+on the live PUB under ``ack.<plc_code>``, that its cycles are in
+(confirmations.py), so a buffer killed at any instant loses nothing: what it
+had journaled comes back at the next start, and what it had not is sent
+again by its poller. Batches leased to writers are kept in leases.py until
+acknowledged.
 
 A full disk is a state, not a crash: while the journal cannot be written the
 buffer goes on taking cycles into its ring and handing them to the writer,
@@ -21,11 +23,9 @@ published once a second whatever the rest of the loop does.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import zmq
@@ -39,24 +39,16 @@ from common.settings import Settings
 from common.value_checks import CycleRefused
 from common.wire.block import Block
 from common.wire.envelope import Message, MessageError, decode_any, encode
-from common.wire.ingest import Ingested
 from common.wire.lease import Acked, Batch, LeaseAck, LeaseRequest
+from common.wire.status import BufferFigures
+from services.buffer.confirmations import Confirmations, LivePub
 from services.buffer.door import IngestDoor
-from services.buffer.journal import RingJournal
+from services.buffer.leases import Leases
 from services.buffer.ring import Ring
+from services.buffer.ring_journal import RingJournal
 
 log = logging.getLogger("buffer")
 
-SYNC_POLL_S = 0.001  # the loop's poll timeout while an fsync runs in the worker thread
-
-
-@dataclass
-class Lease:
-    lease_id: int
-    writer: bytes
-    blocks: list[Block]
-    values: int
-    expires: float
 
 
 class BufferService:
@@ -70,25 +62,12 @@ class BufferService:
         self.journal = RingJournal(settings.buffer_journal_file, settings.buffer_journal_sync, self.disk)
         self.ledger = Ledger(settings.ledger_dir, "buffer", settings.ledger_keep_days, self.disk)
         self.door = IngestDoor(settings)
-        self._ledger_unsynced = False  # a refused cycle's record, to sync before its poller hears of it
         self._loud = RateLimitedLog(log)
-        self._unconfirmed: dict[str, list[tuple[str, int]]] = {}
-        self._syncing: dict[str, list[tuple[str, int]]] = {}  # written, confirmed once the worker's fsync is done
-        self._held: set[tuple[Any, ...]] = set()  # (plc, *key) of every key not confirmed: a resend is not taken
-        self.resends_held = 0
-        self._recent: dict[str, list[tuple[str, int]]] = {}  # confirmed this second, per PLC
-        self._previous: dict[str, list[tuple[str, int]]] = {}  # ...and the second before
+        self.confirmations = Confirmations(self.journal, self.ledger, settings.buffer_journal_sync_ms)
         self._loaded = False
-        self._last_sync = 0.0
-        self.leases: dict[int, Lease] = {}
-        # Lease ids go on from where the last run's could have reached (ms since the epoch, x1000), so a
-        # writer's late acknowledgement of the last run's lease never names a lease of this run.
-        self._lease_ids = itertools.count(int(time.time() * 1000) * 1000)
+        self.leases = Leases(settings.buffer_lease_timeout)
         self.bad_frames = 0
         self.messages_in = 0
-        self.acked_values = 0
-        self.expired_leases = 0
-        self.writers_seen: dict[bytes, float] = {}
         self._alerting = False
 
     # -- persistence ---------------------------------------------------------
@@ -116,70 +95,8 @@ class BufferService:
                            "(%d in all since start; counted in the ledger)", self.ring.max_values, dropped,
                            self.ring.overflow_count)
 
-    def _confirm(self, live: zmq.Socket[Any], force: bool = False) -> float:
-        """Journal this turn's records, then tell each poller which of its cycles are in.
-
-        With BUFFER_JOURNAL_SYNC the confirmations wait for an fsync, run in a
-        worker thread so the loop goes on taking cycles meanwhile, and fsyncs
-        start at most every BUFFER_JOURNAL_SYNC_MS. Returns the loop's next poll
-        timeout: short while an fsync runs or one is due soon, 0.1 s when nothing waits.
-        """
-        if not self.journal.write():
-            return 0.1  # stale (a full disk): nothing is confirmed until restore() rewrote the journal
-        if self._syncing:
-            done = self.journal.synced(wait=force)
-            if done is None:
-                return SYNC_POLL_S
-            batch, self._syncing = self._syncing, {}
-            if not done:  # not on the disk: confirmed once restore() rewrote the journal
-                for plc, keys in batch.items():
-                    self._unconfirmed[plc] = keys + self._unconfirmed.get(plc, [])
-                return 0.1
-            self._publish_all(live, batch)
-        if not self._unconfirmed:
-            return 0.1
-        if self._ledger_unsynced:
-            if not self.ledger.flush():  # a refused cycle's record is not on file yet: confirm nothing
-                return 0.1
-            self.ledger.sync()
-            self._ledger_unsynced = False
-        if self.journal.sync:
-            now = time.monotonic()
-            due = self._last_sync + self.settings.buffer_journal_sync_ms / 1000
-            if now < due and not force:
-                return due - now
-            self._last_sync = now
-            if self.journal.start_sync():
-                self._syncing, self._unconfirmed = self._unconfirmed, {}
-                if not force:
-                    return SYNC_POLL_S
-                return self._confirm(live, force=True)
-        self._publish_all(live, self._unconfirmed)
-        self._unconfirmed = {}
-        return 0.1
-
-    def _publish_all(self, live: zmq.Socket[Any], batch: dict[str, list[tuple[str, int]]]) -> None:
-        for plc, keys in batch.items():
-            self._publish_confirmations(live, plc, keys)
-            self._recent.setdefault(plc, []).extend(keys)
-            self._held.difference_update((plc, *key) for key in keys)
-
-    def _publish_confirmations(self, live: zmq.Socket[Any], plc: str, keys: list[tuple[str, int]]) -> None:
-        with contextlib.suppress(zmq.Again):
-            live.send_multipart([bus.ack_topic(plc), encode(Ingested(plc, keys))], flags=zmq.NOBLOCK)
-
-    def _confirm_again(self, live: zmq.Socket[Any]) -> None:
-        """Once a second, the last two seconds' confirmations again: a poller that was (re)connecting
-        when they were first sent (a PUB does not wait for its subscribers) hears them now, rather
-        than sending those cycles again after POLLER_ACK_TIMEOUT."""
-        for plc in self._recent.keys() | self._previous.keys():
-            keys = self._previous.get(plc, []) + self._recent.get(plc, [])
-            if keys:
-                self._publish_confirmations(live, plc, keys)
-        self._previous, self._recent = self._recent, {}
-
     # -- handlers ------------------------------------------------------------
-    def on_ingest(self, frame: bytes, live: zmq.Socket[Any]) -> None:
+    def on_ingest(self, frame: bytes, live: LivePub) -> None:
         try:
             block, frame = self.door.take(frame)
         except CycleRefused as refused:
@@ -188,15 +105,11 @@ class BufferService:
         except MessageError:
             self.bad_frames += 1  # logged by the door
             return
-        key = (block.group, block.identity)  # the cycle's identity, as its poller's queue knows it
-        held = (block.plc_code, *key)
-        if held in self._held:  # sent again by a poller while the journal is stale: already here
-            self.resends_held += 1
+        # the cycle's identity, as its poller's queue knows it; sent again while the journal is stale: here
+        if not self.confirmations.taken_in(block.plc_code, (block.group, block.identity)):
             return
         self.messages_in += 1
         self.journal.taken_in(block)
-        self._unconfirmed.setdefault(block.plc_code, []).append(key)
-        self._held.add(held)
         self._dropped(self.ring.append(block))
         self._check_alert()
         with contextlib.suppress(zmq.Again):  # a slow tap misses messages; the pipeline does not wait
@@ -209,8 +122,7 @@ class BufferService:
             return
         plc, group, _seq, ts, count, cycle = refused.cycle
         self.ledger.record(["rejected_at_ingest", plc, group, ts, count, cycle])
-        self._ledger_unsynced = True
-        self._unconfirmed.setdefault(plc, []).append((group, cycle))
+        self.confirmations.refused(plc, (group, cycle))
 
     def _check_alert(self) -> None:
         threshold = self.settings.buffer_alert_threshold
@@ -230,7 +142,7 @@ class BufferService:
             self.bad_frames += 1
             log.warning("dropped a bad lease frame (%d so far): %s", self.bad_frames, error)
             return None
-        self.writers_seen[writer] = time.monotonic()
+        self.leases.heard_from(writer)
         if isinstance(request, LeaseAck):
             return Acked(request.id, request.lease, self._ack(request.lease))
         assert isinstance(request, LeaseRequest)
@@ -240,30 +152,31 @@ class BufferService:
         blocks = self.ring.take(max(1, min(wanted, self.settings.buffer_max_size)))
         if not blocks:
             return Batch(request.id, None)
-        lease = Lease(next(self._lease_ids), writer, blocks, sum(b.count for b in blocks),
-                      time.monotonic() + self.settings.buffer_lease_timeout)
-        self.leases[lease.lease_id] = lease
+        lease = self.leases.hand_out(writer, blocks)
         self._check_alert()
         return Batch(request.id, lease.lease_id, blocks, self.ring.size)
 
     def _ack(self, lease_id: int) -> bool:
-        lease = self.leases.pop(lease_id, None)
+        lease = self.leases.acknowledged(lease_id)
         if lease is not None:
-            self.acked_values += lease.values
             self.journal.finished(lease.blocks)
         return lease is not None
 
     def expire_leases(self) -> None:
-        now = time.monotonic()
-        expired = [lease for lease in self.leases.values() if lease.expires <= now]
-        for lease in sorted(expired, key=lambda x: x.lease_id, reverse=True):
-            del self.leases[lease.lease_id]
+        for lease in self.leases.take_back_expired():
             self._dropped(self.ring.put_back(lease.blocks))
-            self.expired_leases += 1
             log.warning("lease %d (%d values) not acknowledged in %.0f s; handed out again",
                         lease.lease_id, lease.values, self.settings.buffer_lease_timeout)
 
-    def figures(self) -> dict[str, Any]:
+    @property
+    def acked_values(self) -> int:
+        return self.leases.acked_values
+
+    @property
+    def expired_leases(self) -> int:
+        return self.leases.expired
+
+    def figures(self) -> BufferFigures:
         ring = self.ring
         return {
             "current_size": ring.size, "max_size": ring.max_values,
@@ -272,14 +185,13 @@ class BufferService:
             "overflow_last_minute": ring.window.dropped_lately(),
             "received_values": ring.received, "messages_in": self.messages_in,
             "bad_frames": self.bad_frames, **self.door.figures(),
-            "leased_batches": len(self.leases), "leased_values": sum(x.values for x in self.leases.values()),
+            "leased_batches": len(self.leases), "leased_values": self.leases.values,
             "acked_values": self.acked_values, "expired_leases": self.expired_leases,
             "journal_bytes": self.journal.journal.size, "journal_ok": not self.journal.stale,
-            "unconfirmed_cycles": sum(map(len, [*self._unconfirmed.values(), *self._syncing.values()])),
-            "resends_held": self.resends_held,
+            "unconfirmed_cycles": self.confirmations.waiting, "resends_held": self.confirmations.resends_held,
             "ledger_pending": len(self.ledger.pending), "disk": self.disk.figures(),
             "alert_threshold_pct": 100 * self.settings.buffer_alert_threshold, "alerting": self._alerting,
-            "writers": sum(1 for t in self.writers_seen.values() if time.monotonic() - t < 10),
+            "writers": self.leases.writers,
             "refused_connections": self.security.refused(),
             "refused_handshakes": self.security.refused_handshakes(),
         }
@@ -304,13 +216,13 @@ class BufferService:
             while not stop.is_set():
                 events = dict(poller.poll(max(1, int(wait * 1000))))
                 if ingest in events:
-                    for _ in range(1000):  # drain in bursts, but let leases in
+                    for _ in range(s.buffer_ingest_burst):  # drain in bursts, but let leases in
                         try:
                             self.on_ingest(ingest.recv(zmq.NOBLOCK), live)
                         except zmq.Again:
                             break
                 if lease in events:
-                    for _ in range(100):
+                    for _ in range(s.buffer_lease_burst):
                         try:
                             parts = lease.recv_multipart(zmq.NOBLOCK)
                         except zmq.Again:
@@ -321,7 +233,7 @@ class BufferService:
                         reply = self.on_lease_request(parts[0], parts[1])
                         if reply is not None:
                             lease.send_multipart([parts[0], encode(reply)])
-                wait = self._confirm(live)
+                wait = self.confirmations.confirm(live)
                 now = time.monotonic()
                 if now >= next_status:
                     next_status = now + 1.0
@@ -333,7 +245,7 @@ class BufferService:
                     self.on_ingest(ingest.recv(zmq.NOBLOCK), live)
                 except zmq.Again:
                     break
-            self._confirm(live, force=True)
+            self.confirmations.confirm(live, force=True)
         finally:
             self.journal.close()
             self.ledger.close()
@@ -342,9 +254,9 @@ class BufferService:
             telemetry.close()
             self.security.close()
 
-    def every_second(self, live: zmq.Socket[Any]) -> None:
+    def every_second(self, live: LivePub) -> None:
         self.expire_leases()
-        self._confirm_again(live)
+        self.confirmations.again(live)
         if self.journal.stale:
             self.journal.restore(self._live_blocks())
         self.journal.compact(self._live_blocks())
@@ -352,4 +264,4 @@ class BufferService:
         self.ledger.sync()
 
     def _live_blocks(self) -> list[Block]:
-        return [b for lease in self.leases.values() for b in lease.blocks] + list(self.ring.blocks)
+        return self.leases.blocks() + list(self.ring.blocks)

@@ -47,7 +47,7 @@ from common.journal import Journal
 from common.times import iso_ms, ms_of_iso
 from common.wire.envelope import MessageError
 from common.wire.ingest import cycle_head
-from services.buffer import journal
+from services.buffer import ring_journal
 from services.poller import sender
 from services.writer.backup import BackupError, BackupStore
 
@@ -125,7 +125,7 @@ def _in_flight(data_dir: Path, since_ms: int, until_ms: int) -> Counter[CycleKey
                 log.error("%s: a queued PollingData that does not decode", path)
     path = data_dir / "buffer.journal"
     if path.exists():
-        for block in journal.unfinished(Journal(path), repair=False)[0]:
+        for block in ring_journal.unfinished(Journal(path), repair=False)[0]:
             if since_ms <= block.ts_ms < until_ms:
                 waiting[(block.plc_code, block.group, block.identity)] += block.count
     return waiting

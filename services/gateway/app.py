@@ -20,11 +20,11 @@ from fastapi.responses import FileResponse, JSONResponse
 from common import curve
 from common.settings import Settings
 from services.gateway.broadcast import Broadcaster
-from services.gateway.live import LatestValues
+from services.gateway.latest_values import LatestValues
 from services.gateway.plant import RETRY_AFTER_S, PlantIndex, StoreBusy
 from services.gateway.poller_link import PollerLink
-from services.gateway.routes import buffer, live, polling, stages
-from services.gateway.stages import Supervisor
+from services.gateway.routes import buffer, live, metrics, polling, stages
+from services.gateway.supervisor_rpc import Supervisor
 from services.gateway.telemetry import TelemetryStore
 from services.gateway.trigger_limit import TriggerLimit
 
@@ -38,8 +38,8 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = zmq.asyncio.Context()
-        telemetry = TelemetryStore(ctx, settings.telemetry_endpoint, door)
-        control = PollerLink(ctx, settings.control_endpoint, door)
+        telemetry = TelemetryStore(ctx, settings.telemetry_endpoint, door, settings.api_poller_timeout_s)
+        control = PollerLink(ctx, settings.control_endpoint, door, settings.api_poller_timeout_s)
         latest = LatestValues(ctx, settings.live_endpoint, door)
 
         def values_message(key: Any) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, security: curve.SocketSecurity 
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    for module in (polling, buffer, stages, live):
+    for module in (polling, buffer, stages, live, metrics):
         app.include_router(module.router)
 
     @app.exception_handler(StoreBusy)

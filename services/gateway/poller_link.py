@@ -23,10 +23,6 @@ from services.gateway.reader import SocketReader
 
 log = logging.getLogger("gateway.control")
 
-#: a poller says hello once a second; one not heard for this long is not connected
-HELLO_STALE_S = 5.0
-
-
 class PollerUnavailable(Exception):
     """No poller for that PLC is connected."""
 
@@ -37,11 +33,13 @@ class PollerTimeout(Exception):
 
 class PollerLink(SocketReader):
     def __init__(self, ctx: zmq.asyncio.Context, endpoint: str, security: curve.SocketSecurity | None = None,
-                 reply_timeout_s: float = 5.0) -> None:
+                 timeout_s: float = 5.0) -> None:
         super().__init__()
         self.sock = bus.make_socket(ctx, zmq.ROUTER, bind=endpoint, linger=0, security=security, name="control")
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self.reply_timeout_s = reply_timeout_s
+        #: how long a command waits for its reply, and how long a poller may go unheard (it says hello once
+        #: a second) before it is not connected: API_POLLER_TIMEOUT_S
+        self.timeout_s = timeout_s
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Reply]] = {}
         self.hellos: dict[str, float] = {}
@@ -65,11 +63,11 @@ class PollerLink(SocketReader):
 
     def connected(self, plc_code: str) -> bool:
         seen = self.hellos.get(plc_code)
-        return seen is not None and time.monotonic() - seen < HELLO_STALE_S
+        return seen is not None and time.monotonic() - seen < self.timeout_s
 
     async def command(self, plc_code: str, command: Command, timeout: float | None = None) -> Reply:
         """Send ``command`` to the poller of ``plc_code`` and return its reply."""
-        timeout = self.reply_timeout_s if timeout is None else timeout
+        timeout = self.timeout_s if timeout is None else timeout
         request = CommandRequest(next(self._ids), command)
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._waiting[request.id] = future

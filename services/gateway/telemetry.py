@@ -2,7 +2,7 @@
 
 The gateway binds one SUB socket; every stage connects a PUB and publishes a
 status once a second under ``status.<stage>[.<plc_code>]``. A status older
-than STALE_S means that stage is down (or cut off).
+than API_POLLER_TIMEOUT_S (5 s) means that stage is down (or cut off).
 """
 
 from __future__ import annotations
@@ -24,23 +24,23 @@ from services.gateway.reader import SocketReader
 
 log = logging.getLogger("gateway.telemetry")
 
-STALE_S = 5.0
-
-
 @dataclass
 class StageStatus:
     topic: str
     received: float  # monotonic
     body: dict[str, Any]
+    stale_s: float = 5.0
 
     @property
     def fresh(self) -> bool:
-        return time.monotonic() - self.received < STALE_S
+        return time.monotonic() - self.received < self.stale_s
 
 
 class TelemetryStore(SocketReader):
-    def __init__(self, ctx: zmq.asyncio.Context, endpoint: str, security: curve.SocketSecurity | None = None) -> None:
+    def __init__(self, ctx: zmq.asyncio.Context, endpoint: str, security: curve.SocketSecurity | None = None,
+                 stale_s: float = 5.0) -> None:
         super().__init__()
+        self.stale_s = stale_s
         self.endpoint = endpoint
         self.sock = bus.make_socket(ctx, zmq.SUB, bind=endpoint, linger=0, security=security, name="telemetry")
         self.sock.setsockopt(zmq.SUBSCRIBE, b"status.")
@@ -59,7 +59,7 @@ class TelemetryStore(SocketReader):
             self.bad_frames += 1
             log.warning("dropped a bad status frame (%d so far): %s", self.bad_frames, error)
             return
-        self.latest[topic] = StageStatus(topic, time.monotonic(), body)
+        self.latest[topic] = StageStatus(topic, time.monotonic(), body, self.stale_s)
         self.version += 1
 
     def cached_json(self, name: str, build: Callable[[], Any]) -> bytes:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from common.times import iso_ms, now_ms
+from common.wire.status import ClockFigures
 
 log = logging.getLogger("poller.clock")
 
@@ -55,5 +55,5 @@ class ClockWatch:
                     abs(step) / 1000, iso_ms(wall), self.steps)
         return step
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> ClockFigures:
         return {"steps": self.steps, "last_step_ms": self.last_step_ms, "last_step_at_ms": self.last_step_at_ms}

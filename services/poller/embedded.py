@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any
 
 from common.settings import Settings
+from common.wire.status import GroupFigures
 from services.poller.service import PollerService
 
 
@@ -43,5 +43,5 @@ class EmbeddedPoller:
             raise RuntimeError("the poller did not stop")
         return time.monotonic() - started
 
-    def figures(self, group: str) -> dict[str, Any]:
+    def figures(self, group: str) -> GroupFigures:
         return self.service.groups[group].figures()

@@ -27,6 +27,7 @@ from common.mc.planner import ReadPlan, TagRead, plan_reads
 from common.times import now_ms
 from common.wire.cycle import make_cycle
 from common.wire.ingest import GOOD, PollingData, TagValue
+from common.wire.status import GroupFigures
 
 log = logging.getLogger("poller.group")
 
@@ -155,7 +156,7 @@ class GroupReader:
         return PollingData(self.group.plc_code, self.name, self.seq, ts, round(duration, 3), values, error_text,
                            cycle)
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> GroupFigures:
         st = self.stats
         return {
             "name": self.name, "plc_code": self.group.plc_code, "mode": self.group.mode,

@@ -30,7 +30,9 @@ Key = tuple[str, int]  # a cycle of this PLC: (group, cycle identity)
 HARD_LIMIT = 2
 
 
-class Entry:
+class QueuedCycle:
+    """One cycle in the send queue: its frame, until the buffer confirms it."""
+
     __slots__ = ("frame", "journaled", "sent_at", "ts_ms", "values")
 
     def __init__(self, frame: bytes, values: int, ts_ms: int | None = None, journaled: bool = True) -> None:
@@ -58,7 +60,7 @@ class Outbox:
     def __init__(self, capacity: int, ack_timeout: float) -> None:
         self.capacity = capacity
         self.ack_timeout = ack_timeout
-        self.entries: OrderedDict[Key, Entry] = OrderedDict()  # every cycle not confirmed, oldest first
+        self.entries: OrderedDict[Key, QueuedCycle] = OrderedDict()  # every cycle not confirmed, oldest first
         self.to_send: deque[Key] = deque()
         self.in_flight = 0  # entries sent, waiting for their confirmation
         self.dropped = 0
@@ -67,26 +69,26 @@ class Outbox:
         self.confirmed = 0
 
     # -- decisions ---------------------------------------------------------------
-    def put(self, key: Key, frame: bytes, values: int, ts_ms: int | None = None) -> list[tuple[Key, Entry]]:
+    def put(self, key: Key, frame: bytes, values: int, ts_ms: int | None = None) -> list[tuple[Key, QueuedCycle]]:
         """Keep a new cycle; returns the cycles dropped to make room, oldest first (ledger and journal them)."""
-        dropped: list[tuple[Key, Entry]] = []
+        dropped: list[tuple[Key, QueuedCycle]] = []
         while self.entries and (self.queued >= self.capacity or len(self.entries) >= HARD_LIMIT * self.capacity):
             dropped.append(self._drop_oldest())
         self.dropped += len(dropped)
         old = self.entries.pop(key, None)  # the same identity twice: the later read is the one kept
         if old is not None and old.sent_at is not None:
             self.in_flight -= 1
-        self.entries[key] = Entry(frame, values, ts_ms)
+        self.entries[key] = QueuedCycle(frame, values, ts_ms)
         self.to_send.append(key)
         return dropped
 
     def reload(self, frames: Iterable[tuple[Key, bytes]]) -> None:
         """Cycles a previous run left unconfirmed: first in line."""
         for key, frame in frames:
-            self.entries[key] = Entry(frame, 0)
+            self.entries[key] = QueuedCycle(frame, 0)
             self.to_send.append(key)
 
-    def _drop_oldest(self) -> tuple[Key, Entry]:
+    def _drop_oldest(self) -> tuple[Key, QueuedCycle]:
         for key, entry in self.entries.items():
             if entry.sent_at is None:
                 return key, self.entries.pop(key)

@@ -46,6 +46,7 @@ from common.journal import Journal, fsync_and_close
 from common.ledger import Ledger
 from common.wire.envelope import MessageError, decode, encode
 from common.wire.ingest import Ingested, PollingData, cycle_head
+from common.wire.status import QueueFigures
 from services.poller.outbox import Key, Outbox
 
 log = logging.getLogger("poller.sender")
@@ -252,7 +253,7 @@ class SendQueue:
         self.restore()
         return len(self.outbox)
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> QueueFigures:
         o = self.outbox
         size = o.queued
         return {"size": size, "capacity": o.capacity, "dropped": o.dropped, "sent": o.sent_count,

@@ -45,6 +45,7 @@ from common.mc.client import PlcClient
 from common.runtime import settle_memory, supervise
 from common.settings import Settings
 from common.wire.ingest import PollingData
+from common.wire.status import PollerFigures
 from services.poller import housekeeping
 from services.poller.clock import ClockWatch
 from services.poller.commands import PollerCommands
@@ -95,7 +96,7 @@ class PollerService:
         return data
 
     # -- status --------------------------------------------------------------
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> PollerFigures:
         assert self.client is not None and self.queue is not None
         return {"plc_code": self.plc.plc_code, "host": self.plc.host, "protocol": self.plc.protocol,
                 "transport": self.plc.transport, "multi_block_read": self.plc.multi_block_read,
@@ -134,15 +135,22 @@ class PollerService:
                 await asyncio.sleep(EPOCH_RETRY_S)
 
     # -- process -------------------------------------------------------------
+    def open(self) -> tuple[PlcClient, SendQueue]:
+        """The PLC client (it connects on first use) and the send queue (its journal not read yet)."""
+        s, code = self.settings, self.plc.plc_code
+        self.client = plc_client(self.plc, self.codec, self.timeout)
+        self.queue = SendQueue(zmq.Context.instance(), s.ingest_endpoint, s.data_queue_size,
+                               s.poller_outbox_file(code),
+                               Ledger(s.ledger_dir, f"poller_{code}", s.ledger_keep_days, DiskState()), code,
+                               s.poller_ack_timeout, self.security)
+        return self.client, self.queue
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         s = self.settings
         ctx: zmq.Context[Any] = zmq.Context.instance()
         actx = zmq.asyncio.Context(ctx)  # a shadow: one libzmq context, one I/O thread (~0.5 MB each)
-        client = self.client = plc_client(self.plc, self.codec, self.timeout)
+        client, queue = self.open()
         code = self.plc.plc_code
-        queue = self.queue = SendQueue(ctx, s.ingest_endpoint, s.data_queue_size, s.poller_outbox_file(code),
-                                       Ledger(s.ledger_dir, f"poller_{code}", s.ledger_keep_days, DiskState()),
-                                       code, s.poller_ack_timeout, self.security)
         loaded = queue.load()
         if loaded:
             log.info("queued again %d PollingData the buffer had not confirmed at the last stop", loaded)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from common.times import now_ms
+from common.wire.status import BackupDisk
 
 
 def mount_of(path: os.PathLike[str] | str) -> str:
@@ -44,7 +44,7 @@ class DiskState:
         was, self.error, self.since_ms = self.error, None, None
         return was
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> BackupDisk:
         try:
             free: int | None = shutil.disk_usage(self.folder).free
         except OSError:

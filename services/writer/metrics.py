@@ -6,7 +6,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+
+from common.wire.status import WriteFigures
 
 WINDOW_S = 300.0
 
@@ -59,7 +60,7 @@ class WriterMetrics:
         self.last_error = error
         self._trim()
 
-    def figures(self, pending_backups: int) -> dict[str, Any]:
+    def figures(self, pending_backups: int) -> WriteFigures:
         self._trim()
         ok = [e for e in self.events if e.ok]
         failed = len(self.events) - len(ok)

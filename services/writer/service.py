@@ -24,11 +24,10 @@ status all the while.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import time
-from typing import Any, TypeVar
+from typing import Any
 
 import zmq
 
@@ -38,18 +37,15 @@ from common.historian.sink import Sink, SinkUnavailable
 from common.settings import Settings
 from common.times import iso_ms, now_ms
 from common.wire.block import Block
-from common.wire.envelope import MessageError, decode, encode
-from common.wire.lease import Acked, Batch, LeaseAck, LeaseRequest
+from common.wire.status import WriterFigures
 from services.writer.backup import BackupError, BackupStore
 from services.writer.disk import DiskState
+from services.writer.lease_client import LeaseClient
 from services.writer.metrics import WriterMetrics
 
 log = logging.getLogger("writer")
 
-Reply = TypeVar("Reply", Batch, Acked)
 
-REPLY_TIMEOUT_MS = 2000
-RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 16.0)
 REPLAY_EVERY_S = 5.0  # how often to try the database again while only backups are waiting
 HELD_RETRY_S = 5.0  # a batch neither stored nor backed up (disk full) is tried again this often
 
@@ -75,14 +71,13 @@ class WriterService:
         self.ctx = ctx or zmq.Context.instance()
         self.backups = BackupStore(settings.backup_dir)
         self.metrics = WriterMetrics()
-        self.retry_delays = RETRY_DELAYS_S[: max(0, settings.oracle_retry_max)]
-        self._ids = itertools.count(1)
-        self.bad_frames = 0
+        # 1, 2, 4 ... s: ORACLE_RETRY_MAX of them (at most 10, checked by the settings)
+        self.retry_delays = tuple(float(2**n) for n in range(settings.oracle_retry_max))
         self.database_ok: bool | None = None
         self._last_replay_try = 0.0
         self._replay_paused_until = 0.0
         self._unacked: int | None = None  # the last committed batch, acknowledged with the next lease request
-        self.sock: zmq.Socket[Any] | None = None
+        self.buffer: LeaseClient | None = None
         self.telemetry: bus.Telemetry | None = None
         self._next_status = 0.0
         self.disk = DiskState(self.backups.folder)
@@ -217,38 +212,6 @@ class WriterService:
                 self._disk_trouble(error, "replay of backup files stopped")
                 self._replay_paused_until = now + REPLAY_EVERY_S
 
-    # -- the lease protocol ----------------------------------------------------
-    def _call(self, request: LeaseRequest | LeaseAck, reply_kind: type[Reply], stop: threading.Event) -> Reply | None:
-        """Send a request and wait for the reply with its id; None on timeout or stop."""
-        assert self.sock is not None
-        try:
-            self.sock.send(encode(request), zmq.NOBLOCK)
-        except zmq.Again:
-            return None  # the buffer is not there
-        deadline = time.monotonic() + REPLY_TIMEOUT_MS / 1000
-        while not stop.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            if not self.sock.poll(int(min(remaining, 0.2) * 1000)):
-                continue
-            try:
-                reply = decode(self.sock.recv(), reply_kind)
-            except MessageError as error:
-                self.bad_frames += 1
-                log.error("dropped a bad reply from the buffer: %s", error)
-                continue
-            if reply.id == request.id:
-                return reply
-            # a late reply to an earlier request: its lease expires and is handed out again
-        return None
-
-    def _acknowledge(self, lease_id: int) -> None:
-        """A standalone ack, when stopping; one try: an unacknowledged batch is leased again and stored once."""
-        if self._call(LeaseAck(next(self._ids), lease_id), Acked, threading.Event()) is not None:
-            return
-        log.warning("ack of lease %d not confirmed; the batch may be written again (idempotent)", lease_id)
-
     def write_batch(self, blocks: list[Block], stop: threading.Event | None = None) -> str:
         oldest = min((b.ts_ms for b in blocks), default=None)
         rows: list[Row] = []
@@ -269,16 +232,15 @@ class WriterService:
                 return "kept"
         return self.store(rows, stop or threading.Event(), oldest) if rows else "committed"
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> WriterFigures:
         return {"is_running": True, "sink": self.sink.name, "database_ok": self.database_ok,
-                "bad_frames": self.bad_frames, "disk": self.disk.status(),
+                "bad_frames": self.buffer.bad_frames if self.buffer else 0, "disk": self.disk.status(),
                 "historian_reopened": getattr(self.sink, "reopened", 0),
                 **self.metrics.figures(len(self.backups.pending()))}
 
     def run(self, stop: threading.Event) -> None:
         s = self.settings
-        self.sock = bus.make_socket(self.ctx, zmq.DEALER, connect=s.lease_endpoint, immediate=True,
-                                    security=self.security, name="lease")
+        buffer = self.buffer = LeaseClient(self.ctx, s.lease_endpoint, self.security)
         telemetry = self.telemetry = bus.Telemetry(self.ctx, s.telemetry_endpoint, "writer", security=self.security)
         log.info("leasing from %s into %s (retries %s s, backups in %s)", s.lease_endpoint, self.sink.name,
                  "/".join(f"{d:.0f}" for d in self.retry_delays), self.backups.folder)
@@ -287,7 +249,7 @@ class WriterService:
             while not stop.is_set():
                 self._publish_status()
                 self._maybe_replay(stop)
-                reply = self._call(LeaseRequest(next(self._ids), wanted, self._unacked), Batch, stop)
+                reply = buffer.lease(wanted, self._unacked, stop)
                 if reply is None:
                     stop.wait(s.buffer_write_interval)
                     continue
@@ -307,10 +269,11 @@ class WriterService:
                         self._unacked = reply.lease
                 if count < s.buffer_batch_size:
                     stop.wait(s.buffer_write_interval)
-            if self._unacked is not None:
-                self._acknowledge(self._unacked)
+            if self._unacked is not None and not buffer.acknowledge(self._unacked):
+                log.warning("ack of lease %d not confirmed; the batch may be written again (idempotent)",
+                            self._unacked)
         finally:
             telemetry.publish(**{**self.figures(), "is_running": False})
             telemetry.close()
-            self.sock.close(linger=0)
+            buffer.close()
             self.sink.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +31,14 @@ pytestmark = [
 def plant() -> Iterator[tuple[Supervisor, dict[str, str]]]:
     with running_plant() as (sup, env):
         sup.wait_running()
+        # supervisord calls the gateway RUNNING a second after its start; uvicorn may listen later
+        wait_for(lambda: _listening(int(env["SCADA_API_PORT"])), 30, what="the gateway listening")
         yield sup, env
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture
@@ -61,7 +69,7 @@ def test_dashboard_shows_the_plant_and_a_trigger_makes_a_cycle(plant: tuple[Supe
     driver.get(f"http://127.0.0.1:{env['SCADA_API_PORT']}/")  # type: ignore[attr-defined]
 
     def rows() -> list[object]:
-        return driver.find_elements(By.CSS_SELECTOR, "#groups tbody tr")  # type: ignore[attr-defined, no-any-return]
+        return driver.find_elements(By.CSS_SELECTOR, "#groups tbody tr")  # type: ignore[attr-defined]
 
     def cycles_of(key: str) -> int:
         for _ in range(20):

@@ -46,7 +46,7 @@ class Tap:
     def __init__(self, endpoint: str) -> None:
         self.cycles: dict[CycleKey, int] = {}
         self._stop = threading.Event()
-        self._sock = zmq.Context.instance().socket(zmq.SUB)
+        self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.RCVHWM, 0)
         self._sock.setsockopt(zmq.SUBSCRIBE, b"data.")

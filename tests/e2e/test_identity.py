@@ -15,6 +15,7 @@ and an independent count -- every PollingData the buffer republished, recorded b
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shutil
 import sqlite3
@@ -153,7 +154,7 @@ def plant(sup_factory: Any, csv: Path, **extra: str) -> Iterator[tuple[Any, dict
             pids = sup.pids()
         sup.stop()
         for pid in pids:
-            wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 15, what=f"pid {pid} to exit")
+            wait_for(functools.partial(_gone, pid), 15, what=f"pid {pid} to exit")
 
 
 def sample_with_one_address_in_two_groups(folder: Path) -> None:
@@ -278,3 +279,7 @@ def historian_count(db: Path) -> int:
             return int(conn.execute("SELECT count(*) FROM TAG_DATA").fetchone()[0])
     except sqlite3.OperationalError:
         return 0
+
+
+def _gone(pid: int) -> bool:
+    return not Path(f"/proc/{pid}").exists()

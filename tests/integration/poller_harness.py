@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import zmq
 
@@ -39,7 +40,7 @@ def make_store(base: Path, port: int, groups: str, tags: str, timeout_ms: int = 
     (csv_dir / "tags.csv").write_text(
         "plc_code,group_name,tag_name,address,data_type,scale,offset,unit,description\n" + tags)
     settings = Settings(scada_data_dir=base / "data", scada_run_dir=base / "run", scada_log_dir=base / "logs",
-                        data_queue_size=10_000, _env_file=None)  # type: ignore[call-arg]
+                        data_queue_size=10_000, _env_file=None)
     settings.make_dirs()
     conn = open_store(settings.config_db)
     import_csv(conn, [csv_dir])
@@ -65,7 +66,7 @@ class Ingest:
         self._bound.wait(5)
 
     def _run(self) -> None:
-        ctx = zmq.Context.instance()
+        ctx: zmq.Context[Any] = zmq.Context.instance()
         pull = ctx.socket(zmq.PULL)
         pull.setsockopt(zmq.LINGER, 0)
         pull.bind(self.settings.ingest_endpoint)

@@ -28,7 +28,7 @@ from tests.helpers import short_tmp, wait_for
 def settings() -> Settings:
     base = short_tmp()
     return Settings(scada_data_dir=base / "data", scada_run_dir=base / "run", scada_log_dir=base / "logs",
-                    buffer_lease_timeout=1.0, buffer_write_interval=0.05, _env_file=None)  # type: ignore[call-arg]
+                    buffer_lease_timeout=1.0, buffer_write_interval=0.05, _env_file=None)
 
 
 class Stage:
@@ -53,7 +53,7 @@ def buffer(settings: Settings) -> Iterator[BufferService]:
 
 
 def push(settings: Settings, frames: list[bytes]) -> None:
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context[Any] = zmq.Context.instance()
     sock = ctx.socket(zmq.PUSH)
     sock.connect(settings.ingest_endpoint)
     for frame in frames:
@@ -99,7 +99,7 @@ def test_unacknowledged_lease_is_handed_out_again_and_stored_once(settings: Sett
     push(settings, [cycle(s) for s in range(1, 5)])
     wait_for(lambda: buffer.ring.size == 200, 5, what="values in the ring")
     # A writer that leases a batch and then vanishes without acknowledging it.
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context[Any] = zmq.Context.instance()
     ghost = ctx.socket(zmq.DEALER)
     ghost.connect(settings.lease_endpoint)
     ghost.send(encode(LeaseRequest(1, 120)))
@@ -175,7 +175,7 @@ def test_a_killed_buffer_keeps_its_ring_and_unacknowledged_leases_and_forgets_co
 
 
 def _nowhere() -> zmq.Socket[Any]:
-    sock = zmq.Context.instance().socket(zmq.PUB)
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
     sock.setsockopt(zmq.LINGER, 0)
     return sock
 
@@ -230,7 +230,7 @@ def test_rows_the_database_refuses_go_to_a_rejected_file(settings: Settings) -> 
 def test_alert_is_logged_once_per_crossing(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     settings.buffer_max_size = 100
     service = BufferService(settings, zmq.Context())
-    live = zmq.Context.instance().socket(zmq.PUB)
+    live: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
     with caplog.at_level("INFO", logger="buffer"):
         for seq in range(1, 11):
             service.on_ingest(cycle(seq, 10), live)  # 10, 20, ... 100 values: crosses 80 once

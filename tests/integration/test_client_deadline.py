@@ -53,7 +53,7 @@ def test_without_a_deadline_the_timeout_bounds_the_wait_for_a_connection(encodin
         async def run() -> list[Any]:
             client = PlcClient(PLC, host, [port], Codec(encoding, ascii_hex_numbers=False), 0.3)
             try:
-                return await asyncio.gather(client.execute(READ), client.execute(READ), return_exceptions=True)
+                return list(await asyncio.gather(client.execute(READ), client.execute(READ), return_exceptions=True))
             finally:
                 client.close()
 

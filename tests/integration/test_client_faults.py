@@ -73,7 +73,8 @@ def test_connection_that_returned_garbage_is_never_reused() -> None:
     with Server(memory=seeded(), fault_plan=plan) as server:
 
         async def run() -> None:
-            client = PlcClient(PLC, *server.address[:1], [server.address[1]], Codec(Encoding.BINARY), TIMEOUT)
+            host, port = server.address
+            client = PlcClient(PLC, host, [port], Codec(Encoding.BINARY), TIMEOUT)
             with pytest.raises(FrameError):
                 await client.execute(READ)
             assert client.connections[0].state == "DISCONNECTED"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from pymcprotocol import Type3E
@@ -58,10 +59,12 @@ def test_words_written_by_pymcprotocol_read_back_for_every_word_device(
     async def read() -> dict[str, list[int]]:
         client = client_for(server, encoding)
         try:
-            out = {}
+            out: dict[str, list[int]] = {}
             for text in expected:
                 a = parse_address(text)
-                out[text] = await client.execute(BatchRead(DevicePoint(a.device, a.number), 5))
+                words = await client.execute(BatchRead(DevicePoint(a.device, a.number), 5))
+                assert isinstance(words, list)
+                out[text] = words
             return out
         finally:
             client.close()
@@ -91,7 +94,7 @@ def test_bits_both_ways_for_every_bit_device(plc: tuple[Server, Encoding, Type3E
     asyncio.run(run())
 
 
-TYPED = [("D100", "INT16", -1234), ("D101", "UINT16", 65000), ("D102", "INT32", -123456789),
+TYPED: list[tuple[str, str, Any]] = [("D100", "INT16", -1234), ("D101", "UINT16", 65000), ("D102", "INT32", -123456789),
          ("D104", "UINT32", 4_000_000_000), ("D106", "FLOAT32", 3.5), ("D108", "FLOAT64", -2.25e10),
          ("D112", "STRING[4]", "KRCW1"), ("D120.3", "BIT", 1), ("D120.4", "BIT", 0), ("W1A", "INT16", 77),
          ("ZR1F0", "INT32", 99999), ("M7", "BIT", 1), ("X1F", "BIT", 1), ("D5000", "UINT16", 5000),
@@ -131,8 +134,8 @@ def test_end_code_errors_leave_the_connection_usable(plc: tuple[Server, Encoding
 
     async def run() -> None:
         with server_small:
-            client = PlcClient("KRCWO12ELOA101", *server_small.address[:1], [server_small.address[1]],
-                               Codec(encoding, ascii_hex_numbers=False), 2.0)
+            host, port = server_small.address
+            client = PlcClient("KRCWO12ELOA101", host, [port], Codec(encoding, ascii_hex_numbers=False), 2.0)
             try:
                 with pytest.raises(DeviceRangeError, match="KRCWO12ELOA101"):
                     await client.execute(BatchRead(DevicePoint(DEVICES["D"], 0), 20))

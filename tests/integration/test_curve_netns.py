@@ -91,7 +91,7 @@ def test_edge_host_over_curve(edge: EdgeHost) -> None:
 
     settings = Settings(scada_data_dir=base / "data", scada_run_dir=base / "run", scada_log_dir=base / "logs",
                         scada_keys_dir=central_keys, scada_ingest_endpoint=ingest, scada_live_endpoint=live,
-                        _env_file=None)  # type: ignore[call-arg]
+                        _env_file=None)
     settings.make_dirs()
     buffer = BufferService(settings, zmq.Context(), security=curve.for_stage(settings, "buffer"))
     stop = threading.Event()
@@ -161,6 +161,6 @@ def test_insecure_tcp_is_allowed_when_asked_and_warned_at_start() -> None:
 
 
 def test_ipc_needs_no_keys(tmp_path: Path) -> None:
-    settings = Settings(scada_data_dir=tmp_path, scada_run_dir=tmp_path / "run", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(scada_data_dir=tmp_path, scada_run_dir=tmp_path / "run", _env_file=None)
     for stage in curve.STAGE_SOCKETS:
         assert curve.for_stage(settings, stage).plain

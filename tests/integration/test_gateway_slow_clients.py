@@ -46,7 +46,7 @@ class Publisher:
         self.thread.start()
 
     def _run(self) -> None:
-        pub = bus.make_socket(zmq.Context.instance(), zmq.PUB, bind=self.endpoint, linger=0)
+        pub: zmq.Socket[bytes] = bus.make_socket(zmq.Context.instance(), zmq.PUB, bind=self.endpoint, linger=0)
         seq = 0
         while not self.stop.is_set():
             seq += 1
@@ -142,7 +142,7 @@ def test_silent_clients_hold_up_nobody_and_leave_no_memory() -> None:
             # every silent client was closed by the gateway, not left holding its sends
             wait_for(lambda: all(closed_by_server(s) for s in silent), 20, what="every silent client closed")
             metrics = httpx.get(f"{gateway.url}/metrics", timeout=10).text
-            assert 'scada_ws_slow_clients_closed_total{endpoint="values"} 200' in metrics, metrics[-400:]
+            assert 'scada_ws_slow_clients_closed_total{endpoint="values"} 200.0' in metrics, metrics[-400:]
             for sock in silent:
                 sock.close()
             silent.clear()

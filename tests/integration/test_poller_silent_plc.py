@@ -99,7 +99,7 @@ def check(run: SilentRun) -> dict[str, dict[str, Any]]:
         status = run.status[name]
         assert status["deadlines_missed"] >= len(silent) - 1, (name, status)
         assert status["overruns"] == 0 and status["deadlines_skipped"] == 0, (name, status)
-        line = f'scada_group_deadlines_missed_total{{plc="{PLC}",group="{name}"}} '
+        line = f'scada_group_deadlines_missed_total{{group="{name}",plc="{PLC}"}} '
         counted = [float(m.split()[-1]) for m in run.metrics.splitlines() if m.startswith(line)]
         assert counted and counted[0] >= len(silent) - 1, (line, run.metrics)
         first_good = next(d for d in cycles if d.ts_ms > run.silent_until_ms and d.error is None)

@@ -19,7 +19,7 @@ from common.wire.block import Block
 from common.wire.cycle import make_cycle
 from common.wire.envelope import decode, encode, envelope, pack, unpack
 from common.wire.ingest import Ingested, PollingData, TagValue, block_from_frame, cycle_head
-from services.buffer.journal import RingJournal
+from services.buffer.ring_journal import RingJournal
 from services.poller.clock import ClockWatch
 from services.poller.epoch import EpochError, next_epoch, read_epoch
 from services.poller.sender import SendQueue, waiting
@@ -273,7 +273,7 @@ def test_the_writer_stores_the_cycle_number_of_each_block(tmp_path: Path) -> Non
     from common.settings import Settings
     from services.writer.service import WriterService
 
-    settings = Settings(scada_data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(scada_data_dir=tmp_path, _env_file=None)
     writer = WriterService(settings, ctx=zmq.Context())
     blocks = [Block.of_values(PLC, "G", 1, T0, [["D0", 1, "GOOD"]], cycle=make_cycle(5, 1)),
               Block.of_values(PLC, "G", 1, T0, [["D0", 2, "GOOD"]], cycle=make_cycle(6, 1))]  # a restart, one ts

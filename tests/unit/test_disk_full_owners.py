@@ -24,7 +24,7 @@ from common.times import now_ms
 from common.wire.block import Block
 from common.wire.envelope import encode
 from common.wire.ingest import Ingested, PollingData, TagValue
-from services.buffer.journal import RingJournal, unfinished
+from services.buffer.ring_journal import RingJournal, unfinished
 from services.buffer.service import BufferService
 from services.poller.sender import SendQueue, waiting
 
@@ -97,7 +97,7 @@ def test_ring_journal_goes_stale_on_a_full_disk_and_is_rewritten_from_what_is_li
 def test_a_buffer_on_a_full_disk_confirms_nothing_takes_a_resend_once_and_confirms_all_once_written(
         tmp_path: Path, disk: FullDisk) -> None:
     settings = Settings(scada_data_dir=tmp_path / "d", scada_run_dir=tmp_path / "r", scada_log_dir=tmp_path / "l",
-                        _env_file=None)  # type: ignore[call-arg]
+                        _env_file=None)
     settings.make_dirs()
     service = BufferService(settings, zmq.Context.instance())
     service.load_state()
@@ -108,15 +108,15 @@ def test_a_buffer_on_a_full_disk_confirms_nothing_takes_a_resend_once_and_confir
     service.on_ingest(frame, live)
     service.on_ingest(frame, live)  # the poller sent it again: not confirmed in time
     service.on_ingest(encode(data(2, t0)), live)
-    assert service._confirm(live, force=True) and live.confirmed() == []
-    assert service.ring.size == 4 and service.resends_held == 1
+    assert service.confirmations.confirm(live, force=True) and live.confirmed() == []
+    assert service.ring.size == 4 and service.confirmations.resends_held == 1
     figures = service.figures()
     assert not figures["journal_ok"] and not figures["disk"]["ok"] and figures["unconfirmed_cycles"] == 2
     service.every_second(live)  # still full: still nothing confirmed, nothing raised
     assert live.confirmed() == []
     disk.free()
     service.every_second(live)
-    service._confirm(live, force=True)
+    service.confirmations.confirm(live, force=True)
     assert live.confirmed() == [["G", 1], ["G", 2]] and service.figures()["disk"]["ok"]
     again = BufferService(settings, zmq.Context.instance())
     again.load_state()

@@ -8,22 +8,16 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 
 from common.times import iso_ms
+from services.gateway.answers import (
+    BufferStatusAnswer,
+    HealthAnswer,
+    PipelineAnswer,
+    WriterMetricsAnswer,
+)
 from services.gateway.deps import TelemetryDep
 from services.gateway.telemetry import TelemetryStore
 
 router = APIRouter(prefix="/api/buffer", tags=["buffer"])
-
-BUFFER_FIELDS = ("current_size", "max_size", "utilization_pct", "overflow_count", "overflow_rate_pct",
-                 "received_values", "leased_batches", "leased_values", "acked_values", "expired_leases",
-                 "bad_frames", "alerting", "alert_threshold_pct", "writers", "overflow_last_minute",
-                 "ingest_refused_cycles", "ingest_refused_values", "ingest_marked_bad", "disk",
-                 "refused_connections")
-WRITER_FIELDS = ("successful_writes", "failed_writes", "success_rate_pct", "avg_batch_size", "avg_write_latency_ms",
-                 "commit_age_p50_ms", "commit_age_p99_ms",
-                 "throughput_items_per_sec", "retries", "backup_files_written", "backup_files_pending",
-                 "rows_backed_up", "rows_replayed", "rows_rejected", "duplicates", "values_written_total",
-                 "window_s", "sink", "database_ok", "last_error", "disk", "historian_reopened")
-
 
 def _fresh(telemetry: TelemetryStore, stage: str) -> dict[str, Any] | None:
     status = telemetry.stage(f"status.{stage}")
@@ -36,14 +30,14 @@ def buffer_figures(telemetry: TelemetryStore) -> dict[str, Any]:
     body = _fresh(telemetry, "buffer")
     if body is None:
         raise HTTPException(503, detail="the buffer stage is not reporting (down, or not started)")
-    return {**{k: body.get(k) for k in BUFFER_FIELDS}, "last_seen_ms": body.get("ts")}
+    return {**body, "last_seen_ms": body["ts"]}
 
 
 def writer_figures(telemetry: TelemetryStore) -> dict[str, Any]:
     body = _fresh(telemetry, "writer")
     if body is None:
         raise HTTPException(503, detail="the writer stage is not reporting (down, or not started)")
-    return {"is_running": True, **{k: body.get(k) for k in WRITER_FIELDS}, "last_seen_ms": body.get("ts")}
+    return {**body, "is_running": True, "last_seen_ms": body["ts"]}
 
 
 def disk_problems(telemetry: TelemetryStore) -> list[dict[str, Any]]:
@@ -67,18 +61,20 @@ def disk_reason(problem: dict[str, Any]) -> str:
             "what it cannot write is kept in memory until the disk takes it")
 
 
-@router.get("/status", summary="Buffer size, utilisation and overflow")
+@router.get("/status", summary="Buffer size, utilisation and overflow", response_model=BufferStatusAnswer)
 def get_status(telemetry: TelemetryDep) -> dict[str, Any]:
     return buffer_figures(telemetry)
 
 
-@router.get("/writer/metrics", summary="Writer figures over the last 5 minutes")
+@router.get("/writer/metrics", summary="Writer figures over the last 5 minutes",
+            response_model=WriterMetricsAnswer)
 def writer_metrics(telemetry: TelemetryDep) -> dict[str, Any]:
     return writer_figures(telemetry)
 
 
 @router.get("/health", summary="Healthy (200) or not (503), with the reasons",
-            responses={503: {"description": "not healthy; `reasons` says why"}})
+            responses={200: {"model": HealthAnswer},
+                       503: {"model": HealthAnswer, "description": "not healthy; `reasons` says why"}})
 def health(telemetry: TelemetryDep) -> JSONResponse:
     buffer = _fresh(telemetry, "buffer")
     writer = _fresh(telemetry, "writer")
@@ -127,7 +123,7 @@ def disk_reasons(bodies: dict[str, dict[str, Any] | None]) -> list[str]:
     return reasons
 
 
-@router.get("/metrics", summary="Buffer, writer and backups together")
+@router.get("/metrics", summary="Buffer, writer and backups together", response_model=PipelineAnswer)
 def metrics(telemetry: TelemetryDep) -> dict[str, Any]:
     return pipeline(telemetry)
 
@@ -136,8 +132,8 @@ def pipeline(telemetry: TelemetryStore) -> dict[str, Any]:
     buffer = _fresh(telemetry, "buffer")
     writer = _fresh(telemetry, "writer")
     return {
-        "buffer": {k: (buffer or {}).get(k) for k in BUFFER_FIELDS} | {"is_running": buffer is not None},
-        "writer": {"is_running": writer is not None, **{k: (writer or {}).get(k) for k in WRITER_FIELDS}},
+        "buffer": {**(buffer or {}), "is_running": buffer is not None},
+        "writer": {**(writer or {}), "is_running": writer is not None},
         "backup": {"file_count": (writer or {}).get("backup_files_pending"),
                    "files_written": (writer or {}).get("backup_files_written"),
                    "rows_replayed": (writer or {}).get("rows_replayed")},

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from common.config_store import model
 from common.wire.control import (
@@ -21,6 +22,14 @@ from common.wire.control import (
     StopAll,
     StopGroup,
     TriggerGroup,
+)
+from common.wire.status import GroupFigures, PollerSummary, QueueTotals
+from services.gateway.answers import (
+    AllAnswer,
+    GroupStateAnswer,
+    PollingStatusAnswer,
+    QueueStatusAnswer,
+    TriggerAnswer,
 )
 from services.gateway.deps import ControlDep, PlantDep, TelemetryDep, TokenDep
 from services.gateway.plant import PlantIndex
@@ -34,22 +43,20 @@ PlcQuery = Annotated[str | None, Query(description="the PLC's equipment code, wh
                                        pattern="^[A-Z0-9]{14}$")]
 
 
+#: what each poller's entry shows of its status (its groups are listed on their own)
+SUMMARY_KEYS = list(PollerSummary.__annotations__)
+
+
 def polling_status(telemetry: TelemetryStore) -> dict[str, Any]:
     """The engine status: every poller, every group, the send queues."""
     pollers = []
     groups = []
-    queue = {"size": 0, "capacity": 0, "dropped": 0, "sent": 0, "in_flight": 0, "resent": 0, "confirmed": 0}
+    queue = dict.fromkeys(QueueTotals.__annotations__, 0)
     for status in telemetry.prefixed("status.poller."):
         body = status.body
         alive = status.fresh and not body.get("stopped", False)
-        pollers.append({"plc_code": body.get("plc_code"), "alive": alive, "pid": body.get("pid"),
-                        "last_seen_ms": body.get("ts"), "protocol": body.get("protocol"),
-                        "transport": body.get("transport"), "multi_block_read": body.get("multi_block_read"),
-                        "deviations": body.get("deviations"),
-                        "connected": body.get("connected"), "connections": body.get("connections", []),
-                        "queue": body.get("queue", {}), "epoch": body.get("epoch"), "clock": body.get("clock", {}),
-                        "disk": body.get("disk"), "task_deaths": body.get("task_deaths", {}),
-                        "process": body.get("process", {})})
+        pollers.append({**{k: body.get(k) for k in SUMMARY_KEYS}, "alive": alive, "pid": body.get("pid"),
+                        "last_seen_ms": body.get("ts")})
         for group in body.get("groups", []):
             groups.append({**group, "state": group.get("state") if alive else "DOWN"})
         for key in queue:
@@ -96,20 +103,20 @@ async def send(control: PollerLink, plc_code: str, command: Command) -> dict[str
 
 
 @router.get("/status", summary="Polling engine status: pollers, groups, queues",
-            response_class=Response, responses={200: {"content": {"application/json": {}}}})
+            response_class=JSONResponse, responses={200: {"model": PollingStatusAnswer}})
 async def get_status(telemetry: TelemetryDep) -> Response:
     body = telemetry.cached_json("polling_status", lambda: polling_status(telemetry))
     return Response(body, media_type="application/json")
 
 
-@router.get("/queue/status", summary="The pollers' send queues")
+@router.get("/queue/status", summary="The pollers' send queues", response_model=QueueStatusAnswer)
 def queue_status(telemetry: TelemetryDep) -> dict[str, Any]:
     status = polling_status(telemetry)
     return {**status["queue"], "pollers": [{"plc_code": p["plc_code"], "alive": p["alive"], **p["queue"]}
                                            for p in status["pollers"]]}
 
 
-@router.get("/groups/{name}/status", summary="One group's live figures")
+@router.get("/groups/{name}/status", summary="One group's live figures", response_model=GroupFigures)
 async def group_status(name: str, telemetry: TelemetryDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
     group = await resolve(plant, name, plc)
     status = telemetry.stage(f"status.poller.{group.plc_code}")
@@ -121,19 +128,22 @@ async def group_status(name: str, telemetry: TelemetryDep, plant: PlantDep, plc:
     raise HTTPException(503, detail=f"the poller of {group.plc_code} does not run {name}; restart it to load it")
 
 
-@router.post("/groups/{name}/start", summary="Start a group", dependencies=[TokenDep])
+@router.post("/groups/{name}/start", summary="Start a group", dependencies=[TokenDep],
+             response_model=GroupStateAnswer)
 async def start_group(name: str, control: ControlDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
     group = await resolve(plant, name, plc)
     return {"plc_code": group.plc_code, **await send(control, group.plc_code, StartGroup(name))}
 
 
-@router.post("/groups/{name}/stop", summary="Stop a group", dependencies=[TokenDep])
+@router.post("/groups/{name}/stop", summary="Stop a group", dependencies=[TokenDep],
+             response_model=GroupStateAnswer)
 async def stop_group(name: str, control: ControlDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
     group = await resolve(plant, name, plc)
     return {"plc_code": group.plc_code, **await send(control, group.plc_code, StopGroup(name))}
 
 
 @router.post("/groups/{name}/trigger", summary="Read a HANDSHAKE group now", dependencies=[TokenDep],
+             response_model=TriggerAnswer,
              responses={429: {"description": "triggered again sooner than API_TRIGGER_MIN_INTERVAL_MS; "
                                              "see Retry-After"}})
 async def trigger_group(name: str, request: Request, control: ControlDep, plant: PlantDep,
@@ -162,11 +172,13 @@ async def _all(command: Command, control: PollerLink, plant: PlantIndex, plc: st
     return {"results": results}
 
 
-@router.post("/start-all", summary="Start every group (of one PLC with ?plc=)", dependencies=[TokenDep])
+@router.post("/start-all", summary="Start every group (of one PLC with ?plc=)", dependencies=[TokenDep],
+             response_model=AllAnswer)
 async def start_all(control: ControlDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
     return await _all(StartAll(), control, plant, plc)
 
 
-@router.post("/stop-all", summary="Stop every group (of one PLC with ?plc=)", dependencies=[TokenDep])
+@router.post("/stop-all", summary="Stop every group (of one PLC with ?plc=)", dependencies=[TokenDep],
+             response_model=AllAnswer)
 async def stop_all(control: ControlDep, plant: PlantDep, plc: PlcQuery = None) -> dict[str, Any]:
     return await _all(StopAll(), control, plant, plc)

@@ -6,8 +6,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
+from services.gateway.answers import StagesAnswer, StageStateAnswer
 from services.gateway.deps import TokenDep
-from services.gateway.stages import StageError, Supervisor, SupervisorUnavailable
+from services.gateway.supervisor_rpc import StageError, Supervisor, SupervisorUnavailable
 
 router = APIRouter(prefix="/api/stages", tags=["stages"])
 
@@ -19,7 +20,7 @@ def _supervisor(request: Request) -> Supervisor:
     return supervisor
 
 
-@router.get("", summary="Every stage and its state; the gateway's CURVE refusals")
+@router.get("", summary="Every stage and its state; the gateway's CURVE refusals", response_model=StagesAnswer)
 async def list_stages(request: Request) -> dict[str, Any]:
     try:
         stages = await _supervisor(request).stages()
@@ -32,7 +33,8 @@ async def list_stages(request: Request) -> dict[str, Any]:
     return {"stages": stages, "gateway": door}
 
 
-@router.post("/{name}/{action}", summary="Start, stop or restart a stage", dependencies=[TokenDep])
+@router.post("/{name}/{action}", summary="Start, stop or restart a stage", dependencies=[TokenDep],
+             response_model=StageStateAnswer)
 async def control_stage(name: StageName, action: Literal["start", "stop", "restart"],
                         request: Request) -> dict[str, Any]:
     if name == "gateway" and action != "start":

@@ -85,7 +85,7 @@ def test_replies_and_hello_are_their_maps() -> None:
 async def _link_and_poller(handler: Any) -> tuple[PollerLink, ControlLink, list[asyncio.Task[None]]]:
     endpoint = f"ipc://{short_tmp()}/control"
     ctx = zmq.asyncio.Context.instance()
-    link = PollerLink(ctx, endpoint, reply_timeout_s=0.5)
+    link = PollerLink(ctx, endpoint, timeout_s=0.5)
     link.start()
     poller = ControlLink(ctx, endpoint, "KRCWO12ELOA101", ["FAST_1S"], handler)
     tasks = [asyncio.create_task(poller.run())]

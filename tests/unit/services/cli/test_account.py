@@ -14,7 +14,7 @@ from common.wire.block import Block
 from common.wire.cycle import make_cycle
 from common.wire.envelope import encode
 from common.wire.ingest import PollingData, TagValue
-from services.buffer.journal import RingJournal
+from services.buffer.ring_journal import RingJournal
 from services.cli.account import account
 from services.writer.backup import BackupStore
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,8 +36,8 @@ def test_allow_takes_a_public_key_and_refuses_a_secret(tmp_path: Path) -> None:
     assert zmq_keys.allowed_keys(folder) == {zmq_keys.key_pair(tmp_path / "edge", "edge1").public}
 
 
-def _settings(tmp_path: Path, **extra: object) -> Settings:
-    return Settings(scada_data_dir=tmp_path, scada_run_dir=tmp_path / "run", _env_file=None,  # type: ignore[call-arg]
+def _settings(tmp_path: Path, **extra: Any) -> Settings:
+    return Settings(scada_data_dir=tmp_path, scada_run_dir=tmp_path / "run", _env_file=None,
                     **extra)
 
 

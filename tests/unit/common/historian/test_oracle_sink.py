@@ -220,7 +220,7 @@ def test_a_non_connection_error_is_not_sent_twice(sink: OracleSink, pool: FakePo
 
 def test_writer_retries_then_backs_up_then_replays(tmp_path: Path, pool: FakePool) -> None:
     settings = Settings(scada_data_dir=tmp_path, oracle_retry_max=2, buffer_batch_size=3,
-                        _env_file=None)  # type: ignore[call-arg]
+                        _env_file=None)
     writer = WriterService(settings, sink=OracleSink(lambda: pool))
     writer.retry_delays = (0.01, 0.02)  # the schedule 1, 2, 4 s, shortened for the test
     outage = driver_error("DPY-6005: cannot connect to database")
@@ -239,7 +239,7 @@ def test_writer_retries_then_backs_up_then_replays(tmp_path: Path, pool: FakePoo
 
 
 def test_stopping_during_retries_backs_up_at_once(tmp_path: Path, pool: FakePool) -> None:
-    settings = Settings(scada_data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(scada_data_dir=tmp_path, _env_file=None)
     writer = WriterService(settings, sink=OracleSink(lambda: pool))
     pool.acquire_failures = [driver_error("DPY-6005: cannot connect to database")] * 10
     stop = threading.Event()

@@ -14,7 +14,7 @@ import pytest
 from common import journal as journal_module
 from common.journal import HEADER, Journal, frame, fsync_and_close
 from common.wire.block import Block
-from services.buffer.journal import RingJournal, _remaining
+from services.buffer.ring_journal import RingJournal, _remaining
 
 
 def opened(path: Path) -> Journal:

@@ -10,7 +10,7 @@ from common.mc.commands import RandomRead
 from common.mc.multiblock import MAX_BLOCK_POINTS, MAX_BLOCKS, MultiBlockRead
 from common.mc.planner import NOT_IN_RANDOM_READS, plan_reads
 from common.mc.planner_blocks import plan_multi_block
-from tests.unit.test_mc_planner import fake_plc, tag
+from tests.unit.common.mc.test_planner import fake_plc, tag
 
 
 def block_replies(requests: tuple[object, ...], memory: dict[tuple[str, int], int]) -> list[list[int]]:

@@ -32,7 +32,7 @@ def test_a_full_disk_makes_health_503_naming_stage_path_and_free_bytes(tmp_path:
     answer = health(Statuses(status__buffer={"alerting": False, "disk": full.figures()},  # type: ignore[arg-type]
                              status__writer=writer,
                              status__poller__KRCWO12ELOA101={"disk": DiskState().figures()}))
-    body = json.loads(answer.body)
+    body = json.loads(bytes(answer.body))
     assert answer.status_code == 503 and body["disk_ok"] is False
     [reason] = body["reasons"]
     assert reason.startswith("disk: buffer cannot write ") and str(tmp_path / "buffer.journal") in reason
@@ -41,4 +41,4 @@ def test_a_full_disk_makes_health_503_naming_stage_path_and_free_bytes(tmp_path:
 
     fine = health(Statuses(status__buffer={"alerting": False, "disk": DiskState().figures()},  # type: ignore[arg-type]
                            status__writer=writer))
-    assert fine.status_code == 200 and json.loads(fine.body)["disk_ok"] is True
+    assert fine.status_code == 200 and json.loads(bytes(fine.body))["disk_ok"] is True

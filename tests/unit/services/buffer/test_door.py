@@ -118,9 +118,9 @@ def test_the_buffer_records_a_refused_cycle_and_confirms_it(tmp_path: Path) -> N
 
     live = Live()
     good = frame([["D0", 1, "GOOD"]], ts=NOW)
-    buffer.on_ingest(frame([[f"D{i}", i, "GOOD"] for i in range(11)], ts=NOW + 1), live)  # type: ignore[arg-type]
-    buffer.on_ingest(good, live)  # type: ignore[arg-type]
-    buffer._confirm(live, force=True)  # type: ignore[arg-type]
+    buffer.on_ingest(frame([[f"D{i}", i, "GOOD"] for i in range(11)], ts=NOW + 1), live)
+    buffer.on_ingest(good, live)
+    buffer.confirmations.confirm(live, force=True)
     assert buffer.ring.size == 1 and buffer.ring.overflow_count == 0  # the huge cycle never emptied the ring
     confirmed = [msgpack.unpackb(p[1])["keys"] for p in live.sent if p[0].startswith(b"ack.")]
     assert [["G", -(NOW + 1)], ["G", -NOW]] in confirmed  # [group, cycle]; frames with no cycle number: -ts
@@ -190,7 +190,7 @@ def test_ring_drops_are_logged_at_warning_and_raise_the_health_reason(tmp_path: 
 
     with caplog.at_level(logging.WARNING, logger="buffer"):
         for n in range(3):
-            buffer.on_ingest(frame([[f"D{i}", i, "GOOD"] for i in range(5)], ts=NOW + n), Live())  # type: ignore[arg-type]
+            buffer.on_ingest(frame([[f"D{i}", i, "GOOD"] for i in range(5)], ts=NOW + n), Live())
     assert any(r.levelno == logging.WARNING and "ring full" in r.getMessage() and "dropped the 5 oldest" in
                r.getMessage() for r in caplog.records)
     figures = buffer.figures()
@@ -199,7 +199,7 @@ def test_ring_drops_are_logged_at_warning_and_raise_the_health_reason(tmp_path: 
     class Telemetry:
         def stage(self, topic: str) -> StageStatus | None:
             body = {"status.buffer": figures, "status.writer": {"database_ok": True}}.get(topic)
-            return None if body is None else StageStatus(topic, time.monotonic(), body)
+            return None if body is None else StageStatus(topic, time.monotonic(), dict(body))
 
         def prefixed(self, prefix: str) -> list[StageStatus]:
             found = (self.stage(t) for t in ("status.buffer", "status.writer") if t.startswith(prefix))

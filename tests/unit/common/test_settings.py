@@ -73,9 +73,9 @@ def test_the_cli_refuses_before_touching_anything(tmp_path: Path, monkeypatch: p
 def test_an_empty_api_token_is_no_token() -> None:
     from common.settings import Settings
 
-    assert Settings(scada_api_token="", _env_file=None).scada_api_token is None  # type: ignore[call-arg]
-    assert Settings(scada_api_token="  ", _env_file=None).scada_api_token is None  # type: ignore[call-arg]
-    token = Settings(scada_api_token="abc", _env_file=None).scada_api_token  # type: ignore[call-arg]
+    assert Settings(scada_api_token="", _env_file=None).scada_api_token is None
+    assert Settings(scada_api_token="  ", _env_file=None).scada_api_token is None
+    token = Settings(scada_api_token="abc", _env_file=None).scada_api_token
     assert token is not None and token.get_secret_value() == "abc" and "abc" not in repr(token)
 
 
@@ -193,7 +193,21 @@ def test_a_mistake_in_the_declarations_fails_at_once() -> None:
 def test_the_token_and_paths_are_as_the_stages_expect(tmp_path: Path) -> None:
     # every value given (the environment, e.g. `make test`'s SCADA_RUN_DIR, must not decide this test)
     settings = Settings(scada_data_dir="data", scada_run_dir="run", scada_api_token=" ", backup_file_path=None,
-                        _env_file=None)  # type: ignore[arg-type]
+                        _env_file=None)
     assert settings.scada_data_dir == tmp_path / "data"  # resolved against the working directory, once
     assert settings.scada_api_token is None and settings.backup_dir == tmp_path / "data" / "backup"
     assert settings.ingest_endpoint == f"ipc://{tmp_path / 'run' / 'ingest.sock'}"
+
+
+def test_oracle_retry_max_is_checked_not_silently_capped(tmp_path: Path) -> None:
+    from common.settings import Settings
+    from services.writer.service import WriterService
+
+    with pytest.raises(SettingsError, match="ORACLE_RETRY_MAX=11: Input should be less than or equal to 10"):
+        Settings(oracle_retry_max=11, _env_file=None)
+    settings = Settings(scada_data_dir=tmp_path, oracle_retry_max=7, _env_file=None)
+    writer = WriterService(settings)
+    try:
+        assert writer.retry_delays == (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+    finally:
+        writer.sink.close()
