@@ -155,7 +155,8 @@ def run_size(count: int, seconds: float, warmup: float, per_process: int = 1) ->
     scada(env, "db", "import", str(base / "csv"))
     sup = Supervisor(env)
     launched = time.monotonic()
-    sup.start(grouped_pollers(env, count, per_process) if per_process > 1 else None)
+    sup.pollers_conf = grouped_pollers(env, count, per_process) if per_process > 1 else None
+    sup.start()
     try:
         first = wait_for(lambda: every_poller_polling(env, count), 60 + 3 * count, interval=0.2,
                          what=f"a cycle of each of {count} pollers")

@@ -31,13 +31,12 @@ def test_a_running_poller_reports_what_it_costs() -> None:
     env = scada_env(base)
     ports = sample_on_free_ports(base / "csv")
     settings = Settings(scada_data_dir=base / "data", scada_run_dir=base / "run", scada_log_dir=base / "logs",
-                        _env_file=None)  # type: ignore[call-arg]
+                        _env_file=None)
     settings.make_dirs()
     conn = open_store(settings.config_db)
     import_csv(conn, [base / "csv"])
     conn.close()
-    ctx = zmq.Context.instance()
-    telemetry = ctx.socket(zmq.SUB)
+    telemetry: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
     telemetry.setsockopt(zmq.LINGER, 0)
     telemetry.setsockopt(zmq.SUBSCRIBE, bus.status_topic("poller", PLC))
     telemetry.bind(settings.telemetry_endpoint)

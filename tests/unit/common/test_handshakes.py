@@ -20,7 +20,7 @@ def test_a_keyless_client_is_refused_and_counted_apart_from_an_unlisted_key() ->
         """The buffer's (key "buffer") or a pusher's; "keyless" runs tcp:// without CURVE."""
         return Settings(scada_data_dir=base, scada_run_dir=base / "run", scada_keys_dir=base / "keys",
                         scada_ingest_endpoint=endpoint, zmq_key_name=key, zmq_allow_insecure_tcp=insecure,
-                        _env_file=None)  # type: ignore[call-arg]
+                        _env_file=None)
 
     door = curve.for_stage(settings("buffer"), "buffer")
     ctx = zmq.Context()
