@@ -15,6 +15,23 @@ export SCADA_PYTHON := $(CURDIR)/$(BIN)/python
 # The simulator (virtual-plc) departs from the manual in ASCII frames; the sample plant's plcs.csv
 # lists those deviations per PLC (column deviations), so a real PLC beside them gets the manual.
 export SCADA_SIMULATOR ?= true
+# Which stages this host runs (README "Two hosts"): ROLE=all (default) every stage; ROLE=central the buffer,
+# writer and gateway; ROLE=edge the pollers (and the simulator unless SCADA_SIMULATOR=false). supervisord
+# starts a program only where its role's variable (SCADA_CENTRAL, SCADA_POLLERS) is true.
+ROLE ?= all
+ifeq ($(ROLE),all)
+export SCADA_CENTRAL := true
+export SCADA_POLLERS := true
+else ifeq ($(ROLE),central)
+export SCADA_CENTRAL := true
+export SCADA_POLLERS := false
+SCADA_SIMULATOR := false
+else ifeq ($(ROLE),edge)
+export SCADA_CENTRAL := false
+export SCADA_POLLERS := true
+else
+$(error ROLE=$(ROLE): one of all, central, edge)
+endif
 
 SUPERVISORCTL := $(BIN)/supervisorctl -c supervisord.conf -s unix://$(SCADA_RUN_DIR)/supervisor.sock
 
@@ -42,10 +59,12 @@ run: install bytecode
 	else $(BIN)/scada strays --stop && $(BIN)/supervisord -c supervisord.conf; fi
 	@sleep 3; $(SUPERVISORCTL) status || true
 	@echo
-	@echo "  dashboard  http://$(SCADA_API_HOST):$(SCADA_API_PORT)/"
-	@echo "  API        http://$(SCADA_API_HOST):$(SCADA_API_PORT)/api/polling/status"
-	@echo "  API docs   http://$(SCADA_API_HOST):$(SCADA_API_PORT)/docs"
-	@echo "  historian  $(SCADA_DATA_DIR)/tag_data.db (view TAG_DATA; scada history)"
+	@echo "  role       $(ROLE) (all, central: buffer writer gateway, edge: pollers and simulator)"
+	@if [ "$(SCADA_CENTRAL)" = true ]; then \
+		echo "  dashboard  http://$(SCADA_API_HOST):$(SCADA_API_PORT)/"; \
+		echo "  API        http://$(SCADA_API_HOST):$(SCADA_API_PORT)/api/polling/status"; \
+		echo "  API docs   http://$(SCADA_API_HOST):$(SCADA_API_PORT)/docs"; \
+		echo "  historian  $(SCADA_DATA_DIR)/tag_data.db (view TAG_DATA; scada history)"; fi
 	@echo "  logs       $(SCADA_LOG_DIR)/"
 	@echo "  control    $(SUPERVISORCTL) status"
 	@echo "  live data  $(BIN)/scada tap"

@@ -1,6 +1,7 @@
 """End-to-end benchmark: the whole pipeline under supervisord at increasing rates.
 
     make bench        (or: .venv/bin/python -m bench.pipeline [--seconds 20] [--intervals 1000,500,250,160,125,100])
+    .venv/bin/python -m bench.pipeline --intervals 160 --transports ipc,tcp,curve   (what tcp:// and CURVE cost)
 
 A generated plant of 4 simulated PLCs (virtual-plc, binary 3E), 4 FIXED groups
 of 1,000 tags each per PLC, so 16,000 values per round; the interval sets the
@@ -12,6 +13,11 @@ supervisord into the SQLite historian; after a warm-up it measures:
 - CPU (% of one core) and memory (RSS) of each stage;
 - where the pipeline saturates and why: the stage whose CPU is at the limit,
   and the symptom (poller overruns, the buffer filling, values dropped).
+
+``--transports``: ``ipc`` (the default endpoints), ``tcp`` (every endpoint but the
+writer's lease on tcp://127.0.0.1, ZMQ_ALLOW_INSECURE_TCP=true) and ``curve``
+(the same with CURVE: each stage's key pair made with ``scada keys create
+NAME --allow``), as README's two-host deployment sets them up on one host.
 """
 
 from __future__ import annotations
@@ -82,9 +88,25 @@ def stored_rows(env: dict[str, str]) -> int:
             return 0
 
 
-def run_rate(interval_ms: int, seconds: float, warmup: float, batch: int, journal_sync: bool = True) -> dict[str, Any]:
+TRANSPORTS = ("ipc", "tcp", "curve")
+
+
+def tcp_endpoints(env: dict[str, str], curve: bool) -> None:
+    """Every endpoint but the lease on tcp:// (README "Pollers on another host"); keys for each stage if ``curve``."""
+    for name in ("INGEST", "LIVE", "TELEMETRY", "CONTROL"):
+        env[f"SCADA_{name}_ENDPOINT"] = f"tcp://127.0.0.1:{free_port()}"
+    env["ZMQ_ALLOW_INSECURE_TCP"] = "false" if curve else "true"
+    if curve:
+        for stage in ("buffer", "gateway", "writer", "poller"):
+            scada(env, "keys", "create", stage, "--allow")
+
+
+def run_rate(interval_ms: int, seconds: float, warmup: float, batch: int, journal_sync: bool = True,
+             transport: str = "ipc") -> dict[str, Any]:
     base = short_tmp("bench-")
     env = scada_env(base, BUFFER_BATCH_SIZE=str(batch), BUFFER_JOURNAL_SYNC=str(journal_sync).lower())
+    if transport != "ipc":
+        tcp_endpoints(env, curve=transport == "curve")
     write_plant(base / "csv", interval_ms)
     scada(env, "db", "init")
     scada(env, "db", "import", str(base / "csv"))
@@ -143,14 +165,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500, help="BUFFER_BATCH_SIZE for the run")
     parser.add_argument("--no-journal-sync", action="store_true",
                         help="BUFFER_JOURNAL_SYNC=false: what the buffer's fsyncs cost end to end")
+    parser.add_argument("--transports", default="ipc",
+                        help="comma-separated, each rate run once per transport: ipc, tcp (no CURVE), curve")
     args = parser.parse_args()
     sync = not args.no_journal_sync
+    transports = args.transports.split(",")
+    if not set(transports) <= set(TRANSPORTS):
+        parser.error(f"--transports: each of {', '.join(TRANSPORTS)}")
     print(f"{PLCS} PLCs x {GROUPS} groups x {TAGS} tags (virtual-plc, binary 3E), SQLite historian, "
           f"{args.seconds:.0f} s per rate after {args.warmup:.0f} s warm-up, BUFFER_BATCH_SIZE {args.batch}, "
           f"buffer journal {'fsynced' if sync else 'not fsynced'}, {os.cpu_count()} cores")
-    for interval in (int(i) for i in args.intervals.split(",")):
-        r = run_rate(interval, args.seconds, args.warmup, args.batch, sync)
-        print(f"\ninterval {interval} ms: offered {r['offered']:,.0f} values/s, stored {r['stored']:,.0f} values/s, "
+    for interval, transport in ((int(i), t) for i in args.intervals.split(",") for t in transports):
+        r = run_rate(interval, args.seconds, args.warmup, args.batch, sync, transport)
+        print(f"\n{transport}, interval {interval} ms: offered {r['offered']:,.0f} values/s, "
+              f"stored {r['stored']:,.0f} values/s, "
               f"commit age p50 {r['age_p50']} ms p99 {r['age_p99']} ms; writer batches {r['batch']} values, "
               f"{r['write_ms']} ms each")
         print("  " + ", ".join(f"{n} {c:.0f}% {r['rss'][n] / 1e6:.0f} MB" for n, c in sorted(r["cpu"].items())))

@@ -30,6 +30,7 @@ from common.settings import Settings
 from common.zmq_keys import KeyFolderError, KeyPair
 
 if TYPE_CHECKING:
+    from common.handshakes import HandshakeWatch
     from common.zap import DoorKeeper
 
 log = logging.getLogger("curve")
@@ -63,6 +64,7 @@ class SocketSecurity:
         self.server_keys = server_keys or {}  # binder stage -> its public key
         self.plain = plain
         self.keeper: DoorKeeper | None = None
+        self.handshakes: HandshakeWatch | None = None  # clients refused before ZAP: no CURVE (common/handshakes.py)
         self._served: list[str] = []
         self._final: dict[str, int] = {}
 
@@ -82,6 +84,11 @@ class SocketSecurity:
         sock.setsockopt(zmq.CURVE_PUBLICKEY, self.server.public)
         sock.setsockopt(zmq.CURVE_SECRETKEY, self.server.secret)
         self._served.append(name)
+        if self.handshakes is None:
+            from common.handshakes import HandshakeWatch
+
+            self.handshakes = HandshakeWatch()
+        self.handshakes.watch(sock, name)
 
     def connected(self, sock: zmq.Socket[Any], name: str, endpoint: str, binder: str | None = None) -> None:
         """Make ``sock`` a CURVE client of the stage that binds ``name`` (or ``binder``); before it connects."""
@@ -97,7 +104,10 @@ class SocketSecurity:
         sock.setsockopt(zmq.CURVE_SECRETKEY, self.client.secret)
 
     def close(self) -> None:
-        """Stop the ZAP handler (its sockets would keep the context's term() waiting forever)."""
+        """Stop the ZAP handler and the handshake watch (their sockets would keep the context's term() waiting
+        forever)."""
+        if self.handshakes is not None:
+            self.handshakes.stop()
         keeper, self.keeper = self.keeper, None
         if keeper is None:
             return
@@ -111,6 +121,10 @@ class SocketSecurity:
         if self.keeper is None:
             return dict(self._final)
         return self.keeper.counts(tuple(self._served))
+
+    def refused_handshakes(self) -> dict[str, int]:
+        """Clients refused at each CURVE socket before any key was checked: no CURVE offered (for its status)."""
+        return self.handshakes.counts() if self.handshakes is not None else {}
 
 
 def endpoints_of(settings: Settings) -> dict[str, str]:

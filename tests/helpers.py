@@ -76,7 +76,7 @@ def scada_env(base: Path, **extra: str) -> dict[str, str]:
         "SCADA_DATA_DIR": str(base / "data"), "SCADA_RUN_DIR": str(base / "run"),
         "SCADA_LOG_DIR": str(base / "logs"), "SCADA_API_HOST": "127.0.0.1",
         "SCADA_API_PORT": str(free_port()), "SCADA_PYTHON": sys.executable,
-        "SCADA_SIMULATOR": "true", "PYTHONUNBUFFERED": "1",
+        "SCADA_SIMULATOR": "true", "SCADA_CENTRAL": "true", "SCADA_POLLERS": "true", "PYTHONUNBUFFERED": "1",
     })
     env.update(extra)
     return env

@@ -24,11 +24,16 @@ class Supervisor:
         self.env = env
         self.socket = Path(env["SCADA_RUN_DIR"]) / "supervisor.sock"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.pollers_conf: str | None = None
 
     def start(self) -> None:
+        """With ``pollers_conf`` set, the pollers' include is that text instead of what ``scada supervisor-conf``
+        writes."""
         for key in ("SCADA_DATA_DIR", "SCADA_RUN_DIR", "SCADA_LOG_DIR"):
             Path(self.env[key]).mkdir(parents=True, exist_ok=True, mode=0o700)
         scada(self.env, "supervisor-conf")
+        if self.pollers_conf is not None:
+            (Path(self.env["SCADA_RUN_DIR"]) / "pollers.conf").write_text(self.pollers_conf, encoding="utf-8")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(ROOT / "supervisord.conf")],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

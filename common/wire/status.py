@@ -133,6 +133,7 @@ class BufferFigures(IngestFigures):
     alerting: bool
     writers: int
     refused_connections: dict[str, int]
+    refused_handshakes: dict[str, int]  # clients refused before any key was checked: no CURVE (common/handshakes.py)
 
 
 class WriteFigures(TypedDict):

@@ -193,6 +193,7 @@ class BufferService:
             "alert_threshold_pct": 100 * self.settings.buffer_alert_threshold, "alerting": self._alerting,
             "writers": self.leases.writers,
             "refused_connections": self.security.refused(),
+            "refused_handshakes": self.security.refused_handshakes(),
         }
 
     # -- loop ----------------------------------------------------------------

@@ -26,7 +26,7 @@ PROGRAM = """\
 [program:{name}]
 command={python} -m services.poller --plc {code}
 directory={home}
-autostart=true
+autostart=%(ENV_SCADA_POLLERS)s
 autorestart=true
 startsecs=1
 startretries=1000

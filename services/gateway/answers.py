@@ -157,8 +157,16 @@ class StageAnswer(TypedDict):
     exit_status: int
 
 
+class GatewayDoorAnswer(TypedDict, total=False):
+    """Clients the gateway's CURVE sockets (telemetry, control) refused, per socket; empty without CURVE."""
+
+    refused_connections: dict[str, int]  # key not in allowed/
+    refused_handshakes: dict[str, int]  # no CURVE offered
+
+
 class StagesAnswer(TypedDict):
     stages: list[StageAnswer]
+    gateway: GatewayDoorAnswer
 
 
 class StageStateAnswer(TypedDict):

@@ -32,7 +32,8 @@ class PlantCollector:
         state = self.state
         security = getattr(state, "security", None)
         yield from plant_metrics(state.telemetry, security.refused() if security is not None else None,
-                                 [state.ws_polling, state.ws_values])
+                                 [state.ws_polling, state.ws_values],
+                                 security.refused_handshakes() if security is not None else None)
 
 
 def registry_of(request: Request) -> CollectorRegistry:
@@ -51,7 +52,7 @@ def metrics(request: Request) -> Response:
 
 
 def plant_metrics(telemetry: TelemetryStore, gateway_refused: dict[str, int] | None,
-                  broadcasters: list[Broadcaster]) -> list[Metric]:
+                  broadcasters: list[Broadcaster], gateway_handshakes: dict[str, int] | None = None) -> list[Metric]:
     """Every metric of the plant, from the stages' last status and the gateway's own figures."""
     families: dict[str, Metric] = {}
 
@@ -140,6 +141,13 @@ def plant_metrics(telemetry: TelemetryStore, gateway_refused: dict[str, int] | N
         for socket_name, n in sorted(counts.items()):
             metric("scada_refused_connections_total", "counter", "CURVE clients refused (key not allowed), per "
                    "socket", n, stage=stage, socket=socket_name)
+    handshakes = {"buffer": (buffer.body.get("refused_handshakes") or {}) if buffer is not None else {},
+                  "gateway": gateway_handshakes or {}}
+    for stage, counts in handshakes.items():
+        for socket_name, n in sorted(counts.items()):
+            metric("scada_refused_handshakes_total", "counter", "clients refused at a CURVE socket before any key "
+                   "was checked (no CURVE offered: no key, or a plain socket), per socket", n, stage=stage,
+                   socket=socket_name)
     writer = telemetry.stage("status.writer")
     if writer is not None:
         w = writer.body

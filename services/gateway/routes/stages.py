@@ -20,12 +20,17 @@ def _supervisor(request: Request) -> Supervisor:
     return supervisor
 
 
-@router.get("", summary="Every stage and its state", response_model=StagesAnswer)
+@router.get("", summary="Every stage and its state; the gateway's CURVE refusals", response_model=StagesAnswer)
 async def list_stages(request: Request) -> dict[str, Any]:
     try:
-        return {"stages": await _supervisor(request).stages()}
+        stages = await _supervisor(request).stages()
     except SupervisorUnavailable as error:
         raise HTTPException(503, detail=str(error)) from None
+    # The buffer's refusals are in GET /api/buffer/status; the gateway binds telemetry and control.
+    security = getattr(request.app.state, "security", None)
+    door = {"refused_connections": security.refused(), "refused_handshakes": security.refused_handshakes()} \
+        if security is not None else {}
+    return {"stages": stages, "gateway": door}
 
 
 @router.post("/{name}/{action}", summary="Start, stop or restart a stage", dependencies=[TokenDep],

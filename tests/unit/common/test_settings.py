@@ -191,7 +191,9 @@ def test_a_mistake_in_the_declarations_fails_at_once() -> None:
 
 
 def test_the_token_and_paths_are_as_the_stages_expect(tmp_path: Path) -> None:
-    settings = Settings(scada_data_dir="data", scada_api_token=" ", _env_file=None)
+    # every value given (the environment, e.g. `make test`'s SCADA_RUN_DIR, must not decide this test)
+    settings = Settings(scada_data_dir="data", scada_run_dir="run", scada_api_token=" ", backup_file_path=None,
+                        _env_file=None)
     assert settings.scada_data_dir == tmp_path / "data"  # resolved against the working directory, once
     assert settings.scada_api_token is None and settings.backup_dir == tmp_path / "data" / "backup"
     assert settings.ingest_endpoint == f"ipc://{tmp_path / 'run' / 'ingest.sock'}"
