@@ -91,7 +91,7 @@ def run(deadband: bool, seconds: float, warmup: float) -> dict[str, Any]:
         time.sleep(seconds)
         until = int(time.time() * 1000)
         time.sleep(1.0)
-        sup.rpc.supervisor.stopProcessGroup("pollers")  # nothing more is polled; what was, drains
+        sup.ctl("stop", *sup.pollers())  # nothing more is polled; what was, drains
         settled = wait_for(lambda: (lambda a: a if a["in_flight"] == 0 else None)(account(env, since, until)), 60,
                            interval=1.0, what="nothing of the window in flight")
         rows = stored_rows(env, since, until)

@@ -20,7 +20,7 @@ def test_the_edge_role_starts_only_the_edge_stages() -> None:
 
     def settled() -> dict[str, str] | None:
         states = sup.states()
-        started = [s for n, s in states.items() if n == "simulator" or n.startswith("pollers:")]
+        started = [s for n, s in states.items() if n == "simulator" or n.startswith("poller-")]
         return states if started and all(s == "RUNNING" for s in started) else None
 
     try:
@@ -28,7 +28,7 @@ def test_the_edge_role_starts_only_the_edge_stages() -> None:
     finally:
         sup.stop()
         shutil.rmtree(base, ignore_errors=True)
-    assert {n: s for n, s in states.items() if not n.startswith("pollers:")} == {
+    assert {n: s for n, s in states.items() if not n.startswith("poller-")} == {
         "simulator": "RUNNING", "buffer": "STOPPED", "writer": "STOPPED", "gateway": "STOPPED"}
-    pollers = {s for n, s in states.items() if n.startswith("pollers:")}
-    assert len([n for n in states if n.startswith("pollers:")]) == 3 and pollers == {"RUNNING"}
+    pollers = {s for n, s in states.items() if n.startswith("poller-")}
+    assert len([n for n in states if n.startswith("poller-")]) == 3 and pollers == {"RUNNING"}
