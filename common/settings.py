@@ -20,12 +20,12 @@ from pathlib import Path
 from common.settings_loader import (
     EnvSettings,
     Field,
-    SecretStr,
     SettingsConfigDict,
     SettingsError,
     field_validator,
     model_validator,
 )
+from common.settings_types import SecretStr
 
 
 class Settings(EnvSettings):

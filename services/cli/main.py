@@ -30,94 +30,11 @@ import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import NoReturn
 
-from common.config_store import model, open_store
-from common.config_store.csv_import import ImportFailed, export_csv, import_csv
 from common.config_store.schema import StoreVersionError
 from common.settings import Settings
-
-
-def _db_init(settings: Settings, args: argparse.Namespace) -> int:
-    settings.make_dirs()
-    conn = open_store(settings.config_db)
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    conn.close()
-    print(f"config store {settings.config_db} at schema version {version}")
-    return 0
-
-
-def _db_import(settings: Settings, args: argparse.Namespace) -> int:
-    settings.make_dirs()
-    conn = open_store(settings.config_db)
-    try:
-        report = import_csv(conn, [Path(p) for p in args.paths], dry_run=args.dry_run, prune=args.prune)
-    except ImportFailed as failure:
-        for issue in failure.issues:
-            print(issue, file=sys.stderr)
-        if failure.more:
-            print(f"... and {failure.more:,} more problem(s) not shown", file=sys.stderr)
-        print(f"import failed: {failure}", file=sys.stderr)
-        return 1
-    finally:
-        conn.close()
-    verb = "would import" if args.dry_run else "imported"
-    print(f"{verb} {len(report.files)} file(s) into {settings.config_db}: {report.summary()}")
-    for line in [*report.rows, *report.pollers.lines("would " if args.dry_run else "")]:
-        print(line)
-    if not args.dry_run:
-        from services.cli.pollers import apply_changes
-
-        for line in apply_changes(settings, report.pollers):
-            print(line)
-    return 0
-
-
-def _db_export(settings: Settings, args: argparse.Namespace) -> int:
-    conn = open_store(settings.config_db)
-    try:
-        for path in export_csv(conn, Path(args.folder)):
-            print(path)
-    finally:
-        conn.close()
-    return 0
-
-
-def _db_show(settings: Settings, args: argparse.Namespace) -> int:
-    conn = open_store(settings.config_db)
-    try:
-        lines = {r["line_code"]: r["line_name"] for r in conn.execute("SELECT * FROM lines ORDER BY line_code")}
-        processes = conn.execute("SELECT * FROM processes ORDER BY process_code").fetchall()
-        plcs = [p for p in model.load_plcs(conn) if args.plc in (None, p.plc_code)]
-        if args.plc and not plcs:
-            print(f"no PLC {args.plc} in {settings.config_db}", file=sys.stderr)
-            return 1
-        counts = {(r[0], r[1]): r[2] for r in conn.execute(
-            "SELECT plc_code, group_name, count(*) FROM tags GROUP BY plc_code, group_name")}
-        print(f"config store {settings.config_db}")
-        for code, name in lines.items():
-            print(f"line {code}  {name}")
-            for process in (p for p in processes if p["line_code"] == code):
-                print(f"  process {process['process_code']}  {process['process_name']}")
-                for plc in (p for p in plcs if p.process_code == process["process_code"]):
-                    state = "active" if plc.is_active else "inactive"
-                    ports = (f"ports {';'.join(map(str, plc.ports))}" if plc.ports
-                             else f"port {plc.port} x{plc.pool_size}")
-                    wire = f"{plc.protocol}/{plc.transport}{'' if plc.multi_block_read else ' no-0406'}"
-                    deviations = f"  deviations {';'.join(sorted(plc.deviations))}" if plc.deviations else ""
-                    print(f"    PLC {plc.plc_code}  {plc.host} {ports}  {wire}  {state}"
-                          f"  {plc.description}{deviations}")
-                    for g in model.load_groups(conn, plc.plc_code):
-                        extra = ""
-                        if g.mode == "HANDSHAKE":
-                            extra = f" trigger {g.trigger_device} ack {g.ack_device or '-'}"
-                        print(f"      group {g.group_name:<20} {g.mode:<9} {g.interval_ms:>6} ms"
-                              f"  {counts.get((plc.plc_code, g.group_name), 0):>5} tags"
-                              f"{'' if g.is_active else '  (inactive)'}{extra}")
-    finally:
-        conn.close()
-    return 0
+from services.cli.db import export_plant, import_plant, init_store, show_plant
 
 
 def _supervisor_conf(settings: Settings, args: argparse.Namespace) -> int:
@@ -259,19 +176,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="scada", description="JSScada collector: operator commands")
     sub = parser.add_subparsers(dest="command", required=True)
     db = sub.add_parser("db", help="the config store").add_subparsers(dest="db_command", required=True)
-    db.add_parser("init", help="create or upgrade the config store").set_defaults(func=_db_init)
+    db.add_parser("init", help="create or upgrade the config store").set_defaults(func=init_store)
     p = db.add_parser("import", help="register a plant from CSV files or folders (all or nothing)")
     p.add_argument("paths", nargs="+")
     p.add_argument("--dry-run", action="store_true", help="check everything, say what would change, change nothing")
     p.add_argument("--prune", action="store_true", help="also remove the rows of each table given that no file "
                    "holds (a PLC, group or tag taken out of the files)")
-    p.set_defaults(func=_db_import)
+    p.set_defaults(func=import_plant)
     p = db.add_parser("export", help="write lines, processes, plcs, polling_groups and tags CSV files")
     p.add_argument("folder")
-    p.set_defaults(func=_db_export)
+    p.set_defaults(func=export_plant)
     p = db.add_parser("show", help="a summary of the plant")
     p.add_argument("--plc", type=_plc, help="only this PLC")
-    p.set_defaults(func=_db_show)
+    p.set_defaults(func=show_plant)
     sub.add_parser("supervisor-conf", help="write the pollers' supervisor include").set_defaults(
         func=_supervisor_conf)
     p = sub.add_parser("pollers", help="start, stop or restart every poller (or those named) under supervisord")

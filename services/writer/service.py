@@ -8,8 +8,8 @@ after its commit or its backup file; a writer killed before that loses
 nothing, because the buffer hands the lease out again and the insert is
 idempotent. A batch the database will not take is retried after 1, 2 and 4 s
 (ORACLE_RETRY_MAX), then written to a backup file; backup files are replayed,
-oldest first, as soon as the database answers again. Rows the database
-refuses for what they are go to a rejected file with the reason.
+oldest first, as soon as the database answers again (replay.py). Rows the
+database refuses for what they are go to a rejected file with the reason.
 
 A batch is never retried forever for what it is: anything the sink raises
 other than SinkUnavailable (SQLite's OverflowError for an integer it cannot
@@ -41,33 +41,22 @@ from common import bus, curve
 from common.historian.rows import Row
 from common.historian.sink import Sink, SinkUnavailable
 from common.settings import Settings
-from common.times import iso_ms, now_ms
+from common.times import now_ms
 from common.wire.block import Block
 from common.wire.status import WriterFigures
-from services.writer.backup import BackupError, BackupStore
+from services.writer.backup import BackupStore
 from services.writer.disk import DiskState
 from services.writer.disk_guard import DiskGuard
+from services.writer.historian import open_sink, rows_of
 from services.writer.lease_client import LeaseClient
 from services.writer.metrics import WriterMetrics
+from services.writer.replay import BackupReplay
 
 log = logging.getLogger("writer")
 
 
-REPLAY_EVERY_S = 5.0  # how often to try the database again while only backups are waiting
 HELD_RETRY_S = 5.0  # a batch neither stored nor backed up (disk full) is tried again this often
 IDLE_UPKEEP_STEPS = 5  # historian upkeep steps after a short batch (one after a full one)
-
-
-def open_sink(settings: Settings) -> Sink:
-    """The historian the settings name; python-oracledb (~15 MB with its cryptography) is imported only for
-    Oracle, so a writer into SQLite does not carry it."""
-    if settings.oracle_configured:
-        from common.historian.oracle_sink import make_sink
-
-        return make_sink(settings)
-    from common.historian.sqlite_sink import SqliteSink
-
-    return SqliteSink(settings.historian_db, keep_days=settings.historian_keep_days)
 
 
 class WriterService:
@@ -79,11 +68,10 @@ class WriterService:
         self.ctx = ctx or zmq.Context.instance()
         self.backups = BackupStore(settings.backup_dir)
         self.metrics = WriterMetrics()
+        self.replays = BackupReplay(self.backups, self.metrics)
         # 1, 2, 4 ... s: ORACLE_RETRY_MAX of them (at most 10, checked by the settings)
         self.retry_delays = tuple(float(2**n) for n in range(settings.oracle_retry_max))
         self.database_ok: bool | None = None
-        self._last_replay_try = 0.0
-        self._replay_paused_until = 0.0
         self._unacked: int | None = None  # the last committed batch, acknowledged with the next lease request
         self.buffer: LeaseClient | None = None
         self.telemetry: bus.Telemetry | None = None
@@ -188,58 +176,29 @@ class WriterService:
 
     def replay(self, stop: threading.Event) -> int:
         """Replay backup files, oldest first, while the database takes them; returns rows replayed."""
-        replayed = 0
-        for path in self.backups.pending():
-            if stop.is_set():
-                break
-            try:
-                rows = self.backups.read(path)
-            except (BackupError, OSError) as error:
-                aside = self.backups.set_aside(path)
-                log.error("backup file unreadable (%s); moved to %s", error, aside)
-                continue
-            try:
-                for start in range(0, len(rows), max(1, self.settings.buffer_batch_size)):
-                    self._write_apart(rows[start : start + self.settings.buffer_batch_size])
-            except SinkUnavailable as error:
-                self.database_ok = False
-                self.metrics.failure(str(error))
-                log.warning("replay of %s stopped: %s", path.name, error)
-                break
-            self.backups.done(path)
-            self.metrics.rows_replayed += len(rows)
-            replayed += len(rows)
-            log.info("replayed %d rows from %s", len(rows), path.name)
+        replayed, error = self.replays.run(self._write_apart, self.settings.buffer_batch_size, stop)
+        if error is not None:
+            self.database_ok = False
+            self.metrics.failure(str(error))
         return replayed
 
     def _maybe_replay(self, stop: threading.Event) -> None:
         if not self.backups.pending() or self.guard.low():
             return
         now = time.monotonic()
-        if now < self._replay_paused_until:
+        if not self.replays.due(self.database_ok, now):
             return
-        if self.database_ok or now - self._last_replay_try >= REPLAY_EVERY_S:
-            self._last_replay_try = now
-            try:
-                self.replay(stop)
-            except OSError as error:  # a rejected file or a move the disk refused: the file stays, tried later
-                self._disk_trouble(error, "replay of backup files stopped")
-                self._replay_paused_until = now + REPLAY_EVERY_S
+        try:
+            self.replay(stop)
+        except OSError as error:  # a rejected file or a move the disk refused: the file stays, tried later
+            self._disk_trouble(error, "replay of backup files stopped")
+            self.replays.pause(now)
 
     def write_batch(self, blocks: list[Block], stop: threading.Event | None = None) -> str:
         if self.guard.low():  # below HISTORIAN_MIN_FREE_MB: nothing written, the batch is held
             return "kept"
         oldest = min((b.ts_ms for b in blocks), default=None)
-        rows: list[Row] = []
-        refused: list[tuple[Row, str]] = []
-        for b in blocks:
-            try:
-                ts = iso_ms(b.ts_ms)
-            except (ValueError, OverflowError, OSError) as error:  # a time no calendar holds
-                refused.extend((Row(str(b.ts_ms), b.plc_code, a, v, q, b.group, b.identity), f"ts: {error}")
-                               for a, v, q in b.values())
-                continue
-            rows.extend(Row(ts, b.plc_code, a, v, q, b.group, b.identity) for a, v, q in b.values())
+        rows, refused = rows_of(blocks)
         if refused:
             try:
                 self._reject(refused)

@@ -79,10 +79,11 @@ def test_an_empty_api_token_is_no_token() -> None:
     assert token is not None and token.get_secret_value() == "abc" and "abc" not in repr(token)
 
 
-# -- the loader itself (common/settings_loader.py): a class of every field type ------------------------------
+# -- the loader itself (common/settings_loader.py, settings_types.py): a class of every field type ------------------
 from typing import Literal  # noqa: E402
 
-from common.settings_loader import EnvSettings, Field, SecretStr, SettingsError, read_dotenv  # noqa: E402
+from common.settings_loader import EnvSettings, Field, SettingsError, read_dotenv  # noqa: E402
+from common.settings_types import SecretStr  # noqa: E402
 
 
 class Knobs(EnvSettings):
