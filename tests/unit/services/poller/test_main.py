@@ -13,10 +13,11 @@ from services.poller.__main__ import plc_argument
 #: Issue 19 aims at 25 MB for a poller of the sample plant. A fresh poller was ~23 MiB once imported and
 #: ~25.1 MiB running (config loaded: +1.1 MiB, most of it SQLite's library paged in; sockets, connections
 #: and ZeroMQ's threads: +1.3 MiB); since the restructure (common/wire: typing_extensions for pydantic's
-#: TypedDicts, more modules) ~23.6 and ~26.1 MiB. docs/BENCHMARKS.md has the figures. These bounds catch a
+#: TypedDicts, more modules) ~23.6 and ~26.1 MiB; with deadband, writes and reload (issues 16, 17) ~24.0 and
+#: ~27.0 MiB: over the aim, which stays open. docs/BENCHMARKS.md has the figures. These bounds catch a
 #: regression (pydantic back in a poller is +20 MiB) without failing on the last few hundred kilobytes.
 POLLER_IMPORT_RSS_LIMIT = 25 * 1024 * 1024
-POLLER_RSS_LIMIT = 27 * 1024 * 1024
+POLLER_RSS_LIMIT = 29 * 1024 * 1024
 #: What a poller has no use for: the gateway's web stack and settings models, Oracle's driver, TLS, and
 #: the standard modules that bring compressors and decimal arithmetic for one helper each.
 NOT_IN_A_POLLER = ("pydantic", "pydantic_settings", "fastapi", "starlette", "uvicorn", "oracledb", "cryptography",
