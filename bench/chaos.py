@@ -94,11 +94,31 @@ def restart_by_signal(sup: Supervisor, program: str, sig: signal.Signals) -> Non
     wait_for(again, 30, interval=0.2, what=f"{program} restarted after {sig.name}")
 
 
+def backup_folder(env: dict[str, str]) -> Path:
+    """Where the writer keeps its backup files (Settings.backup_dir)."""
+    return Path(env.get("BACKUP_FILE_PATH") or Path(env["SCADA_DATA_DIR"]) / "backup")
+
+
+def backup_files(env: dict[str, str], replayed_only: bool = False) -> int:
+    """Backup files the writer has written so far (replayed or not), or only those replayed."""
+    folder = backup_folder(env)
+    replayed = len(list((folder / "replayed").glob("backup_*.csv")))
+    return replayed if replayed_only else replayed + len(list(folder.glob("backup_*.csv")))
+
+
 def lock_historian(env: dict[str, str], seconds: float) -> None:
-    """Another process holds the historian's write lock: the writer's batches fail past their retries."""
+    """Another process holds the historian's write lock: the writer's batches fail past their retries.
+
+    The lock is held ``seconds``, and on past that until the writer has backed up a batch (at most 60 s
+    more): on a slow machine the writer's retries and their busy timeouts may outlast a short outage, and
+    the scenario is there to show backups written and replayed."""
+    before = backup_files(env)
     db = sqlite3.connect(Path(env["SCADA_DATA_DIR"]) / "tag_data.db", timeout=30, isolation_level=None)
     db.execute("BEGIN EXCLUSIVE")
     time.sleep(seconds)
+    deadline = time.monotonic() + 60
+    while backup_files(env) == before and time.monotonic() < deadline:
+        time.sleep(0.2)
     db.execute("ROLLBACK")
     db.close()
 
@@ -218,8 +238,7 @@ def chaos(rounds: int = 1, pause: float = 3.0, outage: float = 6.0, retries: int
         total = drain(sup, env, start)
         for s in scenarios:
             s.account = account(env, s.since_ms, s.until_ms)
-        replayed = list((Path(env["SCADA_DATA_DIR"]) / "backup" / "replayed").glob("backup_*.csv"))
-        total["backup_files_replayed"] = len(replayed)
+        total["backup_files_replayed"] = backup_files(env, replayed_only=True)
     return scenarios, total
 
 

@@ -99,6 +99,25 @@ def supervise(run: Callable[[], Awaitable[None]], name: str, *, restart: bool = 
     return asyncio.create_task(guard(), name=name)
 
 
+async def cancel_and_wait(tasks: list[asyncio.Task[None]], again_after: float = 0.5) -> None:
+    """Cancel ``tasks`` and wait until each has ended.
+
+    A task that goes on after its cancel (a cancel swallowed on the way: Python 3.11's wait_for does
+    that when what it waits for ends at the same instant) is cancelled again every ``again_after``
+    seconds, with a warning, so a stop never hangs on it."""
+    pending = {task for task in tasks if not task.done()}
+    for task in pending:
+        task.cancel()
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=again_after)
+        for task in pending:
+            log.warning("task %s goes on after its cancel; cancelled again", task.get_name())
+            task.cancel()
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s ended with an error while stopping", task.get_name(), exc_info=task.exception())
+
+
 def survive(name: str, step: Callable[..., None], *args: object) -> bool:
     """Run one turn of a periodic job of a threaded loop (e.g. the buffer's once-a-second work): an
     exception is logged with its traceback and the loop goes on (its next turn tries again)."""

@@ -102,9 +102,8 @@ class Connection:
                 f"(last error: {self.last_error})"
             )
         try:
-            self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), timeout
-            )
+            async with asyncio.timeout(timeout):
+                self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         except (OSError, TimeoutError) as error:
             self.last_error = f"connect failed: {error or type(error).__name__}"
             self._retry_at = time.monotonic() + self._backoff.next_delay()
@@ -157,7 +156,8 @@ class Connection:
         timeout = self._time_left(deadline)
         try:
             self._writer.write(frame)
-            reply = await asyncio.wait_for(self._read_reply(reused), timeout)
+            async with asyncio.timeout(timeout):
+                reply = await self._read_reply(reused)
         except _StaleConnection:
             raise
         except TimeoutError:
@@ -243,7 +243,8 @@ class PlcClient:
         deadline = _deadline.get()
         wait = self.timeout if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            connection = await asyncio.wait_for(self._idle.get(), wait)
+            async with asyncio.timeout(wait):
+                connection = await self._idle.get()
         except TimeoutError:
             raise PlcTimeoutError(f"{self.plc_code}: no pooled connection free for {request} within {wait:.2f} s "
                                   f"({len(self.connections)} busy)") from None

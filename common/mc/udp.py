@@ -129,7 +129,8 @@ class UdpConnection(Connection):
             try:
                 if remaining <= 0:
                     raise TimeoutError
-                received = await asyncio.wait_for(queue.get(), remaining)
+                async with asyncio.timeout(remaining):
+                    received = await queue.get()
             except TimeoutError:
                 return await self._timed_out(request)
             if isinstance(received, Exception):

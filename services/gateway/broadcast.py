@@ -99,7 +99,8 @@ class Broadcaster:
             if text is None:
                 continue
             try:
-                await asyncio.wait_for(client.websocket.send_text(text), SEND_TIMEOUT_S)
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await client.websocket.send_text(text)
             except TimeoutError:
                 await self._drop(client)
                 return
@@ -118,8 +119,8 @@ class Broadcaster:
         if abort is not None:
             abort(CLOSE_TIMEOUT_S)
         with contextlib.suppress(Exception):  # a close frame it may never read: never waited for long
-            await asyncio.wait_for(client.websocket.close(CLOSE_TOO_SLOW, "too slow: messages not taken"),
-                                   CLOSE_TIMEOUT_S)
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await client.websocket.close(CLOSE_TOO_SLOW, "too slow: messages not taken")
 
     def offer(self, sent_ms: int) -> None:
         """One round: every client's slot gets the newest message for its key. Never waits."""

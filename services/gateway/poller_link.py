@@ -77,7 +77,8 @@ class PollerLink(SocketReader):
             self._waiting.pop(request.id, None)
             raise PollerUnavailable(f"the poller of {plc_code} is not connected") from error
         try:
-            return await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError:
             raise PollerTimeout(f"the poller of {plc_code} did not answer {command.OP} "
                                 f"within {timeout:.0f} s") from None

@@ -50,7 +50,8 @@ class GroupSchedule:
             delay = schedule.deadline - loop.time()
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(reader.retire.wait(), delay)
+                    async with asyncio.timeout(delay):
+                        await reader.retire.wait()
             if reader.retire.is_set():  # replaced by a reload (reload.py): park between cycles until cancelled
                 reader.parked.set()
                 await asyncio.Future()

@@ -131,7 +131,8 @@ class PlantReload:
         old.retire.set()
         wait = old.group.interval_ms / 1000 + self.service.timeout + PARK_MARGIN_S
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(old.parked.wait(), wait)
+            async with asyncio.timeout(wait):
+                await old.parked.wait()
         if task is not None and self.service.group_tasks.get(old.name) is task:
             del self.service.group_tasks[old.name]
         if task is not None:

@@ -27,7 +27,6 @@ journal in memory and the status says so (``disk``, ``queue.unjournaled``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import functools
 import logging
@@ -44,7 +43,7 @@ from common.config_store.digest import config_digest
 from common.disk import DiskState
 from common.ledger import Ledger
 from common.mc.client import PlcClient
-from common.runtime import settle_memory, supervise
+from common.runtime import cancel_and_wait, settle_memory, supervise
 from common.settings import Settings
 from common.wire.ingest import PollingData
 from common.wire.status import PollerFigures
@@ -214,23 +213,15 @@ class PollerService:
                  sum(len(g.tags) for g in self.groups.values()), len(client.connections), self.plc.host,
                  self.plc.protocol, self.epoch, self.polling_after_s, footprint.rss_bytes() / 1e6)
         await stop.wait()
-        await _cancel([*tasks, *self.group_tasks.values()])
+        await cancel_and_wait([*tasks, *self.group_tasks.values()])
         left = await queue.flush(FLUSH_TIMEOUT_S)
         if left:
             log.warning("the buffer has not confirmed %d PollingData; they stay in %s for the next start",
                         left, queue.journal.path)
-        await _cancel(delivery)
+        await cancel_and_wait(delivery)
         telemetry.publish(**self.figures(), stopped=True)
         client.close()
         queue.close()
         confirmations.close()
         control.close()
         telemetry.close()
-
-
-async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -73,7 +73,8 @@ class SimulatedPlc:
             except McError as error:
                 log.warning("%s: driver write failed: %s", plc.plc_code, error)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), TICK_S)
+                async with asyncio.timeout(TICK_S):
+                    await self.stop.wait()
         client.close()
 
     async def close(self) -> None:
@@ -129,7 +130,8 @@ async def follow(store: StoreWatch, running: dict[str, SimulatedPlc], stop: asyn
                     except OSError as error:  # a port taken: the others are served all the same
                         log.warning("%s: not served: %s", code, error)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), WATCH_S)
+            async with asyncio.timeout(WATCH_S):
+                await stop.wait()
 
 
 async def main_async(settings: Settings) -> None:

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from common.runtime import supervise
+from common.runtime import cancel_and_wait, supervise
 
 
 def test_a_task_that_raises_is_logged_with_its_traceback_and_started_again(caplog: pytest.LogCaptureFixture) -> None:
@@ -67,3 +67,28 @@ def test_a_task_that_cannot_be_restarted_stops_the_process(caplog: pytest.LogCap
 
     assert asyncio.run(main())
     assert "stopping the process" in caplog.text and "socket gone" in caplog.text
+
+
+def test_a_task_that_swallows_its_cancel_is_cancelled_again(caplog: pytest.LogCaptureFixture) -> None:
+    """Python 3.11's wait_for can lose a cancel; the stop must not hang on the task that lost it."""
+    swallowed: list[int] = []
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            swallowed.append(1)  # lost on the way, as wait_for loses it
+        await asyncio.sleep(30)
+
+    async def main() -> float:
+        task = asyncio.create_task(stubborn(), name="group HS")
+        await asyncio.sleep(0.01)
+        started = asyncio.get_running_loop().time()
+        await cancel_and_wait([task], again_after=0.05)
+        assert task.cancelled()
+        return asyncio.get_running_loop().time() - started
+
+    with caplog.at_level(logging.WARNING, logger="runtime"):
+        took = asyncio.run(main())
+    assert swallowed == [1] and took < 5
+    assert "task group HS goes on after its cancel; cancelled again" in caplog.text
