@@ -22,8 +22,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from common.wire.status import JournalDisk
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import JournalDisk
+
 
 log = logging.getLogger("disk")
 

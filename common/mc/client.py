@@ -30,12 +30,15 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from common.mc.commands import Codec, Echo, ReplyValues, Request
 from common.mc.errors import FrameError, McError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
 from common.mc.frames import MAX_SERIAL, ReplySplitter
 from common.mc.planner import ReadPlan
-from common.wire.status import ConnectionFigures
+
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import ConnectionFigures
 
 log = logging.getLogger(__name__)
 

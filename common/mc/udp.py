@@ -23,12 +23,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import TYPE_CHECKING
 
 from common.mc.client import Backoff, Connection
 from common.mc.commands import Codec, ReplyValues, Request
 from common.mc.errors import FrameError, PlcConnectionError, PlcEndCodeError, PlcTimeoutError
 from common.mc.frames import MAX_SERIAL, Frame, decode_reply_frame
-from common.wire.status import ConnectionFigures
+
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import ConnectionFigures
 
 
 class DatagramMatcher:

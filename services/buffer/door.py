@@ -18,6 +18,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from common.config_store import model
 from common.loglimit import RateLimitedLog
@@ -27,7 +28,9 @@ from common.value_checks import CycleRefused, IngestLimits
 from common.wire.block import Block
 from common.wire.envelope import MessageError
 from common.wire.ingest import checked_block, repacked
-from common.wire.status import IngestFigures
+
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import IngestFigures
 
 log = logging.getLogger("buffer.door")
 

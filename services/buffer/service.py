@@ -26,7 +26,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
@@ -40,12 +40,14 @@ from common.value_checks import CycleRefused
 from common.wire.block import Block
 from common.wire.envelope import Message, MessageError, decode_any, encode
 from common.wire.lease import Acked, Batch, LeaseAck, LeaseRequest
-from common.wire.status import BufferFigures
 from services.buffer.confirmations import Confirmations, LivePub
 from services.buffer.door import IngestDoor
 from services.buffer.leases import Leases
 from services.buffer.ring import Ring
 from services.buffer.ring_journal import RingJournal
+
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import BufferFigures
 
 log = logging.getLogger("buffer")
 

@@ -1,4 +1,4 @@
-"""What each route answers, built from the stages' status types (common/wire/status.py).
+"""What each route answers, built from the stages' status types (common/wire/figures.py).
 
 Each route declares one of these as its response model, so ``/docs`` shows
 every field of every answer, and FastAPI checks each answer against it: a
@@ -14,7 +14,7 @@ from typing import Any, NotRequired, get_type_hints
 from pydantic import BaseModel, create_model
 from typing_extensions import TypedDict
 
-from common.wire.status import (
+from common.wire.figures import (
     BufferFigures,
     DiskProblem,
     GroupFigures,

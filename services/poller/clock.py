@@ -16,9 +16,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from common.times import iso_ms, now_ms
-from common.wire.status import ClockFigures
+
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import ClockFigures
 
 log = logging.getLogger("poller.clock")
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from common.settings import Settings
-from common.wire.status import GroupFigures
 from services.poller.service import PollerService
+
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import GroupFigures
 
 
 class EmbeddedPoller:

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from common.config_store.model import PollingGroup, Tag
 from common.mc.client import PlcClient
@@ -27,8 +27,10 @@ from common.mc.planner import ReadPlan, TagRead, plan_reads
 from common.times import now_ms
 from common.wire.cycle import make_cycle
 from common.wire.ingest import GOOD, PollingData, TagValue
-from common.wire.status import GroupFigures
 from services.poller.deadband import Deadband
+
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import GroupFigures
 
 log = logging.getLogger("poller.group")
 

@@ -36,7 +36,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
@@ -46,8 +46,10 @@ from common.journal import Journal, fsync_and_close
 from common.ledger import Ledger
 from common.wire.envelope import MessageError, decode, encode
 from common.wire.ingest import Ingested, PollingData, cycle_head
-from common.wire.status import QueueFigures
 from services.poller.outbox import Key, Outbox
+
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import QueueFigures
 
 log = logging.getLogger("poller.sender")
 

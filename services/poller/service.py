@@ -33,7 +33,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 import zmq.asyncio
@@ -46,7 +46,6 @@ from common.mc.client import PlcClient
 from common.runtime import cancel_and_wait, settle_memory, supervise
 from common.settings import Settings
 from common.wire.ingest import PollingData
-from common.wire.status import PollerFigures
 from services.poller import housekeeping
 from services.poller.clock import ClockWatch
 from services.poller.commands import PollerCommands
@@ -59,6 +58,9 @@ from services.poller.plant import Plant, load_plant
 from services.poller.reload import PlantReload
 from services.poller.sender import SendQueue
 from services.poller.writes import WriteDesk
+
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import PollerFigures
 
 log = logging.getLogger("poller")
 

@@ -15,9 +15,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common.times import now_ms
-from common.wire.status import BackupDisk
+
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import BackupDisk
 
 
 def mount_of(path: os.PathLike[str] | str) -> str:

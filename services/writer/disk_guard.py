@@ -30,10 +30,13 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common.disk import free_bytes
 from common.times import now_ms
-from common.wire.status import DiskGuardFigures, LowDisk
+
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import DiskGuardFigures, LowDisk
 
 CHECK_S = 1.0
 MB = 1 << 20

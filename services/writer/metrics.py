@@ -6,8 +6,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from common.wire.status import WriteFigures
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import WriteFigures
+
 
 WINDOW_S = 300.0
 

@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
@@ -43,7 +43,6 @@ from common.historian.sink import Sink, SinkUnavailable
 from common.settings import Settings
 from common.times import now_ms
 from common.wire.block import Block
-from common.wire.status import WriterFigures
 from services.writer.backup import BackupStore
 from services.writer.disk import DiskState
 from services.writer.disk_guard import DiskGuard
@@ -51,6 +50,9 @@ from services.writer.historian import open_sink, rows_of
 from services.writer.lease_client import LeaseClient
 from services.writer.metrics import WriterMetrics
 from services.writer.replay import BackupReplay
+
+if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.wire.figures import WriterFigures
 
 log = logging.getLogger("writer")
 

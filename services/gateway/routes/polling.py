@@ -23,7 +23,7 @@ from common.wire.control import (
     StopGroup,
     TriggerGroup,
 )
-from common.wire.status import GroupFigures, PollerSummary, QueueTotals
+from common.wire.figures import GroupFigures, PollerSummary, QueueTotals
 from services.gateway.answers import (
     AllAnswer,
     GroupStateAnswer,
