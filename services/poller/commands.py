@@ -25,7 +25,6 @@ from common.wire.control import (
     WriteTags,
 )
 from common.wire.ingest import PollingData
-from common.writes.values import WriteRefused
 from services.poller.group import GroupReader, GroupState
 
 Result = dict[str, Any]
@@ -102,6 +101,8 @@ class PollerCommands:
     async def write(self, command: WriteTags) -> Result:
         if self.write_tags is None:
             raise CommandError(ErrorCode.BAD_COMMAND, f"the poller of {self.plc_code} does not write")
+        from common.writes.values import WriteRefused  # with the writes' modules, at the first write (service.py)
+
         try:
             outcomes = await self.write_tags(list(command.writes))
         except WriteRefused as refused:

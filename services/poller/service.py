@@ -57,10 +57,10 @@ from services.poller.link import plc_client, plc_codec
 from services.poller.plant import Plant, load_plant
 from services.poller.reload import PlantReload
 from services.poller.sender import SendQueue
-from services.poller.writes import WriteDesk
 
 if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
     from common.wire.figures import PollerFigures
+    from services.poller.writes import WriteDesk
 
 log = logging.getLogger("poller")
 
@@ -77,7 +77,7 @@ class PollerService:
         self.groups = {g.group_name: GroupReader(g, plant.tags_of(g), plc.multi_block_read) for g in plant.groups}
         self.timeout = plc.timeout_ms / 1000
         self.codec = plc_codec(plc, self.timeout, settings.mc_ascii_hex_numbers)
-        self.writes = WriteDesk(plc, settings.config_db, self.codec.encoding)
+        self.writes: WriteDesk | None = None  # at the first write command: see _write_tags
         self.client: PlcClient | None = None
         self.queue: SendQueue | None = None
         self.clock = ClockWatch(settings.poller_clock_step_ms)
@@ -116,6 +116,12 @@ class PollerService:
 
     async def _write_tags(self, items: list[tuple[str, Any]]) -> list[dict[str, Any]]:
         assert self.client is not None
+        if self.writes is None:
+            # imported at the first write: most pollers never write, and the writes' modules are ~0.3 MiB
+            # resident in each (issue 19)
+            from services.poller.writes import WriteDesk
+
+            self.writes = WriteDesk(self.plc, self.settings.config_db, self.codec.encoding)
         return await self.writes.write(self.client, items)
 
     # -- status --------------------------------------------------------------
