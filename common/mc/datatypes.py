@@ -9,6 +9,7 @@ a word. Encoding back to words exists for the simulator and for tests.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from collections.abc import Callable
@@ -98,6 +99,7 @@ class DataType:
         return list(struct.unpack(f"<{self.words}H", raw))
 
 
+@functools.cache  # hundreds of tags, a handful of types: one (frozen) DataType each, not one per tag
 def parse_data_type(text: str) -> DataType:
     name = text.strip().upper()
     match = _STRING.match(name)

@@ -186,3 +186,10 @@ def test_splitter_handles_frames_split_anywhere_and_several_in_one_read(encoding
         splitter.feed(bytes([byte]))
     splitter = ReplySplitter(encoding)
     assert splitter.feed(one[:-1]) == [] and splitter.pending == len(one) - 1
+
+
+def test_an_end_code_has_one_class_made_at_its_first_error() -> None:
+    first, again = errors.end_code_error(0xC056, "a"), errors.end_code_error(0xC056, "b")
+    assert type(first) is type(again) and isinstance(first, errors.DeviceRangeError)
+    assert type(first).__name__ == "DeviceError_C056" and type(first).__module__ == "common.mc.errors"
+    assert errors.end_code_class(0x4FFF) is errors.PlcEndCodeError
