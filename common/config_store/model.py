@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -152,8 +153,12 @@ def load_tags(conn: sqlite3.Connection, plc_code: str | None = None, group_name:
 
 
 def _tag(row: sqlite3.Row) -> Tag:
-    return Tag(row["plc_code"], row["group_name"], row["tag_name"], row["address"], row["data_type"], row["scale"],
-               row["offset"], row["unit"], row["description"], writable=bool(_optional(row, "writable")),
+    # the columns tags share (their PLC, group, type, unit) as one string each rather than one per tag: a
+    # poller keeps its tags for its life, and these were ~0.1 MiB of a poller of 470 tags (issue 19)
+    shared = sys.intern
+    return Tag(shared(row["plc_code"]), shared(row["group_name"]), row["tag_name"], row["address"],
+               shared(row["data_type"]), row["scale"], row["offset"], shared(row["unit"]), row["description"],
+               writable=bool(_optional(row, "writable")),
                min=_optional(row, "min"), max=_optional(row, "max"), deadband=_optional(row, "deadband"))
 
 
