@@ -89,8 +89,12 @@ def test_writes_go_on_while_a_summary_is_being_read(tmp_path: Path) -> None:
     reader.execute("BEGIN")
     assert rollup.due(reader, LATER) is not None  # the read transaction holds its snapshot...
     done = threading.Event()
-    threading.Thread(target=lambda: (sink.write([Row(iso_ms(T0 + 400_000), PLC, "D100", 1, "GOOD", "FAST", 77)]),
-                                     done.set()), daemon=True).start()
+
+    def write() -> None:
+        sink.write([Row(iso_ms(T0 + 400_000), PLC, "D100", 1, "GOOD", "FAST", 77)])
+        done.set()
+
+    threading.Thread(target=write, daemon=True).start()
     assert done.wait(5)  # ...and the writer commits meanwhile (WAL: a reader never blocks it)
     reader.execute("COMMIT")
     reader.close()
