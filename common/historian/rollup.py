@@ -2,10 +2,13 @@
 
 Strategy: every write marks the minutes it touched in ``rollup_pending``
 (in the write's own transaction, so no value is ever in a minute nobody will
-summarize). Between batches the writer summarizes the oldest pending minute
-that ended more than GRACE_MS ago -- one minute a call, so a call costs a
-minute of the plant's values (~35,000 on the sample plant: tens of ms) --
-and replaces that minute's rows in ``minutes_<day>``. A value that arrives
+summarize). A thread of the writer (summarizer.py) summarizes the oldest
+pending minute that ended more than GRACE_MS ago -- one minute a turn, read
+in a read transaction without the write lock (the writer goes on writing
+meanwhile: a minute of a 100,000 values/s plant is 6 million values, seconds
+of SQLite's time) -- and replaces that minute's rows in ``minutes_<day>`` in
+a short write transaction, unless a write marked the minute again meanwhile
+(then it is summarized again at a later turn). A value that arrives
 late (a backup replayed, a buffer catching up) marks its minute again and
 the minute is summarized again. Readers use a minute's summary only while
 it is not pending; a pending minute is read from the values themselves.
@@ -57,25 +60,58 @@ def summarize(conn: sqlite3.Connection, day: int, minute: int) -> list[tuple[Any
                 f"count({NUMBER}) {source} GROUP BY 1", window)]
 
 
-def roll_one(conn: sqlite3.Connection, now_ms: int) -> bool:
-    """Summarize the oldest pending minute that ended GRACE_MS ago, in one transaction; False if none was due."""
+def due(conn: sqlite3.Connection, now_ms: int) -> tuple[int, int, int] | None:
+    """(day, minute, marks) of the oldest pending minute that ended GRACE_MS before ``now_ms``, or None."""
+    row = conn.execute("SELECT day, minute, marks FROM rollup_pending WHERE day * ? + (minute + 1) * ? <= ? "
+                       "ORDER BY day, minute LIMIT 1", (DAY_MS, MINUTE_MS, now_ms - GRACE_MS)).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def store(conn: sqlite3.Connection, day: int, minute: int, marks: int, rows: list[tuple[Any, ...]]) -> bool:
+    """Replace the minute's summary rows with ``rows`` (made while it had ``marks``) in one short write
+    transaction, and clear its mark; False (nothing changed) if a write marked the minute again since."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        due = conn.execute("SELECT day, minute FROM rollup_pending WHERE day * ? + (minute + 1) * ? <= ? "
-                           "ORDER BY day, minute LIMIT 1", (DAY_MS, MINUTE_MS, now_ms - GRACE_MS)).fetchone()
-        if due is not None:
-            day, minute = due
+        now = conn.execute("SELECT marks FROM rollup_pending WHERE day = ? AND minute = ?", (day, minute)).fetchone()
+        stored = now is not None and now[0] == marks
+        if stored:
             if conn.execute("SELECT 1 FROM days WHERE day = ? AND dropping = 0", (day,)).fetchone():
                 conn.executemany(f"INSERT OR REPLACE INTO {layout.minutes_table(day)} (id, count, good, min, max, "
                                  "sum, numbers, first_ts, first, last_ts, last) VALUES "
-                                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", summarize(conn, day, minute))
-            conn.execute("DELETE FROM rollup_pending WHERE day = ? AND minute = ?", due)
+                                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.execute("DELETE FROM rollup_pending WHERE day = ? AND minute = ?", (day, minute))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return due is not None
+    return stored
+
+
+def read_one(conn: sqlite3.Connection, now_ms: int) -> tuple[int, int, int, list[tuple[Any, ...]]] | None:
+    """The oldest due minute and its summary rows, read in one read transaction (one snapshot: the
+    marks and the values agree); no write lock is taken, so writes go on meanwhile (WAL)."""
+    conn.execute("BEGIN")
+    try:
+        minute = due(conn, now_ms)
+        if minute is None:
+            return None
+        day, m, marks = minute
+        live = conn.execute("SELECT 1 FROM days WHERE day = ? AND dropping = 0", (day,)).fetchone()
+        return day, m, marks, summarize(conn, day, m) if live else []
+    finally:
+        conn.execute("COMMIT")
+
+
+def roll_one(conn: sqlite3.Connection, now_ms: int) -> bool:
+    """Summarize the oldest pending minute that ended GRACE_MS ago; False if none was due. The summary is
+    read without the write lock, then stored in a short write transaction (summarizer.py runs this in
+    a thread of its own beside the writer)."""
+    read = read_one(conn, now_ms)
+    if read is None:
+        return False
+    store(conn, *read)
+    return True
 
 
 def pending(conn: sqlite3.Connection, day: int, first: int, last: int) -> set[int]:

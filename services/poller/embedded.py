@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from common.settings import Settings
-from services.poller.service import PollerService
+from services.poller.poller_service import PollerService
 
 if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
     from common.wire.figures import GroupFigures
