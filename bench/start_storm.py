@@ -1,6 +1,6 @@
 """The start storm: what a plant of many PLCs does in its first minute under supervisord.
 
-    flock /tmp/jsscada-suite.lock .venv/bin/python -m bench.start_storm [--plcs 100] [--after 20]
+    flock /tmp/jsscada-suite.lock .venv/bin/python -m bench.start_storm [--plcs 100] [--after 20] [--busy 2]
 
 The plant of ``bench.many_plcs`` (N PLCs x one FIXED group of 200 INT16 tags at 1 s, one simulator,
 one poller process per PLC, buffer, writer into SQLite, gateway) is started by supervisord as ``make run``
@@ -11,6 +11,9 @@ starts it, and watched twice a second until every poller polls and ``--after`` s
   the writer committed;
 - each stage's own log line saying it is ready (the buffer's sockets bound, the writer leasing, each
   poller polling), against supervisord's launch.
+
+``--busy N`` keeps N more processes spinning on the CPU for the whole run: the rest of a busy host (other
+tenants here; at a plant, whatever else boots with it), which makes the storm longer.
 
 Then the pollers are stopped and ``scada account`` says where every value polled since the launch went:
 the independent count (the ledger against the historian) of what the start stored, dropped or lost.
@@ -23,6 +26,8 @@ import json
 import re
 import shutil
 import statistics
+import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -75,13 +80,14 @@ def look(sup: Supervisor, env: dict[str, str], count: int, launched: float) -> d
     return row
 
 
-def run(count: int, after: float) -> None:
+def run(count: int, after: float, busy: int) -> None:
     base = short_tmp("storm-")
     env = scada_env(base)
     write_plant(base / "csv", count)
     scada(env, "db", "init")
     scada(env, "db", "import", str(base / "csv"))
     sup = Supervisor(env)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
     launched = time.time()
     sup.start()
     rows: list[dict[str, Any]] = []
@@ -104,7 +110,11 @@ def run(count: int, after: float) -> None:
                           datetime.fromtimestamp(launched - 5).astimezone().isoformat(), check=False)
     finally:
         sup.stop()
-    print(f"{count} PLCs: every poller polling {all_polling or float('nan'):.1f} s after supervisord was launched")
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    print(f"{count} PLCs ({busy} processes spinning beside): every poller polling "
+          f"{all_polling or float('nan'):.1f} s after supervisord was launched")
     for stage, t in ready.items():
         print(f"  {stage} ready (its log) {t - launched:6.1f} s" if t else f"  {stage}: no ready line")
     if pollers:
@@ -130,8 +140,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--plcs", type=int, default=100)
     parser.add_argument("--after", type=float, default=20.0, help="seconds to watch once every poller polls")
+    parser.add_argument("--busy", type=int, default=0, help="processes spinning on the CPU meanwhile")
     args = parser.parse_args()
-    run(args.plcs, args.after)
+    run(args.plcs, args.after, args.busy)
 
 
 if __name__ == "__main__":
