@@ -45,7 +45,7 @@ def test_the_first_pollers_start_at_once_without_looking_at_anything(tmp_path: P
 
 def test_a_later_poller_starts_once_the_buffer_writer_and_the_poller_ahead_hold_their_locks(tmp_path: Path) -> None:
     store = store_of(tmp_path / "scada.db", CODES)
-    code = CODES[poller_start.ALONGSIDE] if poller_start.ALONGSIDE < len(CODES) else CODES[-1]
+    code = CODES[poller_start.ALONGSIDE] if len(CODES) > poller_start.ALONGSIDE else CODES[-1]
     ahead = ahead_of(code, CODES)
     assert ahead is not None
     holders = [holder(tmp_path, stage) for stage in ("buffer", "writer", f"poller_{ahead}")]
