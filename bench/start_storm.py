@@ -33,8 +33,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.many_plcs import api, every_poller_polling, write_plant
-from tests.helpers import scada, scada_env, short_tmp
+from bench.many_plcs import api, every_poller_polling, new_plant, stop_plant
+from tests.helpers import scada
 from tests.supervisor_run import Supervisor
 
 READY = {  # the log line by which each stage says it is ready (its own words)
@@ -81,11 +81,7 @@ def look(sup: Supervisor, env: dict[str, str], count: int, launched: float) -> d
 
 
 def run(count: int, after: float, busy: int) -> None:
-    base = short_tmp("storm-")
-    env = scada_env(base)
-    write_plant(base / "csv", count)
-    scada(env, "db", "init")
-    scada(env, "db", "import", str(base / "csv"))
+    base, env = new_plant("storm-", count)
     sup = Supervisor(env)
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
     launched = time.time()
@@ -109,7 +105,7 @@ def run(count: int, after: float, busy: int) -> None:
         accounted = scada(env, "account", "--since",
                           datetime.fromtimestamp(launched - 5).astimezone().isoformat(), check=False)
     finally:
-        sup.stop()
+        stop_plant(sup, env)
         for spinner in spinners:
             spinner.kill()
             spinner.wait()

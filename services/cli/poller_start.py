@@ -10,29 +10,31 @@ cores the writer gets a hundredth of them while the first pollers already
 send (docs/BENCHMARKS.md, "The start storm"). Here, with nothing but the
 standard library, each poller waits for its turn and then becomes the
 poller (``os.execv``: the same pid, so supervisord and the operator's
-signals reach the poller itself). The first ALONGSIDE pollers in the
-plant's PLC order (the config store's active PLCs, sorted as the pollers'
-phases are) start at once, beside the central stages; each of the others
-waits
+signals reach the poller itself):
 
-1. on a host that runs the central stages (``SCADA_CENTRAL=true``), until
-   the buffer and the writer hold their stage locks (they have imported and
-   are opening their sockets), at most CENTRAL_WAIT_S;
-2. until the poller ALONGSIDE places before it holds its stage lock (it has
-   imported and is starting), at most AHEAD_WAIT_S;
+1. on a host that runs the central stages (``SCADA_CENTRAL=true``), every
+   poller but the first ALONGSIDE of the plant's PLC order (the config
+   store's active PLCs, sorted) waits until the buffer and the writer hold
+   their stage locks (they have imported and are opening their sockets), at
+   most CENTRAL_WAIT_S;
+2. then it takes one of ALONGSIDE start turns (``run/start_turn_<n>``, each
+   an flock) and holds it until it has imported: a small process forked off
+   before the exec keeps the turn until the poller holds its own stage lock
+   (or has died, or TURN_HOLD_S passed), so no more than ALONGSIDE pollers
+   import at a time, whatever the host's speed, and the writer keeps its
+   share of the cores. A turn is waited for at most TURN_WAIT_S.
 
-so that no more than ALONGSIDE pollers import at a time, whatever the
-host's speed, and the writer keeps its share of the cores. A plant of a
-few PLCs starts as before; a poller started alone (a crash, a PLC added,
-an operator's restart) finds both done and starts at once. The waits are
-bounded, so a central stage that will not start, or a PLC ahead that runs
-elsewhere, delays a poller and never stops it; the poller then queues what
-it polls until the buffer takes it. Waiting is not dropping: nothing is
-polled yet.
+A plant of a few PLCs starts as before; a poller started alone (a crash, a
+PLC added, an operator's restart) finds a free turn and the central stages
+up, and starts at once. Every wait is bounded, so a central stage that will
+not start, or a poller that hangs before importing, delays the others and
+never stops them; a poller then queues what it polls until the buffer takes
+it. Waiting is not dropping: nothing is polled yet.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import sqlite3
@@ -46,7 +48,8 @@ log = logging.getLogger("poller_start")
 
 CENTRAL = ("buffer", "writer")  # the data's path; the gateway is not waited for
 CENTRAL_WAIT_S = 60.0
-AHEAD_WAIT_S = 5.0
+TURN_WAIT_S = 300.0
+TURN_HOLD_S = 120.0
 LOOK_EVERY_S = 0.1
 #: pollers importing at a time: enough to keep the cores busy, few enough that the writer keeps its share
 ALONGSIDE = 2 * (os.cpu_count() or 1)
@@ -64,14 +67,6 @@ def plant_codes(store: Path) -> list[str]:
         return []
 
 
-def ahead_of(code: str, codes: list[str], alongside: int = ALONGSIDE) -> str | None:
-    """The poller whose start this one waits for: ``alongside`` places before it, or None."""
-    if code not in codes:
-        return None
-    place = codes.index(code)
-    return codes[place - alongside] if place >= alongside else None
-
-
 def wait_until(ready: list[str], run_dir: Path, bound_s: float) -> float:
     """Wait until every stage of ``ready`` holds its lock, at most ``bound_s``; returns the seconds waited."""
     started = time.monotonic()
@@ -83,16 +78,70 @@ def wait_until(ready: list[str], run_dir: Path, bound_s: float) -> float:
     return time.monotonic() - started
 
 
-def take_turn(code: str, run_dir: Path, store: Path, central: bool) -> str:
-    """Wait for this poller's turn; returns what it waited for, for the log."""
-    ahead = ahead_of(code, plant_codes(store))
-    if ahead is None:
-        return f"for nothing (one of the first {ALONGSIDE} PLCs)"
+def take_turn(run_dir: Path, turns: int = ALONGSIDE, bound_s: float = TURN_WAIT_S) -> tuple[int | None, float]:
+    """One of ``turns`` start turns, as an open file descriptor holding its flock (None after ``bound_s``
+    without a free one), and the seconds waited."""
+    started = time.monotonic()
+    fds = [os.open(run_dir / f"start_turn_{n}", os.O_RDWR | os.O_CREAT, 0o600) for n in range(turns)]
+    try:
+        while True:
+            for fd in fds:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                fds.remove(fd)
+                return fd, time.monotonic() - started
+            if time.monotonic() - started >= bound_s:
+                log.warning("started without a start turn: none came free in %.0f s", bound_s)
+                return None, time.monotonic() - started
+            time.sleep(LOOK_EVERY_S)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def hand_over(turn: int, run_dir: Path, code: str, poller_pid: int, hold_s: float = TURN_HOLD_S) -> None:
+    """Keep ``turn`` in a process of its own (forked twice, so that nobody has to wait for it) until the
+    poller ``poller_pid`` holds its stage lock, has died, or ``hold_s`` passed; this process goes on to
+    become the poller, whose copy of the turn closes at the exec."""
+    middle = os.fork()
+    if middle != 0:
+        os.waitpid(middle, 0)  # it exits at once, leaving the keeper to init
+        return
+    try:
+        if os.fork() != 0:
+            os._exit(0)
+        null = os.open(os.devnull, os.O_RDWR)  # the poller's log pipe is the poller's alone
+        for std in (0, 1, 2):
+            os.dup2(null, std)
+        deadline = time.monotonic() + hold_s
+        while (time.monotonic() < deadline and not is_held(run_dir, f"poller_{code}")
+               and _running(poller_pid)):
+            time.sleep(LOOK_EVERY_S)
+    finally:
+        os.close(turn)
+        os._exit(0)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a poller that ended stays one until supervisord has waited for it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+
+
+def wait_for_turn(code: str, run_dir: Path, store: Path, central: bool) -> tuple[int | None, str]:
+    """Wait for this poller's turn: the turn's descriptor (None: started without one) and what it waited for."""
     waited = []
-    if central:
+    codes = plant_codes(store)
+    if central and code in codes and codes.index(code) >= ALONGSIDE:
         waited.append(f"{wait_until(list(CENTRAL), run_dir, CENTRAL_WAIT_S):.1f} s for the buffer and writer")
-    waited.append(f"{wait_until([f'poller_{ahead}'], run_dir, AHEAD_WAIT_S):.1f} s for {ahead} to start")
-    return ", ".join(waited)
+    turn, seconds = take_turn(run_dir)
+    waited.append(f"{seconds:.1f} s for a start turn")
+    return turn, ", ".join(waited)
 
 
 def main(argv: list[str]) -> None:
@@ -102,12 +151,14 @@ def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format=f"%(asctime)s %(levelname)s poller.{options['--plc']}[%(process)d] %(name)s: "
                         "%(message)s")
-    code = options["--plc"]
-    waited = take_turn(code, Path(options["--run-dir"]), Path(options["--store"]),
-                       os.environ.get("SCADA_CENTRAL", "false").lower() == "true")
+    code, run_dir = options["--plc"], Path(options["--run-dir"])
+    turn, waited = wait_for_turn(code, run_dir, Path(options["--store"]),
+                                 os.environ.get("SCADA_CENTRAL", "false").lower() == "true")
     log.info("%s waited %s; starting the poller", code, waited)
-    sys.stdout.flush()
     sys.stderr.flush()
+    if turn is not None:
+        hand_over(turn, run_dir, code, os.getpid())
+        os.close(turn)
     os.execv(sys.executable, [sys.executable, "-m", "services.poller", "--plc", code])
 
 
