@@ -82,7 +82,15 @@ def take_turn(run_dir: Path, turns: int = ALONGSIDE, bound_s: float = TURN_WAIT_
     """One of ``turns`` start turns, as an open file descriptor holding its flock (None after ``bound_s``
     without a free one), and the seconds waited."""
     started = time.monotonic()
-    fds = [os.open(run_dir / f"start_turn_{n}", os.O_RDWR | os.O_CREAT, 0o600) for n in range(turns)]
+    fds: list[int] = []
+    try:
+        for n in range(turns):
+            fds.append(os.open(run_dir / f"start_turn_{n}", os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError as error:  # no run directory, a full disk: start, without a turn
+        log.warning("started without a start turn: %s", error)
+        for fd in fds:
+            os.close(fd)
+        return None, 0.0
     try:
         while True:
             for fd in fds:
@@ -105,7 +113,11 @@ def hand_over(turn: int, run_dir: Path, code: str, poller_pid: int, hold_s: floa
     """Keep ``turn`` in a process of its own (forked twice, so that nobody has to wait for it) until the
     poller ``poller_pid`` holds its stage lock, has died, or ``hold_s`` passed; this process goes on to
     become the poller, whose copy of the turn closes at the exec."""
-    middle = os.fork()
+    try:
+        middle = os.fork()
+    except OSError as error:  # no process to spare: the turn is given back at once
+        log.warning("start turn given back at once: %s", error)
+        return
     if middle != 0:
         os.waitpid(middle, 0)  # it exits at once, leaving the keeper to init
         return

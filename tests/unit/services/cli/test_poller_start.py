@@ -64,6 +64,10 @@ def test_no_more_than_the_turns_start_at_once_and_a_turn_given_back_is_taken(tmp
         os.close(fd)
 
 
+def test_a_run_directory_it_cannot_use_starts_the_poller_without_a_turn(tmp_path: Path) -> None:
+    assert take_turn(tmp_path / "missing", turns=2, bound_s=5) == (None, 0.0)
+
+
 def test_the_first_pollers_do_not_wait_for_the_central_stages(tmp_path: Path) -> None:
     store = store_of(tmp_path / "scada.db", CODES)
     turn, waited = wait_for_turn(CODES[0], tmp_path, store, central=True)
