@@ -82,16 +82,6 @@ def _flock_holders(inode: int) -> set[int]:
     return pids
 
 
-def is_held(run_dir: Path, stage: str) -> bool:
-    """Whether a process holds ``stage``'s lock in ``run_dir`` now (the kernel's table says so; nothing is
-    locked or written to find out, so a stage taking its lock meanwhile is never refused)."""
-    try:
-        inode = lock_path(run_dir, stage).stat().st_ino
-    except OSError:
-        return False
-    return bool(_flock_holders(inode))
-
-
 @dataclass(frozen=True)
 class Stray:
     stage: str

@@ -7,8 +7,6 @@ supervisord's ``update`` removes and adds a changed group whole, so one
 group of every poller would restart them all when a PLC is added or
 removed; with one program per PLC it starts or stops only that one.
 ``scada pollers stop`` (services/cli/pollers.py) acts on all of them.
-Each program first takes its turn in the host's start (poller_start.py),
-then becomes ``python -m services.poller --plc CODE``.
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 PROGRAM = """\
 [program:{name}]
-command={python} -m services.cli.poller_start --plc {code} --run-dir {run_dir} --store {store}
+command={python} -m services.poller --plc {code}
 directory={home}
 autostart=%(ENV_SCADA_POLLERS)s
 autorestart=true
@@ -47,8 +45,7 @@ def render(settings: Settings, plc_codes: list[str], home: Path, python: str) ->
            f"; {len(plc_codes)} active PLC(s)\n\n"]
     for code in plc_codes:
         out.append(PROGRAM.format(name=program_name(code), code=code, python=python, home=home,
-                                  logs=settings.scada_log_dir, run_dir=settings.scada_run_dir.resolve(),
-                                  store=settings.config_db.resolve()))
+                                  logs=settings.scada_log_dir))
     return "".join(out)
 
 
