@@ -28,8 +28,8 @@ from common.settings import Settings
 from common.times import now_ms
 from common.wire.envelope import decode, encode
 from common.wire.ingest import Ingested, PollingData, TagValue, block_from_frame
+from services.buffer.buffer_service import BufferService
 from services.buffer.ring import Ring
-from services.buffer.service import BufferService
 
 T0 = now_ms() // 1000 * 1000 - 3_600_000  # an hour ago: within the window the buffer lets in
 

@@ -27,7 +27,7 @@ from common.settings import Settings
 from common.times import now_ms
 from common.wire.envelope import encode
 from common.wire.ingest import PollingData, TagValue
-from services.buffer.service import BufferService
+from services.buffer.buffer_service import BufferService
 from tests.helpers import ROOT, free_port, short_tmp
 
 TICKS = os.sysconf("SC_CLK_TCK")

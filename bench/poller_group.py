@@ -19,7 +19,7 @@ import sys  # noqa: E402
 from common import curve, stage_lock  # noqa: E402
 from common.runtime import setup_logging  # noqa: E402
 from common.settings import Settings  # noqa: E402
-from services.poller.service import PollerService  # noqa: E402
+from services.poller.poller_service import PollerService  # noqa: E402
 
 
 async def run_all(settings: Settings, codes: list[str]) -> None:

@@ -76,6 +76,7 @@ class SqliteSink:
         self._file_id: tuple[int, int] | None = None
         self._file_checked = 0.0
         self.reopened = 0
+        self.rollups = True  # housekeep() summarizes minutes too; False while a Summarizer thread does
         self._forget()
 
     def _forget(self) -> None:
@@ -244,14 +245,15 @@ class SqliteSink:
     # -- between batches ----------------------------------------------------------
     def housekeep(self) -> bool:
         """One bounded step of upkeep, in its own short transaction: a chunk of an expired day removed, or else
-        a minute summarized; True if there was something to do. Raises SinkUnavailable like write()."""
+        a minute summarized (unless ``rollups`` is off: the writer's Summarizer thread does that); True if
+        there was something to do. Raises SinkUnavailable like write()."""
         try:
             conn = self._connection()
             at = self.clock()
             if self.keep_days is not None and retention.step(conn, at, self.keep_days):
                 self._days.clear()  # a day removed is created again if a value of it comes
                 return True
-            return rollup.roll_one(conn, at)
+            return self.rollups and rollup.roll_one(conn, at)
         except (sqlite3.Error, OSError) as error:
             self.close()
             raise SinkUnavailable(f"SQLite {self.path}: {error}") from None

@@ -9,7 +9,7 @@ import sys  # noqa: E402
 from common import curve, stage_lock  # noqa: E402
 from common.runtime import settle_memory, setup_logging, stop_event  # noqa: E402
 from common.settings import Settings  # noqa: E402
-from services.buffer.service import BufferService  # noqa: E402
+from services.buffer.buffer_service import BufferService  # noqa: E402
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 A lease is forgotten for good only when its writer acknowledges it
 (committed, or backed up); one not acknowledged within BUFFER_LEASE_TIMEOUT
-is taken back and handed out again (service.py puts its blocks back at the
+is taken back and handed out again (buffer_service.py puts its blocks back at the
 front of the ring), and stored once all the same: the insert is idempotent.
 """
 

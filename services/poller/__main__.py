@@ -10,7 +10,7 @@ import sys  # noqa: E402
 from common import curve, stage_lock  # noqa: E402
 from common.runtime import setup_logging  # noqa: E402
 from common.settings import Settings  # noqa: E402
-from services.poller.service import PollerService  # noqa: E402
+from services.poller.poller_service import PollerService  # noqa: E402
 
 USAGE = "usage: python -m services.poller --plc CODE   (CODE: the PLC's 14-character equipment code)"
 

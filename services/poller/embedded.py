@@ -8,7 +8,7 @@ import time
 
 from common.settings import Settings
 from common.wire.status import GroupFigures
-from services.poller.service import PollerService
+from services.poller.poller_service import PollerService
 
 
 class EmbeddedPoller:

@@ -9,7 +9,7 @@
   KEEPALIVE_IDLE_S (a Q-series built-in port drops a connection after ~45 s
   of silence), borrowing one connection at a time so the groups keep the rest.
 
-The status is published by a task of its own too (service.py), so a slow
+The status is published by a task of its own too (poller_service.py), so a slow
 disk or a slow PLC never makes the poller look dead to the gateway. Each is
 started through ``runtime.supervise``: one that raises is logged and started
 again, and its deaths are counted in the status.

@@ -1,6 +1,6 @@
 """The poller's plant: its PLC, that PLC's polling groups and their tags, read from the config store.
 
-The poller is built from a Plant (service.py) rather than opening the store
+The poller is built from a Plant (poller_service.py) rather than opening the store
 itself, so a test or a benchmark can hand it one, and the store is read in
 one place. While the store is busy (locked by an import) the read waits and
 tries again with backoff: a poller that died on a locked store would be

@@ -34,7 +34,7 @@ from common.wire.control import CommandError, ErrorCode
 from services.poller.group import GroupReader
 
 if TYPE_CHECKING:
-    from services.poller.service import PollerService
+    from services.poller.poller_service import PollerService
 
 log = logging.getLogger("poller.reload")
 

@@ -3,7 +3,7 @@
 from common import curve, stage_lock
 from common.runtime import settle_memory, setup_logging, stop_event
 from common.settings import Settings
-from services.writer.service import WriterService
+from services.writer.writer_service import WriterService
 
 
 def main() -> None:

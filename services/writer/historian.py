@@ -9,11 +9,17 @@ apart with the reason those whose cycle time no calendar holds (they go to
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from common.historian.rows import Row
 from common.historian.sink import Sink
 from common.settings import Settings
 from common.times import iso_ms
 from common.wire.block import Block
+
+if TYPE_CHECKING:
+    from common.historian.summarizer import Summarizer
 
 
 def open_sink(settings: Settings) -> Sink:
@@ -26,6 +32,18 @@ def open_sink(settings: Settings) -> Sink:
     from common.historian.sqlite_sink import SqliteSink
 
     return SqliteSink(settings.historian_db, keep_days=settings.historian_keep_days)
+
+
+def start_summaries(sink: Sink, paused: Callable[[], bool]) -> Summarizer | None:
+    """For the SQLite historian, the thread that makes its per-minute summaries beside the batches
+    (common/historian/summarizer.py); the sink's upkeep then leaves them out. None for Oracle."""
+    from common.historian.sqlite_sink import SqliteSink
+    from common.historian.summarizer import Summarizer
+
+    if not isinstance(sink, SqliteSink):
+        return None
+    sink.rollups = False
+    return Summarizer(sink.path, paused=paused, clock=sink.clock, timeout=sink.timeout).start()
 
 
 def rows_of(blocks: list[Block]) -> tuple[list[Row], list[tuple[Row, str]]]:

@@ -19,8 +19,8 @@ from common.wire.cycle import make_cycle
 from common.wire.envelope import decode, encode, envelope, pack
 from common.wire.ingest import PollingData, TagValue
 from common.wire.lease import Batch, LeaseRequest
-from services.buffer.service import BufferService
-from services.writer.service import WriterService
+from services.buffer.buffer_service import BufferService
+from services.writer.writer_service import WriterService
 from tests.helpers import short_tmp, wait_for
 
 

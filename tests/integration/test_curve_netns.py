@@ -24,7 +24,7 @@ import zmq
 
 from common import curve
 from common.settings import Settings
-from services.buffer.service import BufferService
+from services.buffer.buffer_service import BufferService
 from tests.helpers import ROOT, free_port, scada, scada_env, short_tmp, wait_for
 
 

@@ -13,9 +13,9 @@ import pytest
 import zmq
 
 from common.settings import Settings
-from services.buffer.service import BufferService
-from services.writer import service as writer_service
-from services.writer.service import WriterService
+from services.buffer.buffer_service import BufferService
+from services.writer import writer_service
+from services.writer.writer_service import WriterService
 from tests.disk_full import MountRefused, mounted_tmpfs
 from tests.helpers import short_tmp, wait_for
 from tests.integration.test_buffer_writer import Stage, cycle, push, stored

@@ -21,11 +21,11 @@ from common.historian.sink import WriteResult
 from common.historian.sqlite_sink import SqliteSink
 from common.settings import Settings
 from common.wire.block import Block
-from services.buffer.service import BufferService
+from services.buffer.buffer_service import BufferService
 from services.gateway.routes import buffer as buffer_routes
 from services.gateway.telemetry import StageStatus
-from services.writer import service as writer_service
-from services.writer.service import WriterService
+from services.writer import writer_service
+from services.writer.writer_service import WriterService
 from tests.helpers import short_tmp, wait_for
 from tests.integration.test_buffer_writer import Stage, cycle, push, stored
 

@@ -51,7 +51,7 @@ def test_a_poller_whose_disk_refuses_the_epoch_waits_for_it_instead_of_exiting(
     from types import SimpleNamespace
 
     from services.poller import epoch as epoch_module
-    from services.poller import service as poller_service
+    from services.poller import poller_service
 
     real_write, refusals = epoch_module.write_epoch, [2]
 
@@ -271,7 +271,7 @@ def test_a_backup_of_the_previous_release_replays_with_the_cycle_minus_ts(tmp_pa
 
 def test_the_writer_stores_the_cycle_number_of_each_block(tmp_path: Path) -> None:
     from common.settings import Settings
-    from services.writer.service import WriterService
+    from services.writer.writer_service import WriterService
 
     settings = Settings(scada_data_dir=tmp_path, _env_file=None)
     writer = WriterService(settings, ctx=zmq.Context())

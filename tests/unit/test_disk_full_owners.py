@@ -24,8 +24,8 @@ from common.times import now_ms
 from common.wire.block import Block
 from common.wire.envelope import encode
 from common.wire.ingest import Ingested, PollingData, TagValue
+from services.buffer.buffer_service import BufferService
 from services.buffer.ring_journal import RingJournal, unfinished
-from services.buffer.service import BufferService
 from services.poller.sender import SendQueue, waiting
 
 PLC = "KRCWO12ELOA101"

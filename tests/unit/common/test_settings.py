@@ -202,7 +202,7 @@ def test_the_token_and_paths_are_as_the_stages_expect(tmp_path: Path) -> None:
 
 def test_oracle_retry_max_is_checked_not_silently_capped(tmp_path: Path) -> None:
     from common.settings import Settings
-    from services.writer.service import WriterService
+    from services.writer.writer_service import WriterService
 
     with pytest.raises(SettingsError, match="ORACLE_RETRY_MAX=11: Input should be less than or equal to 10"):
         Settings(oracle_retry_max=11, _env_file=None)

@@ -21,7 +21,7 @@ from common.historian.sink import SinkUnavailable
 from common.settings import Settings
 from common.times import ms_of_iso
 from services.writer.backup import BackupStore
-from services.writer.service import WriterService
+from services.writer.writer_service import WriterService
 
 
 def driver_error(message: str, code: int = 0, offset: int = 0, recoverable: bool = False) -> oracledb.DatabaseError:

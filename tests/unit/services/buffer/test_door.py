@@ -17,9 +17,9 @@ from common.value_checks import CycleRefused, IngestLimits, check_values, value_
 from common.wire.block import Block
 from common.wire.envelope import MessageError, envelope, pack
 from common.wire.ingest import checked_block
+from services.buffer.buffer_service import BufferService
 from services.buffer.door import IngestDoor
 from services.buffer.ring import Ring
-from services.buffer.service import BufferService
 from services.cli.account import account
 
 PLC = "KRCWO12ELOA101"

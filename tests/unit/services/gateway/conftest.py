@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 
 from common import bus
 from common.settings import Settings
-from services.buffer.service import BufferService
+from services.buffer.buffer_service import BufferService
 from services.gateway.app import create_app
-from services.poller.service import PollerService
-from services.writer.service import WriterService
+from services.poller.poller_service import PollerService
+from services.writer.writer_service import WriterService
 from tests.helpers import short_tmp, wait_for
 from tests.integration.poller_harness import PLC, make_store
 

@@ -9,9 +9,9 @@ from fastapi.exceptions import ResponseValidationError
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter, ValidationError
 
-from services.buffer.service import BufferService
+from services.buffer.buffer_service import BufferService
 from services.gateway.answers import PollingStatusAnswer
-from services.poller.service import PollerService
+from services.poller.poller_service import PollerService
 from tests.integration.poller_harness import PLC
 from tests.unit.services.gateway.conftest import Stages
 

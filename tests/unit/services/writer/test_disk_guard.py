@@ -12,7 +12,7 @@ from common.settings import Settings
 from common.wire.block import Block
 from services.gateway.routes import buffer as buffer_routes
 from services.writer.disk_guard import MB, DiskGuard
-from services.writer.service import WriterService
+from services.writer.writer_service import WriterService
 from tests.integration.test_writer_faults import FakeTelemetry
 
 PLC = "KRCWO12ELOA101"

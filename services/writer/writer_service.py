@@ -23,8 +23,10 @@ status all the while. Below HISTORIAN_MIN_FREE_MB of free disk the writer
 holds its batch the same way without writing at all (disk_guard.py).
 
 Between batches the writer gives the historian a bounded step of upkeep
-(SqliteSink.housekeep: retention of old days, per-minute summaries), one short
-transaction a step.
+(SqliteSink.housekeep: retention of old days), one short transaction a step;
+the SQLite historian's per-minute summaries are made by a thread of their
+own (common/historian/summarizer.py), so a minute of a large plant never
+stops the batches.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from common.wire.status import WriterFigures
 from services.writer.backup import BackupStore
 from services.writer.disk import DiskState
 from services.writer.disk_guard import DiskGuard
-from services.writer.historian import open_sink, rows_of
+from services.writer.historian import open_sink, rows_of, start_summaries
 from services.writer.lease_client import LeaseClient
 from services.writer.metrics import WriterMetrics
 from services.writer.replay import BackupReplay
@@ -234,6 +236,7 @@ class WriterService:
         log.info("leasing from %s into %s (retries %s s, backups in %s)", s.lease_endpoint, self.sink.name,
                  "/".join(f"{d:.0f}" for d in self.retry_delays), self.backups.folder)
         wanted = s.buffer_batch_size
+        summaries = start_summaries(self.sink, self.guard.low)
         try:
             while not stop.is_set():
                 self._publish_status()
@@ -263,6 +266,8 @@ class WriterService:
                 log.warning("ack of lease %d not confirmed; the batch may be written again (idempotent)",
                             self._unacked)
         finally:
+            if summaries is not None:
+                summaries.close()
             telemetry.publish(**{**self.figures(), "is_running": False})
             telemetry.close()
             buffer.close()
