@@ -126,8 +126,30 @@ def p99(values: list[float]) -> float | None:
 
 
 def stage_pids(sup: Supervisor) -> dict[str, int]:
-    return {("poller:" if p["group"] == "pollers" else "") + p["name"]: p["pid"]
+    """Every program's pid; a poller's named ``poller:<program>`` (``poller-<PLC>`` one per PLC, or the
+    prototype's ``pollers:pollersNN``)."""
+    return {("poller:" if p["group"] == "pollers" or p["name"].startswith("poller-") else "") + p["name"]: p["pid"]
             for p in sup.rpc.supervisor.getAllProcessInfo() if p["pid"]}
+
+
+def new_plant(prefix: str, count: int) -> tuple[Path, dict[str, str]]:
+    """A fresh run folder and environment with the plant of ``count`` PLCs in its config store."""
+    base = short_tmp(prefix)
+    env = scada_env(base)
+    write_plant(base / "csv", count)
+    scada(env, "db", "init")
+    scada(env, "db", "import", str(base / "csv"))
+    return base, env
+
+
+def stop_plant(sup: Supervisor, env: dict[str, str]) -> None:
+    """supervisord stopped, and any stage of the run it left behind (seen with 100 PLCs: its shutdown waited
+    for the central stages past the 30 s Supervisor.stop gives it, then was killed) stopped by the product's
+    own ``scada strays --stop``, so no run loads the machine for the next one."""
+    sup.stop()
+    strays = scada(env, "strays", "--stop", check=False, timeout=120)
+    if strays.returncode != 0 or strays.stdout.strip():
+        print(f"  (stages left running after supervisord, stopped: {strays.stdout.strip()[:300]})")
 
 
 def every_poller_polling(env: dict[str, str], count: int) -> dict[str, Any] | None:
@@ -148,11 +170,7 @@ def machine_busy() -> tuple[int, int]:
 
 
 def run_size(count: int, seconds: float, warmup: float, per_process: int = 1) -> dict[str, Any]:
-    base = short_tmp("many-")
-    env = scada_env(base)
-    write_plant(base / "csv", count)
-    scada(env, "db", "init")
-    scada(env, "db", "import", str(base / "csv"))
+    base, env = new_plant("many-", count)
     sup = Supervisor(env)
     launched = time.monotonic()
     sup.pollers_conf = grouped_pollers(env, count, per_process) if per_process > 1 else None
@@ -176,7 +194,7 @@ def run_size(count: int, seconds: float, warmup: float, per_process: int = 1) ->
         time.sleep(3)
         late = lateness_from_historian(env, wall0, wall1 - 1000)
     finally:
-        sup.stop()
+        stop_plant(sup, env)
         shutil.rmtree(base, ignore_errors=True)
     pollers = {n: v for n, v in cpu.items() if n.startswith("poller:")}
     poller_rss = [rss[n] for n in pollers]

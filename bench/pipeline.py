@@ -80,6 +80,14 @@ def api(env: dict[str, str], path: str) -> Any:
         return json.loads(response.read())
 
 
+def answers(env: dict[str, str], path: str) -> bool:
+    try:
+        api(env, path)
+    except OSError:  # not listening yet (URLError is an OSError)
+        return False
+    return True
+
+
 def stored_rows(env: dict[str, str]) -> int:
     with sqlite3.connect(Path(env["SCADA_DATA_DIR"]) / "tag_data.db", timeout=10) as db:
         try:
@@ -116,6 +124,7 @@ def run_rate(interval_ms: int, seconds: float, warmup: float, batch: int, journa
         sup.wait_running(60)
         wait_for(lambda: (Path(env["SCADA_DATA_DIR"]) / "tag_data.db").exists() and stored_rows(env) > 0, 60,
                  what="first rows")
+        wait_for(lambda: answers(env, "/api/polling/status"), 60, what="the gateway answering")
         time.sleep(warmup)
         pids = stages(sup)
         t0, rows0 = time.monotonic(), stored_rows(env)

@@ -42,22 +42,53 @@ def mark(conn: sqlite3.Connection, minutes: set[tuple[int, int]]) -> None:
 
 
 def summarize(conn: sqlite3.Connection, day: int, minute: int) -> list[tuple[Any, ...]]:
-    """The rows of ``minutes_<day>`` for one minute, from the values themselves."""
+    """The rows of ``minutes_<day>`` for one minute, from the values themselves.
+
+    One pass over the minute's values (GROUP BY series) makes the counts, min, max and sum; the first and
+    last GOOD value of each series come from walking its group's cycles from either end of the minute
+    (usually one cycle each way), not from two more passes over every value."""
     c, v = layout.cycles_table(day), layout.values_table(day)
     start = day * DAY_MS + minute * MINUTE_MS
-    source = (f"FROM {c} c JOIN {v} v ON v.id BETWEEN c.id << {SERIES_BITS} AND (c.id << {SERIES_BITS}) | "
-              f"{SERIES_MASK} WHERE c.ts_ms >= ? AND c.ts_ms < ?")
     window = (start, start + MINUTE_MS)
     series = f"v.id & {SERIES_MASK}"
-    firsts = {s: (ts, value) for s, ts, value in conn.execute(
-        f"SELECT {series}, min(c.ts_ms), v.tag_value {source} AND +v.quality = 0 GROUP BY 1", window)}
-    lasts = {s: (ts, value) for s, ts, value in conn.execute(
-        f"SELECT {series}, max(c.ts_ms), v.tag_value {source} AND +v.quality = 0 GROUP BY 1", window)}
+    totals = conn.execute(
+        f"SELECT {series}, count(*), sum(v.quality = 0), min({NUMBER}), max({NUMBER}), sum({NUMBER}), "
+        f"count({NUMBER}) FROM {c} c JOIN {v} v ON v.id BETWEEN c.id << {SERIES_BITS} AND (c.id << {SERIES_BITS}) "
+        f"| {SERIES_MASK} WHERE c.ts_ms >= ? AND c.ts_ms < ? GROUP BY 1", window).fetchall()
+    with_good = [row[0] for row in totals if row[2]]
+    firsts = _ends(conn, day, window, with_good, last=False)
+    lasts = _ends(conn, day, window, with_good, last=True)
     return [((s << MINUTE_BITS) | minute, count, good or 0, lo, hi, total, numbers,
              *firsts.get(s, (None, None)), *lasts.get(s, (None, None)))
-            for s, count, good, lo, hi, total, numbers in conn.execute(
-                f"SELECT {series}, count(*), sum(v.quality = 0), min({NUMBER}), max({NUMBER}), sum({NUMBER}), "
-                f"count({NUMBER}) {source} GROUP BY 1", window)]
+            for s, count, good, lo, hi, total, numbers in totals]
+
+
+def _ends(conn: sqlite3.Connection, day: int, window: tuple[int, int], wanted: list[int],
+          last: bool) -> dict[int, tuple[int, Any]]:
+    """Series -> (ts, value) of its first (or last) GOOD value in the window, walking each group's cycles
+    from that end of the window until every wanted series of the group has one."""
+    c, v = layout.cycles_table(day), layout.values_table(day)
+    by_group: dict[int, set[int]] = {}
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for s, group_id in conn.execute(f"SELECT id, group_id FROM series WHERE id IN ({marks})", chunk):
+            by_group.setdefault(group_id, set()).add(s)
+    order = "DESC" if last else "ASC"
+    found: dict[int, tuple[int, Any]] = {}
+    for group_id, missing in by_group.items():
+        cycles = conn.execute(f"SELECT id, ts_ms FROM {c} WHERE group_id = ? AND ts_ms >= ? AND ts_ms < ? "
+                              f"ORDER BY ts_ms {order}, id {order}", (group_id, *window)).fetchall()
+        for cycle_id, ts in cycles:
+            for s, value in conn.execute(f"SELECT id & {SERIES_MASK}, tag_value FROM {v} WHERE id BETWEEN ? AND ? "
+                                         "AND quality = 0", (cycle_id << SERIES_BITS,
+                                                             (cycle_id << SERIES_BITS) | SERIES_MASK)):
+                if s in missing:
+                    missing.discard(s)
+                    found[s] = (ts, value)
+            if not missing:
+                break
+    return found
 
 
 def due(conn: sqlite3.Connection, now_ms: int) -> tuple[int, int, int] | None:

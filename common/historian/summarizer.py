@@ -9,7 +9,10 @@ writer's batches go on committing on the other meanwhile (WAL: a reader
 never blocks the writer). Made in the writer's own loop, that minute stopped
 the writer for those seconds and the buffer's ring overflowed.
 
-The thread looks for a due minute every IDLE_S when there is none, goes on
+The thread runs at a lower CPU priority (NICE): on a machine the plant
+keeps busy, the batches, the pollers and the buffer go first and the
+summaries fall behind (readers take a pending minute from its values) rather
+than the other way round. The thread looks for a due minute every IDLE_S when there is none, goes on
 at once while minutes are due, and waits while ``paused()`` says so (the
 writer's disk guard). An error (the historian locked past the busy timeout,
 a day dropped under the read) is logged once, counted, and tried again
@@ -19,7 +22,9 @@ read a pending minute from the values themselves.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -33,6 +38,7 @@ log = logging.getLogger("historian.summaries")
 
 IDLE_S = 1.0
 RETRY_S = 5.0
+NICE = 10  # summaries are upkeep: on a busy machine the stages' own work goes first
 
 
 class Summarizer:
@@ -46,6 +52,7 @@ class Summarizer:
         self.again = 0  # minutes written to while being summarized: summarized again later
         self.errors = 0
         self.last_error: str | None = None
+        self.native_id: int | None = None  # the thread's id for the kernel (its nice value is NICE)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="summaries")
 
@@ -76,6 +83,9 @@ class Summarizer:
         return True
 
     def _run(self) -> None:
+        self.native_id = threading.get_native_id()
+        with contextlib.suppress(OSError, AttributeError):  # Linux: a thread's own nice value (its TID)
+            os.setpriority(os.PRIO_PROCESS, self.native_id, NICE)
         conn: sqlite3.Connection | None = None
         try:
             while not self._stop.is_set():

@@ -9,12 +9,23 @@ its schedule and reads nothing. A group changed or removed by a reload
 (reload.py) parks at its next idle moment. Every cycle ends just before the next
 deadline: a silent PLC gives a BAD row per deadline, not a pile of cycles
 queued behind each other.
+
+Phases: a poller's groups start on a grid every process of the host shares
+(the monotonic clock, CLOCK_MONOTONIC), each at its phase within the
+second (within the interval when it is shorter): the PLC's place among the
+plant's PLCs plus the group's place among its PLC's groups (plc_phase). So
+100 pollers, whenever each came up, do not wake in the same milliseconds:
+with 100 PLCs at 1 s one reads every 10 ms, and a PLC's groups stay spread
+over the second as before. A phase only says when a cycle starts; each
+cycle's read time (``ts``) is still taken when it reads, and what is read,
+kept (deadband) or acknowledged (handshake) does not depend on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import zlib
 from collections.abc import Awaitable, Callable
 
 from common.mc.client import PlcClient
@@ -30,6 +41,26 @@ CYCLE_MARGIN_S = 0.05  # a cycle ends this long before the next deadline (at mos
 ReadAndSend = Callable[[GroupReader], Awaitable[PollingData]]
 
 
+def plc_phase(plc_code: str, plant_codes: list[str], group_index: int, group_count: int) -> float:
+    """The phase (a fraction of the interval, in [0, 1)) of a PLC's group: the PLC's place among the plant's
+    active PLCs (``plant_codes``; a code not among them, a PLC the store no longer lists as active, takes a
+    place from its CRC-32) plus the group's place among the PLC's ``group_count`` groups."""
+    codes = sorted(set(plant_codes))
+    place = (codes.index(plc_code) / len(codes) if plc_code in codes
+             else zlib.crc32(plc_code.encode()) / 2**32)
+    return (place + group_index / max(1, group_count)) % 1.0
+
+
+def first_deadline(now: float, interval: float, phase: float | None) -> float:
+    """A group's first deadline: ``now`` when ``phase`` is None (a group a reload restarted runs at once),
+    else the first instant at or after ``now`` that lies ``phase`` of the period past a whole period of the
+    monotonic clock, the period being the interval, at most 1 s (a 10 s group still reads within 1 s)."""
+    if phase is None:
+        return now
+    period = min(interval, 1.0)
+    return now + (phase * period - now) % period
+
+
 class GroupSchedule:
     def __init__(self, reader: GroupReader, client: PlcClient, read_and_send: ReadAndSend) -> None:
         self.reader = reader
@@ -37,13 +68,14 @@ class GroupSchedule:
         self.read_and_send = read_and_send
         group = reader.group
         self.watch = TriggerWatch(group.trigger_device, group.ack_device) if group.mode == "HANDSHAKE" else None
+        self.schedule: FixedSchedule | None = None  # set when run() starts
 
-    async def run(self, phase: float = 0.0) -> None:
-        """The group's cycles, for ever. ``phase`` (a fraction of the interval) staggers the groups of a
-        PLC, so they do not all ask the PLC at the same instant."""
+    async def run(self, phase: float | None = None) -> None:
+        """The group's cycles, for ever, from its first deadline (first_deadline: ``phase`` from plc_phase,
+        or None to start at once)."""
         reader, loop = self.reader, asyncio.get_running_loop()
         interval = reader.group.interval_ms / 1000
-        schedule = FixedSchedule(loop.time() + phase * min(interval, 1.0), interval)
+        schedule = self.schedule = FixedSchedule(first_deadline(loop.time(), interval, phase), interval)
         connects = self._connects()
         margin = min(CYCLE_MARGIN_S, interval / 10)
         while True:

@@ -31,6 +31,8 @@ class Plant:
     groups: list[model.PollingGroup]
     #: each group's tags, by group name (a group without tags has an empty list)
     tags: dict[str, list[model.Tag]] = field(default_factory=dict)
+    #: the plant's active PLCs, whose order gives each poller its phase within the second (group_schedule.py)
+    plant_codes: list[str] = field(default_factory=list)
 
     def tags_of(self, group: model.PollingGroup) -> list[model.Tag]:
         return self.tags.get(group.group_name, [])
@@ -47,6 +49,7 @@ def load_plant(settings: Settings, plc_code: str) -> Plant:
                 if plc is None:
                     raise SystemExit(f"PLC {plc_code} is not in the config store {settings.config_db}")
                 groups, tags = model.load_groups(conn, plc_code), model.load_tags(conn, plc_code)
+                codes = [p.plc_code for p in model.load_plcs(conn, active_only=True)]
             finally:
                 conn.close()
         except sqlite3.OperationalError as error:
@@ -58,4 +61,4 @@ def load_plant(settings: Settings, plc_code: str) -> Plant:
         by_group: dict[str, list[model.Tag]] = {}
         for tag in tags:
             by_group.setdefault(tag.group_name, []).append(tag)
-        return Plant(plc, groups, by_group)
+        return Plant(plc, groups, by_group, codes)

@@ -52,7 +52,7 @@ from services.poller.commands import PollerCommands
 from services.poller.control import ControlLink
 from services.poller.epoch import next_epoch
 from services.poller.group import GroupReader
-from services.poller.group_schedule import GroupSchedule
+from services.poller.group_schedule import GroupSchedule, plc_phase
 from services.poller.link import plc_client, plc_codec
 from services.poller.plant import Plant, load_plant
 from services.poller.reload import PlantReload
@@ -75,6 +75,7 @@ class PollerService:
         self.security = security or curve.for_stage(settings, "poller")
         self.plc = plc = plant.plc
         self.groups = {g.group_name: GroupReader(g, plant.tags_of(g), plc.multi_block_read) for g in plant.groups}
+        self.plant_codes = plant.plant_codes
         self.timeout = plc.timeout_ms / 1000
         self.codec = plc_codec(plc, self.timeout, settings.mc_ascii_hex_numbers)
         self.writes: WriteDesk | None = None  # at the first write command: see _write_tags
@@ -107,8 +108,9 @@ class PollerService:
         self.queue.put(dataclasses.replace(data, values=kept.values) if kept.suppressed else data, kept.suppressed)
         return data
 
-    def start_group(self, reader: GroupReader, phase: float = 0.0) -> None:
-        """Run the group's schedule as a task of its own (restarted if it dies); a reload ends it."""
+    def start_group(self, reader: GroupReader, phase: float | None = None) -> None:
+        """Run the group's schedule as a task of its own (restarted if it dies); a reload ends it. ``phase``:
+        see group_schedule.first_deadline (None: at once)."""
         assert self.client is not None
         schedule = GroupSchedule(reader, self.client, self._read_and_send)
         self.group_tasks[reader.name] = supervise(functools.partial(schedule.run, phase), f"group {reader.name}",
@@ -213,7 +215,7 @@ class PollerService:
                  start(control.run, "control")]
         count = len(self.groups)
         for i, reader in enumerate(self.groups.values()):
-            self.start_group(reader, i / count)
+            self.start_group(reader, plc_phase(code, self.plant_codes, i, count))
         settle_memory()
         self.polling_after_s = round(footprint.age_s(), 3)
         log.info("%s: %d groups, %d tags, %d connections to %s (%s), epoch %d; polling %.2f s after the process "
