@@ -17,6 +17,9 @@ first, ``make bytecode``):
   pages (the interpreter, shared libraries, bytecode), and the poller's threads.
 
 Memory is printed in MiB and, for the issue's aim (25 MB), in MB.
+
+``--soak-minutes N`` instead runs one poller N minutes and prints its
+resident memory once a minute: does it level off?
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,9 +89,11 @@ def threads(pid: int) -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
 
 
-def polling(plc: str = PLC, cycles: int = 3, timeout: float = 30, **env: str) -> Polling:
+def polling(plc: str = PLC, cycles: int = 3, timeout: float = 30,
+            on_status: Callable[[dict[str, Any]], None] | None = None, **env: str) -> Polling:
     """Run ``python -m services.poller --plc PLC`` of the sample plant until every 1 s group has run ``cycles``
-    cycles; its last status, its smaps_rollup and threads read then, and its log. ``env``: extra variables."""
+    cycles; its last status, its smaps_rollup and threads read then, and its log. ``on_status``: called with
+    each status the poller publishes (once a second). ``env``: extra variables."""
     base = short_tmp("footprint-")
     environ = scada_env(base, **env)
     ports = sample_on_free_ports(base / "csv")
@@ -113,6 +120,8 @@ def polling(plc: str = PLC, cycles: int = 3, timeout: float = 30, **env: str) ->
             nonlocal smaps, running_threads
             while telemetry.poll(100):
                 latest.update(unpack(telemetry.recv_multipart()[1]))
+                if on_status is not None:
+                    on_status(latest)
                 smaps, running_threads = smaps_rollup(poller.pid), threads(poller.pid)
             fast = [g for g in latest.get("groups", []) if g["interval_ms"] == 1000]
             return bool(fast) and all(g["cycles"] >= cycles for g in fast)
@@ -130,12 +139,33 @@ def polling(plc: str = PLC, cycles: int = 3, timeout: float = 30, **env: str) ->
     return Polling(latest, smaps, running_threads, log)
 
 
+def soak(plc: str, minutes: int) -> None:
+    """One poller polling ``minutes``: its resident memory once a minute, from its own status."""
+    started = time.monotonic()
+    marks: list[tuple[float, int]] = []
+
+    def each(status: dict[str, Any]) -> None:
+        at = time.monotonic() - started
+        if "process" in status and (not marks or at - marks[-1][0] >= 60):
+            marks.append((at, status["process"]["rss_bytes"]))
+            print(f"  {at / 60:5.1f} min  {marks[-1][1] / MIB:6.2f} MiB  "
+                  f"({(marks[-1][1] - marks[0][1]) / MIB:+.2f} since the first minute)", flush=True)
+
+    print(f"{plc} polling for {minutes} min, its resident memory once a minute:")
+    polling(plc, cycles=minutes * 60, timeout=minutes * 60 + 60, on_status=each)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--plc", default=PLC)
     parser.add_argument("--cycles", type=int, default=5, help="cycles of every 1 s group before the reading")
+    parser.add_argument("--soak-minutes", type=int, default=0,
+                        help="instead: one poller polling this long, its memory once a minute")
     args = parser.parse_args()
+    if args.soak_minutes:
+        soak(args.plc, args.soak_minutes)
+        return
     rows = []
     for run in range(1, args.runs + 1):
         probe = imported()
