@@ -53,6 +53,7 @@ class Summarizer:
         self.errors = 0
         self.last_error: str | None = None
         self.native_id: int | None = None  # the thread's id for the kernel (its nice value is NICE)
+        self._conn: sqlite3.Connection | None = None  # the thread's connection, for close() to interrupt
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="summaries")
 
@@ -60,9 +61,14 @@ class Summarizer:
         self._thread.start()
         return self
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Stop after the turn under way (a minute's read is not interrupted; its store is skipped)."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop now: a minute's read under way is interrupted (sqlite3's interrupt; the minute stays
+        pending, summarized at the next start), so the writer's stop never waits for a summary."""
         self._stop.set()
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.interrupt()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -93,14 +99,17 @@ class Summarizer:
                     self._stop.wait(IDLE_S)
                     continue
                 try:
-                    conn = conn or open_historian(self.path, self.timeout)
+                    conn = self._conn = conn or open_historian(self.path, self.timeout)
                     busy = self.turn(conn)
                 except (sqlite3.Error, OSError) as error:
+                    if self._stop.is_set():  # interrupted by close()
+                        break
                     self.errors += 1
                     if str(error) != self.last_error:
                         log.warning("per-minute summaries put off %.0f s: %s", RETRY_S, error)
                     self.last_error = str(error)
                     if conn is not None:
+                        self._conn = None
                         conn.close()
                         conn = None
                     self._stop.wait(RETRY_S)
@@ -114,5 +123,6 @@ class Summarizer:
                 if not busy:
                     self._stop.wait(IDLE_S)
         finally:
+            self._conn = None
             if conn is not None:
                 conn.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,27 @@ def test_a_locked_historian_puts_the_summaries_off_counted(tmp_path: Path, monke
         summaries.close()
         locker.close()
     assert summaries.minutes >= 3 and summaries.last_error is None
+
+
+def test_close_interrupts_a_summary_under_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's stop does not wait for a minute of a large plant to be read (seconds of SQLite)."""
+    written(tmp_path / "h.db", plant()[:400]).close()
+    reading = threading.Event()
+
+    def at_work() -> int:
+        reading.set()  # SQLite is running the query: an interrupt now stops it
+        return 1
+
+    def endless(conn: sqlite3.Connection, now_ms: int) -> None:
+        conn.create_function("reading", 0, at_work)
+        forever = "WITH RECURSIVE n(i) AS (SELECT reading() UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+        conn.execute(forever).fetchone()
+
+    monkeypatch.setattr(rollup, "read_one", endless)
+    summaries = Summarizer(tmp_path / "h.db", clock=lambda: LATER).start()
+    assert reading.wait(10)
+    started = time.monotonic()
+    summaries.close()
+    assert time.monotonic() - started < 3 and not summaries._thread.is_alive()
+    assert summaries.errors == 0 and summaries.last_error is None  # a stop, not a failure
+    assert pending(tmp_path / "h.db") > 0  # the minutes wait for the next start
