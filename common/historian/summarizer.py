@@ -29,10 +29,14 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common.historian import rollup
 from common.historian.sqlite_sink import open_historian
 from common.times import now_ms
+
+if TYPE_CHECKING:
+    from common.wire.figures import SummaryFigures
 
 log = logging.getLogger("historian.summaries")
 
@@ -51,6 +55,7 @@ class Summarizer:
         self.minutes = 0  # minutes summarized and stored
         self.again = 0  # minutes written to while being summarized: summarized again later
         self.errors = 0
+        self.pending = 0  # minutes waiting for their summary, at the last turn
         self.last_error: str | None = None
         self.native_id: int | None = None  # the thread's id for the kernel (its nice value is NICE)
         self._conn: sqlite3.Connection | None = None  # the thread's connection, for close() to interrupt
@@ -72,11 +77,13 @@ class Summarizer:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
-    def figures(self) -> dict[str, object]:
-        return {"minutes": self.minutes, "again": self.again, "errors": self.errors, "last_error": self.last_error}
+    def figures(self) -> SummaryFigures:
+        return {"minutes": self.minutes, "again": self.again, "pending": self.pending, "errors": self.errors,
+                "last_error": self.last_error}
 
     def turn(self, conn: sqlite3.Connection) -> bool:
         """Summarize and store one due minute; False if none was due."""
+        self.pending = int(conn.execute("SELECT count(*) FROM rollup_pending").fetchone()[0])
         read = rollup.read_one(conn, self.clock())
         if read is None:
             return False

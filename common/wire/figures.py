@@ -117,6 +117,17 @@ class WriteFigures(TypedDict):
     last_error: str | None
 
 
+class SummaryFigures(TypedDict):
+    """The SQLite historian's per-minute summaries, made by a thread of the writer
+    (common/historian/summarizer.py)."""
+
+    minutes: int  # summarized and stored since the writer started
+    again: int  # written to while being read: summarized again later
+    pending: int  # minutes waiting (readers take them from the values meanwhile)
+    errors: int
+    last_error: str | None
+
+
 class WriterFigures(WriteFigures):
     is_running: bool
     sink: str
@@ -125,6 +136,8 @@ class WriterFigures(WriteFigures):
     disk: BackupDisk
     disk_guard: DiskGuardFigures
     historian_reopened: int
+    #: None for Oracle (no summaries to make)
+    summaries: SummaryFigures | None
 
 
 class GroupFigures(TypedDict):

@@ -54,6 +54,7 @@ from services.writer.metrics import WriterMetrics
 from services.writer.replay import BackupReplay
 
 if TYPE_CHECKING:  # types for mypy only: common/wire/figures.py
+    from common.historian.summarizer import Summarizer
     from common.wire.figures import WriterFigures
 
 log = logging.getLogger("writer")
@@ -80,6 +81,7 @@ class WriterService:
         self.buffer: LeaseClient | None = None
         self.telemetry: bus.Telemetry | None = None
         self._next_status = 0.0
+        self.summaries: Summarizer | None = None  # the SQLite historian's per-minute summaries, while running
         self.disk = DiskState(self.backups.folder)
         # the historian's folder (SQLite), the backups, and the journals and ledger of the data folder
         guarded = [self.backups.folder, settings.scada_data_dir]
@@ -229,6 +231,7 @@ class WriterService:
                 "bad_frames": self.buffer.bad_frames if self.buffer else 0, "disk": self.disk.status(),
                 "disk_guard": self.guard.status(),
                 "historian_reopened": getattr(self.sink, "reopened", 0),
+                "summaries": self.summaries.figures() if self.summaries is not None else None,
                 **self.metrics.figures(len(self.backups.pending()))}
 
     def run(self, stop: threading.Event) -> None:
@@ -238,7 +241,7 @@ class WriterService:
         log.info("leasing from %s into %s (retries %s s, backups in %s)", s.lease_endpoint, self.sink.name,
                  "/".join(f"{d:.0f}" for d in self.retry_delays), self.backups.folder)
         wanted = s.buffer_batch_size
-        summaries = start_summaries(self.sink, self.guard.low)
+        summaries = self.summaries = start_summaries(self.sink, self.guard.low)
         try:
             while not stop.is_set():
                 self._publish_status()

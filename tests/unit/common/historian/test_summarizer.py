@@ -49,6 +49,7 @@ def test_the_threads_summaries_give_the_buckets_of_an_independent_reduction(tmp_
     summaries = Summarizer(tmp_path / "h.db", clock=lambda: LATER).start()
     try:
         wait_for(lambda: pending(tmp_path / "h.db") == 0, 20, what="every minute summarized")
+        wait_for(lambda: summaries.figures()["pending"] == 0, 5, what="the status saying so")
         assert summaries.native_id is not None  # the thread runs behind the batches on a busy machine:
         assert os.getpriority(os.PRIO_PROCESS, summaries.native_id) == summarizer.NICE
     finally:
