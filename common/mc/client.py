@@ -246,6 +246,8 @@ class PlcClient:
         deadline = _deadline.get()
         wait = self.timeout if deadline is None else max(0.0, deadline - time.monotonic())
         try:
+            if wait <= 0:  # the cycle's deadline has passed: nothing more is sent for it
+                raise TimeoutError
             async with asyncio.timeout(wait):
                 connection = await self._idle.get()
         except TimeoutError:
