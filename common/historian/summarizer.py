@@ -12,9 +12,9 @@ the writer for those seconds and the buffer's ring overflowed.
 The thread runs at a lower CPU priority (NICE): on a machine the plant
 keeps busy, the batches, the pollers and the buffer go first and the
 summaries fall behind (readers take a pending minute from its values) rather
-than the other way round. The thread looks for a due minute every IDLE_S when there is none, goes on
-at once while minutes are due, and waits while ``paused()`` says so (the
-writer's disk guard). An error (the historian locked past the busy timeout,
+than the other way round. It looks for a due minute every IDLE_S when there
+is none, goes on at once while minutes are due, and waits while
+``paused()`` says so (the writer's disk guard). An error (the historian locked past the busy timeout,
 a day dropped under the read) is logged once, counted, and tried again
 after RETRY_S; nothing is lost by it: the minute stays pending, and readers
 read a pending minute from the values themselves.
