@@ -34,8 +34,8 @@ from typing import Any
 
 import httpx
 
-from common.config_store import open_store
 from common.config_store.csv_import import import_csv
+from common.config_store.schema import open_store
 from common.historian import layout, rollup
 from common.historian.layout import DAY_MS, SERIES_BITS
 from common.historian.rows import Row

@@ -39,8 +39,8 @@ import zmq
 from virtual_plc import Memory, Server
 
 from common import bus
-from common.config_store import open_store
 from common.config_store.csv_import import import_csv
+from common.config_store.schema import open_store
 from common.settings import Settings
 from common.wire.envelope import unpack
 from tests.helpers import ROOT, sample_on_free_ports, scada_env, short_tmp, wait_for
@@ -64,6 +64,8 @@ class Polling:
     smaps: dict[str, int]
     threads: int
     log: str
+    #: the shared libraries mapped into the poller (file names, from /proc/PID/maps)
+    libraries: set[str]
 
 
 def imported() -> dict[str, Any]:
@@ -82,6 +84,12 @@ def smaps_rollup(pid: int) -> dict[str, int]:
             if value.strip().endswith("kB"):
                 figures[name] = int(value.split()[0]) * 1024
     return figures
+
+
+def libraries(pid: int) -> set[str]:
+    """The file names of the shared objects mapped into ``pid`` (libsqlite3.so.0, _zmq.cpython-311...so, ...)."""
+    with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as maps:
+        return {line.rsplit("/", 1)[1].strip() for line in maps if ".so" in line and "/" in line}
 
 
 def threads(pid: int) -> int:
@@ -111,18 +119,19 @@ def polling(plc: str = PLC, cycles: int = 3, timeout: float = 30,
     latest: dict[str, Any] = {}
     smaps: dict[str, int] = {}
     running_threads = 0
+    mapped: set[str] = set()
 
     with Server("127.0.0.1", ports[plc], memory=Memory()):
         poller = subprocess.Popen([sys.executable, "-m", "services.poller", "--plc", plc], cwd=ROOT, env=environ,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
         def polled_a_while() -> bool:
-            nonlocal smaps, running_threads
+            nonlocal smaps, running_threads, mapped
             while telemetry.poll(100):
                 latest.update(unpack(telemetry.recv_multipart()[1]))
                 if on_status is not None:
                     on_status(latest)
-                smaps, running_threads = smaps_rollup(poller.pid), threads(poller.pid)
+                smaps, running_threads, mapped = smaps_rollup(poller.pid), threads(poller.pid), libraries(poller.pid)
             fast = [g for g in latest.get("groups", []) if g["interval_ms"] == 1000]
             return bool(fast) and all(g["cycles"] >= cycles for g in fast)
 
@@ -136,7 +145,7 @@ def polling(plc: str = PLC, cycles: int = 3, timeout: float = 30,
             shutil.rmtree(base, ignore_errors=True)
     if not ingest.received:
         raise AssertionError(f"no cycle of the poller reached the ingest; its log:\n{log}")
-    return Polling(latest, smaps, running_threads, log)
+    return Polling(latest, smaps, running_threads, log, mapped)
 
 
 def soak(plc: str, minutes: int) -> None:

@@ -37,8 +37,8 @@ import zmq
 
 from bench.scan_relay import ScanRelay
 from common import bus
-from common.config_store import open_store
 from common.config_store.csv_import import import_csv
+from common.config_store.schema import open_store
 from common.wire.envelope import encode, unpack
 from common.wire.ingest import Ingested
 from tests.helpers import free_port

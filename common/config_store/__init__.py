@@ -1,6 +1,6 @@
-"""The config store: lines, processes, PLC connections, polling groups and tags in SQLite."""
+"""The config store: lines, processes, PLC connections, polling groups and tags in SQLite.
 
-from common.config_store.model import Line, Plc, PollingGroup, Process, Tag
-from common.config_store.schema import SCHEMA_VERSION, connect, open_store
-
-__all__ = ["SCHEMA_VERSION", "Line", "Plc", "PollingGroup", "Process", "Tag", "connect", "open_store"]
+``model`` holds the plant's objects and the queries that make them; ``schema``
+opens and migrates the store. The package imports neither, so a process that
+only handles the objects (a poller) never loads SQLite (services/poller/plant_reader.py).
+"""

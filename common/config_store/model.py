@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from common.mc.datatypes import DataType, parse_data_type
 from common.mc.devices import DeviceAddress, parse_address
+
+if TYPE_CHECKING:  # the queries take a connection; the objects need no SQLite (a poller has none loaded)
+    import sqlite3
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,11 @@ def parse_ports(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.replace(";", " ").split())
 
 
-def _plc(row: sqlite3.Row) -> Plc:
+#: a row as the store gives it: an sqlite3.Row, or a dict of the same columns (services/poller/store_read.py)
+Row = Mapping[str, Any]
+
+
+def plc_from_row(row: Row) -> Plc:
     plc = Plc(row["plc_code"], row["process_code"], row["host"], row["port"], row["protocol"], row["pool_size"],
               parse_ports(row["ports"]), row["timeout_ms"], bool(row["is_active"]), row["description"])
     # a schema-1 store read without migrating (read-only readers); Row.__contains__ looks at values, not names
@@ -116,12 +123,12 @@ def _plc(row: sqlite3.Row) -> Plc:
 
 def load_plcs(conn: sqlite3.Connection, *, active_only: bool = False) -> list[Plc]:
     where = " WHERE is_active = 1" if active_only else ""
-    return [_plc(r) for r in conn.execute(f"SELECT * FROM plcs{where} ORDER BY plc_code")]
+    return [plc_from_row(r) for r in conn.execute(f"SELECT * FROM plcs{where} ORDER BY plc_code")]
 
 
 def load_plc(conn: sqlite3.Connection, plc_code: str) -> Plc | None:
     row = conn.execute("SELECT * FROM plcs WHERE plc_code = ?", (plc_code,)).fetchone()
-    return None if row is None else _plc(row)
+    return None if row is None else plc_from_row(row)
 
 
 def load_groups(conn: sqlite3.Connection, plc_code: str | None = None) -> list[PollingGroup]:
@@ -130,12 +137,15 @@ def load_groups(conn: sqlite3.Connection, plc_code: str | None = None) -> list[P
     if plc_code is not None:
         sql += " WHERE plc_code = ?"
         args = (plc_code,)
-    return [PollingGroup(r["plc_code"], r["group_name"], r["mode"], r["interval_ms"], r["trigger_device"],
-                         r["ack_device"], bool(r["is_active"]), _optional(r, "max_interval_ms"))
-            for r in conn.execute(sql + " ORDER BY plc_code, group_name", args)]
+    return [group_from_row(r) for r in conn.execute(sql + " ORDER BY plc_code, group_name", args)]
 
 
-def _optional(row: sqlite3.Row, column: str) -> Any:
+def group_from_row(row: Row) -> PollingGroup:
+    return PollingGroup(row["plc_code"], row["group_name"], row["mode"], row["interval_ms"], row["trigger_device"],
+                        row["ack_device"], bool(row["is_active"]), _optional(row, "max_interval_ms"))
+
+
+def _optional(row: Row, column: str) -> Any:
     """A column a store of an older schema lacks (read without migrating): None there."""
     return row[column] if column in row.keys() else None  # noqa: SIM118  # Row's `in` looks at values
 
@@ -149,10 +159,10 @@ def load_tags(conn: sqlite3.Connection, plc_code: str | None = None, group_name:
     if group_name is not None:
         sql += " AND group_name = ?"
         args.append(group_name)
-    return [_tag(r) for r in conn.execute(sql + " ORDER BY plc_code, group_name, rowid", args)]
+    return [tag_from_row(r) for r in conn.execute(sql + " ORDER BY plc_code, group_name, rowid", args)]
 
 
-def _tag(row: sqlite3.Row) -> Tag:
+def tag_from_row(row: Row) -> Tag:
     # the columns tags share (their PLC, group, type, unit) as one string each rather than one per tag: a
     # poller keeps its tags for its life, and these were ~0.1 MiB of a poller of 470 tags (issue 19)
     shared = sys.intern
@@ -169,5 +179,5 @@ def load_tags_named(conn: sqlite3.Connection, plc_code: str, tag_names: list[str
         chunk = tag_names[start:start + 500]
         marks = ", ".join("?" * len(chunk))
         for r in conn.execute(f"SELECT * FROM tags WHERE plc_code = ? AND tag_name IN ({marks})", [plc_code, *chunk]):
-            found[r["tag_name"]] = _tag(r)
+            found[r["tag_name"]] = tag_from_row(r)
     return found

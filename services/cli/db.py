@@ -15,8 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from common.config_store import model, open_store
+from common.config_store import model
 from common.config_store.csv_import import ImportFailed, export_csv, import_csv
+from common.config_store.schema import open_store
 from common.settings import Settings
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from common.config_store import model, open_store
+from common.config_store import model
+from common.config_store.schema import open_store
 from common.settings import Settings
 
 PREFIX = "poller-"

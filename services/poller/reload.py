@@ -1,7 +1,7 @@
 """``reload``: a poller takes its PLC's changed groups and tags from the store between cycles.
 
-Strategy: the store is read again (in a thread: an import may hold it for a
-moment) and compared group by group with what runs. An unchanged group is
+Strategy: the store is read again (by a child, plant_reader.py, waited for in a
+thread: an import may hold the store for a moment) and compared group by group with what runs. An unchanged group is
 left alone, its schedule untouched. A changed group gets a new runner, which
 takes the old one's sequence, statistics and cycle lock under that lock, so
 no cycle number is ever used twice; the old schedule parks at its next idle
@@ -25,13 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from common.config_store import model, open_store
+from common.config_store import model
 from common.config_store.digest import config_digest, connection_changed
 from common.wire.control import CommandError, ErrorCode
 from services.poller.group import GroupReader
+from services.poller.plant_reader import StoreBusy, StoreReadFailed, read_plc_rows
 
 if TYPE_CHECKING:
     from services.poller.poller_service import PollerService
@@ -39,22 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("poller.reload")
 
 PARK_MARGIN_S = 2.0  # beyond a group's interval and the PLC's timeout, before its schedule is cancelled anyway
-
-Plant = tuple[model.Plc | None, list[model.PollingGroup], list[model.Tag]]
-
-
-def read_plant(path: Any, plc_code: str) -> Plant:
-    """One read of the PLC, its groups and its tags (blocking)."""
-    conn = open_store(path)
-    try:
-        conn.execute("BEGIN")
-        try:
-            return model.load_plc(conn, plc_code), model.load_groups(conn, plc_code), model.load_tags(conn, plc_code)
-        finally:
-            conn.execute("COMMIT")
-    finally:
-        conn.close()
-
 
 class PlantReload:
     def __init__(self, service: PollerService) -> None:
@@ -71,9 +55,10 @@ class PlantReload:
         svc = self.service
         code = svc.plc.plc_code
         try:
-            plc, groups, tags = await asyncio.to_thread(read_plant, svc.settings.config_db, code)
-        except sqlite3.Error as error:
+            rows = await asyncio.to_thread(read_plc_rows, svc.settings.config_db, code)
+        except (StoreBusy, StoreReadFailed) as error:
             raise CommandError(ErrorCode.STORE_BUSY, f"the config store could not be read: {error}") from None
+        plc, groups, tags = rows.plc, rows.groups, rows.tags
         if plc is None or not plc.is_active:
             raise CommandError(ErrorCode.PLC_REMOVED, f"{code} is {'inactive' if plc else 'gone'} in the config store; "
                                               "its poller is stopped by scada db import")

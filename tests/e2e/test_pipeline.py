@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from common.config_store import model, open_store
+from common.config_store import model
+from common.config_store.schema import open_store
 from services.simulator.patterns import constant_value, is_constant
 from tests.helpers import ROOT, scada, wait_for
 from tests.supervisor_run import Supervisor, running_plant

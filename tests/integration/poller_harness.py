@@ -10,8 +10,8 @@ from typing import Any
 import zmq
 
 from common import bus
-from common.config_store import open_store
 from common.config_store.csv_import import import_csv
+from common.config_store.schema import open_store
 from common.settings import Settings
 from common.wire.envelope import decode, encode
 from common.wire.ingest import Ingested, PollingData

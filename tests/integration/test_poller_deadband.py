@@ -12,8 +12,9 @@ from pymcprotocol import Type3E
 from virtual_plc import Memory, Server
 
 from common import ledger
-from common.config_store import model, open_store
+from common.config_store import model
 from common.config_store.csv_import import import_csv
+from common.config_store.schema import open_store
 from common.wire.ingest import GOOD, PollingData
 from tests.helpers import short_tmp, wait_for
 from tests.integration.poller_harness import PLC, Ingest, Poller, make_store

@@ -19,3 +19,6 @@ def test_a_running_poller_reports_what_it_costs() -> None:
     assert process["rss_bytes"] < POLLER_RSS_LIMIT, running.log
     assert process["polling_after_s"] > 0 and process["cpu_s"] > 0
     assert not [g for g in running.status["groups"] if g["errors"]], running.log
+    # read from outside: it reads its plant through a child (services/poller/plant_reader.py) and speaks no TLS
+    assert not {lib for lib in running.libraries if lib.startswith(("libsqlite3", "_sqlite3", "libssl", "_ssl"))}
+    assert any(lib.startswith("libzmq") or lib.startswith("_zmq") for lib in running.libraries), running.libraries

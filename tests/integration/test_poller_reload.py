@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from virtual_plc import Memory, Server
 
-from common.config_store import model, open_store
+from common.config_store import model
 from common.config_store.csv_import import import_csv
 from common.config_store.digest import config_digest
+from common.config_store.schema import open_store
 from common.wire.control import Command, CommandError, ErrorCode, ReloadPlant, StartGroup
 from services.poller.group import GroupState
 from tests.helpers import short_tmp, wait_for

@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from virtual_plc import Server
 
-from common.config_store import open_store
 from common.config_store.csv_import import import_csv
+from common.config_store.schema import open_store
 from common.settings import Settings
 from services.cli.main import main as scada
 from services.gateway.app import create_app

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from common.config_store import model, open_store, schema
+from common.config_store import model, schema
 from common.config_store.csv_import import ImportFailed, export_csv, import_csv
+from common.config_store.schema import open_store
 from tests.helpers import SAMPLE
 
 LINES = "line_code,line_name\n"

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from common.config_store import model, open_store
+from common.config_store import model
 from common.config_store.csv_import import ImportFailed, export_csv, import_csv
+from common.config_store.schema import open_store
 from tests.helpers import SAMPLE
 
 A, B, C = "KRCWO12ELOA101", "KRCWO12ELOA102", "KRCWO12WELD201"

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from common.config_store import model, open_store
+from common.config_store import model
 from common.config_store.csv_import import ImportFailed, export_csv, import_csv
+from common.config_store.schema import open_store
 from tests.helpers import SAMPLE
 
 HEADER = "plc_code,group_name,tag_name,address,data_type,scale,offset,unit,description,writable,min,max\n"

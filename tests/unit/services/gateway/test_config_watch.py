@@ -20,8 +20,8 @@ import zmq
 from fastapi.testclient import TestClient
 
 from common import bus
-from common.config_store import open_store
 from common.config_store.csv_import import export_csv, import_csv
+from common.config_store.schema import open_store
 from common.settings import Settings
 from common.times import now_ms
 from common.wire.envelope import encode, pack, unpack

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from common import bus
-from common.config_store import open_store
+from common.config_store.schema import open_store
 from common.times import now_ms
 from common.wire.cycle import make_cycle
 from common.wire.envelope import encode

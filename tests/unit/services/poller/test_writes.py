@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from common.config_store import model, open_store
+from common.config_store import model
+from common.config_store.schema import open_store
 from common.mc.commands import BatchWrite
 from common.mc.errors import PlcTimeoutError
 from common.mc.frames import Encoding
