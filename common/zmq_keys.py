@@ -20,10 +20,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import zmq.auth
+from types import ModuleType
 
 ALLOWED = "allowed"
+
+
+def _auth() -> ModuleType:
+    """pyzmq's certificate files, imported where keys are used: a process on ipc:// never needs them."""
+    import zmq.auth
+
+    return zmq.auth
 
 
 class KeyFolderError(RuntimeError):
@@ -62,7 +68,7 @@ def create_pair(folder: Path, name: str) -> tuple[Path, Path]:
         raise KeyFolderError(f"{name} already has keys in {folder}; remove them first to make new ones")
     old = os.umask(0o077)  # the secret file is never readable by others, not even for a moment
     try:
-        made_public, made_secret = zmq.auth.create_certificates(folder, name)
+        made_public, made_secret = _auth().create_certificates(folder, name)
     finally:
         os.umask(old)
     Path(made_secret).chmod(0o600)
@@ -73,7 +79,7 @@ def create_pair(folder: Path, name: str) -> tuple[Path, Path]:
 def allow(folder: Path, public_file: Path, name: str | None = None) -> Path:
     """Copy a client's public key into ``allowed/`` (as ``name.key``); refuses a file holding a secret."""
     try:
-        _public, secret = zmq.auth.load_certificate(public_file)
+        _public, secret = _auth().load_certificate(public_file)
     except (OSError, ValueError) as error:
         raise KeyFolderError(f"{public_file}: not a ZeroMQ public key file ({error})") from None
     if secret is not None:
@@ -93,7 +99,7 @@ def list_keys(folder: Path) -> list[KeyInfo]:
     for sub, allowed in ((folder, False), (folder / ALLOWED, True)):
         for path in sorted(sub.glob("*.key")) if sub.is_dir() else []:
             try:
-                public, _ = zmq.auth.load_certificate(path)
+                public, _ = _auth().load_certificate(path)
             except (OSError, ValueError):
                 continue
             has_secret = not allowed and path.with_name(path.name + "_secret").exists()
@@ -104,7 +110,7 @@ def list_keys(folder: Path) -> list[KeyInfo]:
 def key_pair(folder: Path, name: str) -> KeyPair:
     path = folder / f"{name}.key_secret"
     try:
-        public, secret = zmq.auth.load_certificate(path)
+        public, secret = _auth().load_certificate(path)
     except (OSError, ValueError):
         raise KeyFolderError(f"no key pair {path} (make it with: scada keys create {name})") from None
     if secret is None:
@@ -115,7 +121,7 @@ def key_pair(folder: Path, name: str) -> KeyPair:
 def public_key(folder: Path, name: str) -> bytes:
     path = folder / f"{name}.key"
     try:
-        public, _ = zmq.auth.load_certificate(path)
+        public, _ = _auth().load_certificate(path)
     except (OSError, ValueError):
         raise KeyFolderError(f"no public key {path} (copy {name}.key from the host that runs the {name})") from None
     return public
@@ -123,4 +129,4 @@ def public_key(folder: Path, name: str) -> bytes:
 
 def allowed_keys(folder: Path) -> set[bytes]:
     """The public keys (Z85) in ``allowed/``, read now."""
-    return set(zmq.auth.load_certificates(folder / ALLOWED)) if (folder / ALLOWED).is_dir() else set()
+    return set(_auth().load_certificates(folder / ALLOWED)) if (folder / ALLOWED).is_dir() else set()

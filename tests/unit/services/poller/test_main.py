@@ -21,11 +21,12 @@ POLLER_RSS_LIMIT = 26 * 2**20
 #: What a poller has no use for: the gateway's web stack and settings models, Oracle's driver, TLS, the
 #: standard modules that bring compressors and decimal arithmetic for one helper each, typing_extensions
 #: (the figure types are for mypy and the gateway's pydantic: common/wire/figures.py), the writes'
-#: modules until a write command comes, and SQLite (a child reads the plant: services/poller/plant_reader.py).
+#: modules until a write command comes, SQLite (a child reads the plant: services/poller/plant_reader.py), and
+#: pyzmq's key files (zmq.auth) where no tcp:// endpoint has keys.
 NOT_IN_A_POLLER = ("pydantic", "pydantic_settings", "fastapi", "starlette", "uvicorn", "oracledb", "cryptography",
                    "ssl", "argparse", "statistics", "shutil", "lzma", "bz2", "decimal", "typing_extensions",
                    "common.wire.figures", "services.poller.writes", "common.writes.plan", "common.writes.values",
-                   "sqlite3", "_sqlite3", "common.config_store.schema")
+                   "sqlite3", "_sqlite3", "common.config_store.schema", "zmq.auth")
 
 
 @pytest.mark.parametrize(("argv", "code"), [(["--plc", "KRCWO12ELOA101"], "KRCWO12ELOA101"),
