@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -43,6 +44,7 @@ from common.config_store.csv_import import import_csv
 from common.config_store.schema import open_store
 from common.settings import Settings
 from common.wire.envelope import unpack
+from services.poller import interpreter
 from tests.helpers import ROOT, sample_on_free_ports, scada_env, short_tmp, wait_for
 from tests.integration.poller_harness import Ingest
 
@@ -70,8 +72,8 @@ class Polling:
 
 def imported() -> dict[str, Any]:
     """VmRSS (bytes) and the sorted module names of a fresh process that imported the poller's entry module."""
-    done = subprocess.run([sys.executable, "-c", IMPORT_PROBE], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, check=True)
+    done = subprocess.run([sys.executable, *interpreter.FLAGS, "-c", IMPORT_PROBE], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=True, env={**os.environ, **interpreter.environment()})
     return dict(json.loads(done.stdout))
 
 
@@ -122,7 +124,8 @@ def polling(plc: str = PLC, cycles: int = 3, timeout: float = 30,
     mapped: set[str] = set()
 
     with Server("127.0.0.1", ports[plc], memory=Memory()):
-        poller = subprocess.Popen([sys.executable, "-m", "services.poller", "--plc", plc], cwd=ROOT, env=environ,
+        poller = subprocess.Popen(interpreter.command(sys.executable, plc), cwd=ROOT,
+                                  env={**environ, **interpreter.environment()},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
         def polled_a_while() -> bool:

@@ -50,7 +50,8 @@ def read_plc_rows(config_db: Path | str, plc_code: str) -> PlcRows:
     """The rows of ``plc_code``, read by a child process (blocking, at most CHILD_TIMEOUT_S)."""
     path = os.environ.get("PYTHONPATH")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), *([path] if path else [])])}
-    command = [sys.executable, "-S", "-m", "services.poller.store_read", str(config_db), plc_code]
+    optimize = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []  # as the poller (interpreter.py)
+    command = [sys.executable, *optimize, "-S", "-m", "services.poller.store_read", str(config_db), plc_code]
     try:
         done = subprocess.run(command, capture_output=True, env=env, timeout=CHILD_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:

@@ -59,10 +59,11 @@ class FakedClockSupervisor(Supervisor):
             Path(self.env[key]).mkdir(parents=True, exist_ok=True, mode=0o700)
         scada(self.env, "supervisor-conf")
         conf = Path(self.env["SCADA_RUN_DIR"]) / "pollers.conf"
-        faked = (f'environment=LD_PRELOAD="{FAKETIME_LIB}",FAKETIME_TIMESTAMP_FILE="{self.spec}",'
-                 'FAKETIME_CACHE_DURATION="1",FAKETIME_DONT_FAKE_MONOTONIC="1"\n')
-        conf.write_text("".join(line + (faked if line.startswith("[program:") else "")
-                                for line in conf.read_text().splitlines(keepends=True)))
+        faked = (f',LD_PRELOAD="{FAKETIME_LIB}",FAKETIME_TIMESTAMP_FILE="{self.spec}",'
+                 'FAKETIME_CACHE_DURATION="1",FAKETIME_DONT_FAKE_MONOTONIC="1"')
+        lines = conf.read_text().splitlines()
+        assert any(line.startswith("environment=") for line in lines), "each poller has its environment line"
+        conf.write_text("".join(line + (faked if line.startswith("environment=") else "") + "\n" for line in lines))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(ROOT / "supervisord.conf")],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
+from services.poller import interpreter
 from services.poller.__main__ import plc_argument
 
 #: Issue 19 aims at 25 MB for a poller of the sample plant. Since the footprint work of issue 19 (no
@@ -51,7 +53,25 @@ def test_a_fresh_poller_imports_only_what_it_uses() -> None:
              "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS:')][0].split()[1]; "
              f"print(json.dumps({{'loaded': [m for m in {NOT_IN_A_POLLER!r} if sys.modules.get(m) is not None], "
              "'rss': int(rss) * 1024}))")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run([sys.executable, *interpreter.FLAGS, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True, env={**os.environ, **interpreter.environment()})
     found = json.loads(done.stdout)
     assert found["loaded"] == []
     assert found["rss"] < POLLER_IMPORT_RSS_LIMIT
+
+
+def test_a_poller_finds_all_its_bytecode_compiled_without_docstrings() -> None:
+    # make bytecode runs this; a poller that had to compile its modules would take ~1 s and more memory
+    assert interpreter.compile_for_pollers()
+    probe = ("import json, os, sys, runpy, importlib.util; sys.argv = ['poller']; "
+             "runpy.run_module('services.poller.__main__', run_name='not_main'); "
+             "import sqlite3, services.poller.store_read; "  # the child that reads the plant
+             "files = [m.__file__ for m in list(sys.modules.values()) if (getattr(m, '__file__', None) or '')"
+             ".endswith('.py')]; "
+             "print(json.dumps({'optimize': sys.flags.optimize, 'prefix': sys.pycache_prefix, 'files': files, "
+             "'missing': [f for f in files if not os.path.exists(importlib.util.cache_from_source(f))]}))")
+    done = subprocess.run([sys.executable, *interpreter.FLAGS, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True, env={**os.environ, **interpreter.environment()})
+    found = json.loads(done.stdout)
+    assert found["optimize"] == 2 and found["prefix"] == str(interpreter.pycache())
+    assert len(found["files"]) > 150 and found["missing"] == []
