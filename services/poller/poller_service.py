@@ -9,7 +9,7 @@ and started again; the status counts its deaths):
 - the send queue (sender.py) and the buffer's confirmations: the queue never
   blocks and keeps each cycle, journaled, until the buffer confirms it;
 - the gateway's commands on the control socket (control.py, commands.py);
-- housekeeping (housekeeping.py): resend, journal fsync, keep-alive, each on
+- housekeeping (housekeeping.py): resend, journal fsync, keep-alive, memory, each on
   its own, so a slow disk or PLC delays none of the others;
 - the status, once a second, whatever the others do.
 
@@ -212,6 +212,7 @@ class PollerService:
                  start(lambda: housekeeping.resend(queue), "resend"),
                  start(lambda: housekeeping.journal(queue), "journal"),
                  start(lambda: housekeeping.keep_alive(client), "keep-alive"),
+                 start(housekeeping.memory, "memory"),
                  start(control.run, "control")]
         count = len(self.groups)
         for i, reader in enumerate(self.groups.values()):

@@ -14,12 +14,13 @@ from services.poller.__main__ import plc_argument
 
 #: Issue 19 aims at 25 MB for a poller of the sample plant. Since the footprint work of issue 19 (no
 #: typing_extensions, the writes' modules at the first write, the config digest a row at a time, end-code
-#: classes at their first error) a fresh poller of KRCWO12ELOA102 is 22.7-23.0 MiB once imported and
-#: 25.4-25.6 MiB after a few cycles (bench.poller_footprint; docs/BENCHMARKS.md has the figures and where
-#: each MiB goes). These bounds are that plus ~0.5 MiB: a module or a table of a few hundred kilobytes
-#: brought back into every poller fails them.
-POLLER_IMPORT_RSS_LIMIT = int(23.5 * 2**20)
-POLLER_RSS_LIMIT = 26 * 2**20
+#: classes at their first error, SQLite in a child only, -OO from the pollers' own bytecode) a fresh poller
+#: of KRCWO12ELOA102 is 21.1-21.2 MiB once imported and 23.3-23.4 MiB after a few cycles
+#: (bench.poller_footprint; docs/BENCHMARKS.md has the figures and where each MiB goes). These bounds are
+#: that plus ~0.6 MiB: a module or a table of a few hundred kilobytes brought back into every poller, or
+#: docstrings, fails them.
+POLLER_IMPORT_RSS_LIMIT = int(21.75 * 2**20)
+POLLER_RSS_LIMIT = 24 * 2**20
 #: What a poller has no use for: the gateway's web stack and settings models, Oracle's driver, TLS, the
 #: standard modules that bring compressors and decimal arithmetic for one helper each, typing_extensions
 #: (the figure types are for mypy and the gateway's pydantic: common/wire/figures.py), the writes'
