@@ -257,7 +257,8 @@ def test_account_under_load_never_reports_a_false_loss() -> None:
         db = Path(env["SCADA_DATA_DIR"]) / "tag_data.db"
         wait_for(lambda: db.exists() and historian_count(db) > 50_000, 90, what="the plant under way")
         answers: list[tuple[int, int, int, int]] = []
-        while len(answers) < 8 and sum(in_flight > 0 for *_, in_flight in answers) < 3:
+        # looks until three caught values in flight (each look is a moment: one between two commits finds none)
+        while len(answers) < 24 and sum(in_flight > 0 for *_, in_flight in answers) < 3:
             code, answer = account(env, "--last", "2m")
             answers.append((code, answer["lost"], answer["polled"], answer["in_flight"]))
         assert all(code == 0 and lost == 0 for code, lost, _, _ in answers), answers
