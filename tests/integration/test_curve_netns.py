@@ -86,7 +86,7 @@ def test_edge_host_over_curve(edge: EdgeHost) -> None:
     listing = scada(central_env, "keys", "list").stdout
     assert "poller" in listing and "buffer" in listing
     secret_text = (central_keys / "buffer.key_secret").read_text()
-    assert all(line.split("=")[-1].strip().strip('"') not in listing
+    assert all(line.split("=", 1)[1].strip().strip('"') not in listing
                for line in secret_text.splitlines() if "secret-key" in line)
 
     settings = Settings(scada_data_dir=base / "data", scada_run_dir=base / "run", scada_log_dir=base / "logs",
